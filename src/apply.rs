@@ -1,0 +1,208 @@
+//! Carry out a plan. Every step that changes something registers how to take
+//! it back; on the first failure the undos run newest first, and the error
+//! that stopped us is the one reported.
+
+use std::fs::File;
+
+use anyhow::{anyhow, Context, Result};
+use rtnetlink::packet_route::route::RouteMessage;
+
+use crate::arp;
+use crate::netlink::{errno, route_family, Netlink};
+use crate::plan::{Plan, Step};
+
+pub struct Target<'a> {
+    pub host: &'a Netlink,
+    pub guest: &'a Netlink,
+    pub guest_ns: &'a File,
+    /// How the guest is called in messages.
+    pub guest_label: &'a str,
+}
+
+/// How to take one change back. Links are held by index, which survives
+/// the renames that follow their creation.
+#[derive(Debug)]
+enum Undo {
+    DeleteHostLink(u32),
+    DeleteGuestLink(u32),
+    /// A bridge this run created: removed unless someone else joined it meanwhile.
+    DeleteBridgeIfUnused(u32),
+    HostDown(u32),
+    /// A device moved in by --direct-phys goes home under its old name.
+    MoveHome { guest_index: u32, name: String },
+    RestoreRoutes(Vec<RouteMessage>),
+    DeleteDefault { link: String, family_v6: bool },
+}
+
+pub async fn apply(plan: &Plan, t: &Target<'_>) -> Result<()> {
+    let mut undo = Vec::new();
+    for step in &plan.steps {
+        if let Err(e) = run(step, t, &mut undo).await {
+            rollback(undo, t).await;
+            return Err(e.context(format!("step failed: {}", step.command(t.guest_label))));
+        }
+    }
+    Ok(())
+}
+
+async fn host_index(nl: &Netlink, name: &str, place: &str) -> Result<u32> {
+    Ok(nl.link(name).await?.with_context(|| format!("interface {name} vanished from the {place}"))?.index)
+}
+
+async fn run(step: &Step, t: &Target<'_>, undo: &mut Vec<Undo>) -> Result<()> {
+    match step {
+        Step::CreateBridge { name } => match t.host.add_bridge(name).await {
+            Ok(()) => undo.push(Undo::DeleteBridgeIfUnused(host_index(t.host, name, "host").await?)),
+            // Another run created it between our look and now: use theirs.
+            Err(e) if errno(&e) == Some(libc::EEXIST) => {
+                let l = t.host.link(name).await?.context("bridge vanished right after it was created")?;
+                if l.kind != Some(rtnetlink::packet_route::link::InfoKind::Bridge) {
+                    return Err(anyhow!("{name} appeared meanwhile, and it is not a bridge"));
+                }
+                if !l.up {
+                    t.host.set_up(l.index, true).await?;
+                }
+            }
+            Err(e) => return Err(e.context(format!("creating bridge {name}"))),
+        },
+        Step::DeleteStaleLink { name } => {
+            if let Some(l) = t.host.link(name).await? {
+                t.host.delete(l.index).await.with_context(|| format!("deleting leftover {name}"))?;
+            }
+        }
+        Step::CreateVeth { host, guest, mtu, mac } => {
+            t.host
+                .add_veth(host, *mtu, guest, t.guest_ns, *mac)
+                .await
+                .with_context(|| format!("creating veth pair {host} (host) / {guest} (in guest {})", t.guest_label))?;
+            undo.push(Undo::DeleteHostLink(host_index(t.host, host, "host").await?));
+        }
+        Step::Enslave { link, bridge } => {
+            let l = host_index(t.host, link, "host").await?;
+            let b = host_index(t.host, bridge, "host").await?;
+            t.host.set_controller_up(l, b).await.with_context(|| format!("adding {link} to bridge {bridge}"))?;
+        }
+        Step::CreateMacvlan { name, parent, mtu, mac } => {
+            let p = host_index(t.host, parent, "host").await?;
+            t.host
+                .add_macvlan(name, p, *mtu, t.guest_ns, *mac)
+                .await
+                .with_context(|| format!("creating macvlan {name} on {parent} in guest {}", t.guest_label))?;
+            undo.push(Undo::DeleteGuestLink(host_index(t.guest, name, "guest").await?));
+        }
+        Step::HostUp { link } => {
+            let i = host_index(t.host, link, "host").await?;
+            t.host.set_up(i, true).await.with_context(|| format!("setting {link} up"))?;
+            undo.push(Undo::HostDown(i));
+        }
+        Step::MoveToGuest { link, new_name, mac } => {
+            let i = host_index(t.host, link, "host").await?;
+            t.host
+                .move_to(i, t.guest_ns, new_name)
+                .await
+                .with_context(|| format!("moving {link} into guest {} as {new_name}", t.guest_label))?;
+            let gi = host_index(t.guest, new_name, "guest").await?;
+            undo.push(Undo::MoveHome { guest_index: gi, name: link.clone() });
+            if let Some(mac) = mac {
+                t.guest.set_mac(gi, *mac).await.with_context(|| format!("setting the MAC of {new_name}"))?;
+            }
+        }
+        Step::RenameInGuest { from, to } => {
+            let i = host_index(t.guest, from, "guest").await?;
+            t.guest.rename(i, to).await.with_context(|| format!("renaming {from} to {to} in the guest"))?;
+        }
+        Step::AddAddress { link, addr } => {
+            let i = host_index(t.guest, link, "guest").await?;
+            t.guest.add_address(i, *addr).await.with_context(|| format!("adding {addr} to {link} in the guest"))?;
+        }
+        Step::GuestUp { link } => {
+            let i = host_index(t.guest, link, "guest").await?;
+            t.guest.set_up(i, true).await.with_context(|| format!("setting {link} up in the guest"))?;
+        }
+        Step::DropDefaultRoutes { family } => {
+            let routes = t.guest.default_routes(*family).await?;
+            let mut dropped = Vec::new();
+            for r in routes {
+                let res = t.guest.delete_route(r.clone()).await;
+                match res {
+                    Ok(()) => dropped.push(r),
+                    Err(e) if errno(&e) == Some(libc::ESRCH) => {}
+                    Err(e) => {
+                        undo.push(Undo::RestoreRoutes(dropped));
+                        return Err(e.context("deleting the guest's old default route"));
+                    }
+                }
+            }
+            undo.push(Undo::RestoreRoutes(dropped));
+        }
+        Step::AddGatewayRoute { link, gateway } => {
+            let i = host_index(t.guest, link, "guest").await?;
+            t.guest
+                .add_host_route(i, *gateway)
+                .await
+                .with_context(|| format!("adding a route to gateway {gateway} on {link}"))?;
+        }
+        Step::ReplaceDefault { link, gateway } => {
+            let i = host_index(t.guest, link, "guest").await?;
+            t.guest
+                .replace_default(i, *gateway)
+                .await
+                .with_context(|| format!("setting the default route via {gateway} on {link}"))?;
+            undo.push(Undo::DeleteDefault { link: link.clone(), family_v6: gateway.is_ipv6() });
+        }
+        Step::Announce { link, ip } => {
+            let l = t.guest.link(link).await?.with_context(|| format!("{link} vanished from the guest"))?;
+            // Best effort, as in the reference: a lost announcement only
+            // delays neighbours until they ask.
+            if let Err(e) = arp::announce(t.guest_ns, &l, *ip) {
+                eprintln!("pipework: warning: gratuitous ARP for {ip} on {link} failed: {e:#}");
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn rollback(undo: Vec<Undo>, t: &Target<'_>) {
+    for u in undo.into_iter().rev() {
+        let what = format!("{u:?}");
+        if let Err(e) = undo_one(u, t).await {
+            eprintln!("pipework: could not undo ({what}): {e:#}");
+        }
+    }
+}
+
+async fn undo_one(u: Undo, t: &Target<'_>) -> Result<()> {
+    match u {
+        Undo::DeleteHostLink(i) => t.host.delete(i).await,
+        Undo::DeleteGuestLink(i) => t.guest.delete(i).await,
+        Undo::DeleteBridgeIfUnused(i) => {
+            if t.host.ports_of(i).await?.is_empty() {
+                t.host.delete(i).await?;
+            }
+            Ok(())
+        }
+        Undo::HostDown(i) => t.host.set_up(i, false).await,
+        Undo::MoveHome { guest_index, name } => {
+            let home = crate::netns::current()?;
+            t.guest.set_up(guest_index, false).await?;
+            t.guest.move_to(guest_index, &home, &name).await
+        }
+        Undo::RestoreRoutes(routes) => {
+            for r in routes {
+                let fam = route_family(&r);
+                t.guest.restore_route(r).await.with_context(|| format!("restoring an {fam} default route"))?;
+            }
+            Ok(())
+        }
+        Undo::DeleteDefault { link, family_v6 } => {
+            let fam = if family_v6 { crate::request::Family::V6 } else { crate::request::Family::V4 };
+            let Some(l) = t.guest.link(&link).await? else { return Ok(()) };
+            for r in t.guest.default_routes(fam).await? {
+                if r.attributes.iter().any(|a| matches!(a, rtnetlink::packet_route::route::RouteAttribute::Oif(o) if *o == l.index)) {
+                    t.guest.delete_route(r).await?;
+                }
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,314 @@
+//! argv → `Request`. clap owns `--help`, `--version` and the long flags; the
+//! reference's positional grammar (where `-i`, `-l`, `-a` follow HOSTIF) is
+//! parsed here by hand, because clap cannot express "options in the middle of
+//! positionals, then free words for iproute2".
+
+use anyhow::{bail, Result};
+use clap::Parser;
+
+use crate::request::{
+    parse_mac_vlan, AddressSpec, Attach, Family, GuestRef, HostIfRef, IfName, PassThrough,
+    Request, Verb,
+};
+
+pub const USAGE: &str = "\
+Usage:
+  pipework [--direct-phys] HOSTIF [-i GUESTIF] [-l HOSTSIDEIF] [-a FAMILY] GUEST ADDRESS [MAC][@VLAN]
+  pipework HOSTIF [-i GUESTIF] GUEST dhcp[:OPTS] [MAC][@VLAN]
+  pipework route GUEST ROUTE-ARGS...     (ip route ROUTE-ARGS inside GUEST)
+  pipework rule GUEST RULE-ARGS...       (ip rule RULE-ARGS inside GUEST)
+  pipework tc GUEST TC-ARGS...           (tc TC-ARGS inside GUEST)
+  pipework --wait [-i GUESTIF]
+
+  ADDRESS is A.B.C.D/N[@GATEWAY], an IPv6 prefix[@GATEWAY], 0/0 (no address),
+  or a DHCP method (dhcp, udhcpc, udhcpc-f, dhclient, dhclient-f, dhcpcd).
+  GUEST is a Docker container, an LXC container, a PID, a name in
+  /var/run/netns, or a path to a network namespace file.
+  See pipework --help and pipework(8).";
+
+/// Plumb an extra network interface into a running container.
+#[derive(Parser, Debug)]
+#[command(
+    name = "pipework",
+    version,
+    override_usage = "pipework [--direct-phys] HOSTIF [-i GUESTIF] [-l HOSTSIDEIF] [-a FAMILY] GUEST ADDRESS [MAC][@VLAN]\n       pipework route|rule|tc GUEST ARGS...\n       pipework --wait [-i GUESTIF]",
+    after_help = "HOSTIF is a Linux bridge (created when missing and named br*), a physical interface \
+(a macvlan is made on it), or mac:AA:BB:CC:DD:EE:FF for the interface with that address.\n\
+ADDRESS is A.B.C.D/N[@GATEWAY], an IPv6 prefix[@GATEWAY], 0/0 for no address, or a DHCP method.\n\
+MAC is aa:bb:cc:dd:ee:ff or U:text (a stable address derived from text); @VLAN is an 802.1Q tag.\n\
+GUEST is a Docker container name or ID, an LXC container, a PID (or pid:N), a network namespace \
+name under /var/run/netns (or netns:NAME), or a path to a network namespace file.\n\n\
+Examples:\n  pipework br1 web1 192.168.1.10/24@192.168.1.1\n  pipework eth2 -i eth1 db1 10.0.5.2/24 U:db1.example.com\n  \
+pipework route web1 add 10.9.0.0/16 via 192.168.1.254\n\nSee pipework(8) for the whole manual."
+)]
+pub struct Cli {
+    /// Move HOSTIF itself into the guest instead of making a macvlan on it.
+    #[arg(long)]
+    pub direct_phys: bool,
+
+    /// Run inside a container: wait until GUESTIF (default eth1) exists.
+    #[arg(long)]
+    pub wait: bool,
+
+    /// Name of the interface inside the guest (default eth1; ib0 on IPoIB).
+    #[arg(short = 'i', value_name = "GUESTIF")]
+    pub guest_if: Option<String>,
+
+    /// Name of the host side of the veth pair (default v<GUESTIF>pl<PID>).
+    #[arg(short = 'l', value_name = "HOSTSIDEIF")]
+    pub host_side: Option<String>,
+
+    /// Address family: 4 or 6 (inet, inet6); inferred from ADDRESS when absent.
+    #[arg(short = 'a', value_name = "FAMILY")]
+    pub family: Option<String>,
+
+    /// HOSTIF [options] GUEST ADDRESS [MAC][@VLAN], or route|rule|tc GUEST ARGS...
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "ARGS")]
+    pub words: Vec<String>,
+}
+
+/// What the positional grammar found.
+#[derive(Debug, PartialEq)]
+pub enum Parsed {
+    Request(Request),
+    /// ADDRESS is missing: print the usage text and exit 1, as the reference does.
+    Usage,
+}
+
+/// The first word, when it names a pass-through verb rather than an interface.
+/// The reference only takes it as a verb when no interface has that name; the
+/// caller checks that, since this module does not look at the host.
+pub fn passthrough_verb(cli: &Cli) -> Option<Verb> {
+    if cli.wait {
+        return None;
+    }
+    cli.words.first().and_then(|w| Verb::from_prefix(w))
+}
+
+pub fn parse_passthrough(cli: &Cli, verb: Verb) -> Result<Parsed> {
+    let Some(guest) = cli.words.get(1) else {
+        return Ok(Parsed::Usage);
+    };
+    Ok(Parsed::Request(Request::PassThrough(PassThrough {
+        verb,
+        guest: GuestRef::parse(guest)?,
+        args: cli.words[2..].to_vec(),
+    })))
+}
+
+pub fn parse(cli: &Cli) -> Result<Parsed> {
+    let mut guest_if = cli.guest_if.clone();
+    let mut host_side = cli.host_side.clone();
+    let mut family = cli.family.clone();
+
+    if cli.wait {
+        // The reference does not shift `--wait` away, so `-i` may come as words.
+        let mut w = cli.words.iter();
+        while let Some(word) = w.next() {
+            match word.as_str() {
+                "-i" => guest_if = Some(value_of(&mut w, "-i")?),
+                other => bail!("--wait takes only -i GUESTIF, not '{other}'"),
+            }
+        }
+        let name = guest_if.as_deref().unwrap_or("eth1");
+        return Ok(Parsed::Request(Request::Wait { guest_if: IfName::parse(name, "-i")? }));
+    }
+
+    let mut words = cli.words.iter();
+    let Some(host_if) = words.next() else {
+        return Ok(Parsed::Usage);
+    };
+
+    // The reference wants -i, -l, -a in that order right after HOSTIF; any
+    // order is accepted here, each at most once.
+    let mut w = words.peekable();
+    while let Some(flag) = w.peek().map(|s| s.as_str()) {
+        let slot = match flag {
+            "-i" => &mut guest_if,
+            "-l" => &mut host_side,
+            "-a" => &mut family,
+            _ => break,
+        };
+        w.next();
+        if slot.is_some() {
+            bail!("{flag} is given twice");
+        }
+        *slot = Some(value_of(&mut w, flag)?);
+    }
+
+    let guest = w.next();
+    let address = w.next();
+    let (Some(guest), Some(address)) = (guest, address) else {
+        return Ok(Parsed::Usage);
+    };
+    let mac_vlan = w.next();
+    if let Some(extra) = w.next() {
+        bail!("unexpected argument '{extra}' after [MAC][@VLAN]; see pipework --help");
+    }
+
+    let family = family.as_deref().map(Family::parse).transpose()?;
+    let host_if = HostIfRef::parse(host_if)?;
+    let guest_if = guest_if.as_deref().map(|n| IfName::parse(n, "-i")).transpose()?;
+    let host_side = host_side.as_deref().map(|n| IfName::parse(n, "-l")).transpose()?;
+    let guest = GuestRef::parse(guest)?;
+    let address = AddressSpec::parse(address, family)?;
+    let (mac, vlan) = match mac_vlan {
+        Some(s) => parse_mac_vlan(s)?,
+        None => (None, None),
+    };
+
+    Ok(Parsed::Request(Request::Attach(Attach {
+        host_if,
+        guest_if,
+        host_side,
+        guest,
+        address,
+        mac,
+        vlan,
+        direct_phys: cli.direct_phys,
+    })))
+}
+
+fn value_of<'a>(w: &mut impl Iterator<Item = &'a String>, flag: &str) -> Result<String> {
+    match w.next() {
+        Some(v) if !v.starts_with('-') => Ok(v.clone()),
+        _ => bail!("{flag} needs a value"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::DhcpMethod;
+
+    fn cli(line: &str) -> Cli {
+        let argv = std::iter::once("pipework").chain(line.split_whitespace());
+        Cli::try_parse_from(argv).expect("clap accepts it")
+    }
+
+    fn attach(line: &str) -> Attach {
+        match parse(&cli(line)).unwrap() {
+            Parsed::Request(Request::Attach(a)) => a,
+            other => panic!("{line}: {other:?}"),
+        }
+    }
+
+    fn name(s: &str) -> IfName {
+        IfName::parse(s, "t").unwrap()
+    }
+
+    // The example lines of the reference's README, one by one.
+    #[test]
+    fn readme_bridge_with_gateway() {
+        let a = attach("br1 $CONTAINERID 192.168.1.1/24@192.168.1.254");
+        assert_eq!(a.host_if, HostIfRef::Name(name("br1")));
+        assert_eq!(a.guest, GuestRef::Auto("$CONTAINERID".into()));
+        assert_eq!(
+            a.address,
+            AddressSpec::Static {
+                addr: "192.168.1.1/24".parse().unwrap(),
+                gateway: Some("192.168.1.254".parse().unwrap())
+            }
+        );
+        assert_eq!((a.guest_if, a.mac, a.vlan), (None, None, None));
+    }
+
+    #[test]
+    fn readme_custom_guest_name() {
+        let a = attach("br1 -i eth2 web1 192.168.1.1/24");
+        assert_eq!(a.guest_if, Some(name("eth2")));
+        let a = attach("br1 -i eth2 -l vethweb1 web1 192.168.1.1/24");
+        assert_eq!(a.host_side, Some(name("vethweb1")));
+    }
+
+    #[test]
+    fn readme_family_and_ipv6() {
+        let a = attach("br0 -a 6 web1 2001:db8::beef/64@2001:db8::1");
+        assert_eq!(
+            a.address,
+            AddressSpec::Static {
+                addr: "2001:db8::beef/64".parse().unwrap(),
+                gateway: Some("2001:db8::1".parse().unwrap())
+            }
+        );
+        // The reference breaks on "inet6"; we take it.
+        attach("br0 -a inet6 web1 2001:db8::beef/64");
+    }
+
+    #[test]
+    fn readme_physical_with_mac_and_vlan() {
+        let a = attach("eth2 $CONTAINERID 50.19.169.157/24 26:2e:71:98:60:8f@10");
+        assert_eq!(a.host_if, HostIfRef::Name(name("eth2")));
+        assert_eq!(a.mac, Some("26:2e:71:98:60:8f".parse().unwrap()));
+        assert_eq!(a.vlan, Some(10));
+        let a = attach("ovsbr0 web1 192.168.1.1/24 @10");
+        assert_eq!((a.mac, a.vlan), (None, Some(10)));
+    }
+
+    #[test]
+    fn readme_dhcp_forms() {
+        for (word, method) in [
+            ("dhcp", DhcpMethod::DockerBusybox),
+            ("udhcpc", DhcpMethod::Udhcpc { foreground: false }),
+            ("udhcpc-f", DhcpMethod::Udhcpc { foreground: true }),
+            ("dhclient", DhcpMethod::Dhclient { foreground: false }),
+            ("dhclient-f", DhcpMethod::Dhclient { foreground: true }),
+            ("dhcpcd", DhcpMethod::Dhcpcd),
+        ] {
+            let a = attach(&format!("eth1 web1 {word} U:web1"));
+            assert_eq!(a.address, AddressSpec::Dhcp { method, options: vec![] }, "{word}");
+        }
+    }
+
+    #[test]
+    fn readme_zero_address_and_mac_selector() {
+        let a = attach("mac:00:16:3e:00:00:01 web1 0/0");
+        assert_eq!(a.host_if, HostIfRef::Mac("00:16:3e:00:00:01".parse().unwrap()));
+        assert_eq!(a.address, AddressSpec::None { gateway: None });
+    }
+
+    #[test]
+    fn readme_direct_phys() {
+        let a = attach("--direct-phys eth1 web1 192.168.1.10/24");
+        assert!(a.direct_phys);
+    }
+
+    #[test]
+    fn readme_passthrough() {
+        let c = cli("route web1 add 10.0.0.0/8 via 192.168.1.254");
+        assert_eq!(passthrough_verb(&c), Some(Verb::Route));
+        let p = parse_passthrough(&c, Verb::Route).unwrap();
+        assert_eq!(
+            p,
+            Parsed::Request(Request::PassThrough(PassThrough {
+                verb: Verb::Route,
+                guest: GuestRef::Auto("web1".into()),
+                args: "add 10.0.0.0/8 via 192.168.1.254".split(' ').map(String::from).collect(),
+            }))
+        );
+        assert_eq!(passthrough_verb(&cli("tc web1 qdisc add dev eth1 root netem delay 10ms")), Some(Verb::Tc));
+        assert_eq!(passthrough_verb(&cli("rule web1 add from 10.0.0.2 table 5")), Some(Verb::Rule));
+    }
+
+    #[test]
+    fn wait_keeps_its_dash_i() {
+        let p = parse(&cli("--wait -i eth2")).unwrap();
+        assert_eq!(p, Parsed::Request(Request::Wait { guest_if: name("eth2") }));
+        let p = parse(&cli("--wait")).unwrap();
+        assert_eq!(p, Parsed::Request(Request::Wait { guest_if: name("eth1") }));
+    }
+
+    #[test]
+    fn missing_address_is_usage() {
+        assert_eq!(parse(&cli("br1 web1")).unwrap(), Parsed::Usage);
+        assert_eq!(parse(&cli("")).unwrap(), Parsed::Usage);
+        assert_eq!(parse(&cli("br1 -i eth2 web1")).unwrap(), Parsed::Usage);
+    }
+
+    #[test]
+    fn options_in_any_order() {
+        let a = attach("br1 -a 4 -l hostside0 -i eth3 web1 10.0.0.2/24");
+        assert_eq!(a.guest_if, Some(name("eth3")));
+        assert_eq!(a.host_side, Some(name("hostside0")));
+    }
+}

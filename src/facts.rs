@@ -1,0 +1,90 @@
+//! Read-only look at host and guest before anything changes. Every refusal a
+//! user can meet (unsupported combination, name taken, leftover in the way)
+//! happens here, so a refused run has touched nothing.
+
+use anyhow::{bail, Result};
+
+use crate::guest::Guest;
+use crate::host_if::{self, Kind};
+use crate::names;
+use crate::netlink::Netlink;
+use crate::plan::Facts;
+use crate::request::{AddressSpec, Attach, IfName};
+
+/// MTU of a freshly created Linux bridge with no ports.
+const NEW_BRIDGE_MTU: u32 = 1500;
+
+pub async fn gather(req: &Attach, guest: &Guest, host: &Netlink, inside: &Netlink) -> Result<Facts> {
+    let hif = host_if::inspect(host, &req.host_if).await?;
+
+    let not_yet = |what: &str| -> Result<()> {
+        bail!("{what} is not supported by this build of pipework yet (host interface {})", hif.name)
+    };
+    match hif.kind {
+        Kind::OvsBridge | Kind::NewOvsBridge => not_yet("attaching to an Open vSwitch bridge")?,
+        Kind::NewDummy => not_yet("creating a dummy interface")?,
+        Kind::Ipoib => not_yet("IPoIB")?,
+        _ => {}
+    }
+    if let AddressSpec::Dhcp { .. } = req.address {
+        bail!("DHCP is not supported by this build of pipework yet; give a static address such as 10.0.0.2/24");
+    }
+    if req.vlan.is_some() {
+        match hif.kind {
+            Kind::LinuxBridge | Kind::NewLinuxBridge => bail!(
+                "VLAN configuration is unsupported for a Linux bridge ({}); drop the @VLAN, or use an Open vSwitch bridge",
+                hif.name
+            ),
+            _ => not_yet("@VLAN on a physical interface (802.1Q)")?,
+        }
+    }
+    if req.direct_phys && hif.kind != Kind::Physical {
+        bail!("--direct-phys moves a physical interface into the guest, but {} is a bridge", hif.name);
+    }
+    if req.host_side.is_some() && !matches!(hif.kind, Kind::LinuxBridge | Kind::NewLinuxBridge) {
+        // The reference ignores -l here; scripts that pass it must keep working.
+        eprintln!("pipework: warning: -l is ignored: {} is not a bridge, so there is no veth host side to name", hif.name);
+    }
+
+    let guest_if = match &req.guest_if {
+        Some(n) => n.clone(),
+        None => IfName::parse(if hif.kind == Kind::Ipoib { "ib0" } else { "eth1" }, "-i")?,
+    };
+    if inside.link(guest_if.as_str()).await?.is_some() {
+        bail!(
+            "guest '{}' already has an interface named {guest_if}; choose another name with -i",
+            guest.label
+        );
+    }
+
+    let mut stale_host_side = false;
+    if matches!(hif.kind, Kind::LinuxBridge | Kind::NewLinuxBridge) {
+        let name = match &req.host_side {
+            Some(n) => n.as_str().to_string(),
+            None => names::host_veth(guest_if.as_str(), guest.name_id),
+        };
+        if let Some(l) = host.link(&name).await? {
+            if l.up {
+                bail!(
+                    "interface {name} already exists and is up; an earlier attach of {guest_if} to this \
+                     guest is still in place (use -i for another interface, or delete {name})"
+                );
+            }
+            stale_host_side = true;
+        }
+    }
+
+    let (mtu, host_up) = match &hif.link {
+        Some(l) => (l.mtu, l.up),
+        None => (NEW_BRIDGE_MTU, false),
+    };
+    Ok(Facts {
+        host_name: hif.name,
+        host_kind: hif.kind,
+        mtu,
+        host_up,
+        nspid: guest.name_id,
+        guest_if,
+        stale_host_side,
+    })
+}

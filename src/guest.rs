@@ -1,0 +1,216 @@
+//! GUEST → an open network namespace, plus what we know of the container.
+//!
+//! Order for a plain word, as the reference and then beyond it: an LXC
+//! container (cgroup v1 hosts only), a PID, a name under /var/run/netns, a
+//! Docker container. Explicit `pid:`, `netns:`, `docker:` prefixes and paths
+//! skip the guessing.
+
+use std::fs::{self, File};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+
+use crate::netns;
+use crate::request::GuestRef;
+
+pub const NETNS_DIR: &str = "/var/run/netns";
+
+#[derive(Debug)]
+pub struct Guest {
+    pub netns: File,
+    /// The reference's NSPID: it appears in device names. For a namespace
+    /// known only by name or path, the namespace's inode number stands in.
+    pub name_id: u64,
+    #[allow(dead_code)] // read by the OVS external-ids (pipework.nspid)
+    pub pid: Option<u32>,
+    /// The word the user typed: DHCP hostname, OVS external-ids.
+    pub label: String,
+    pub container: Option<Container>,
+}
+
+/// Docker's view of the guest, for OVS external-ids.
+#[allow(dead_code)]
+#[derive(Debug, Clone)]
+pub struct Container {
+    pub id: String,
+    pub name: String,
+}
+
+pub fn resolve(r: &GuestRef) -> Result<Guest> {
+    let g = match r {
+        GuestRef::Pid(pid) => from_pid(*pid, r.to_string())?,
+        GuestRef::NetnsName(n) => from_path(&Path::new(NETNS_DIR).join(n), n.clone())?,
+        GuestRef::NetnsPath(p) => from_path(p, p.display().to_string())?,
+        GuestRef::Docker(n) => from_docker(n)?,
+        GuestRef::Auto(word) => from_word(word)?,
+    };
+    let host = netns::current()?;
+    if netns::same(&g.netns, &host)? {
+        bail!(
+            "guest '{}' shares this host's network namespace (a --network host container?); \
+             pipework only plumbs guests that have their own",
+            g.label
+        );
+    }
+    Ok(g)
+}
+
+fn from_word(word: &str) -> Result<Guest> {
+    if let Some(pid) = lxc_pid(word)? {
+        return from_pid(pid, word.to_string());
+    }
+    if word.len() <= 7 && word.bytes().all(|b| b.is_ascii_digit()) {
+        if let Ok(pid) = word.parse::<u32>() {
+            if Path::new(&format!("/proc/{pid}")).exists() {
+                return from_pid(pid, word.to_string());
+            }
+        }
+    }
+    let named = Path::new(NETNS_DIR).join(word);
+    if named.exists() {
+        return from_path(&named, word.to_string());
+    }
+    from_docker(word)
+}
+
+fn from_pid(pid: u32, label: String) -> Result<Guest> {
+    let path = format!("/proc/{pid}/ns/net");
+    let netns = File::open(&path).with_context(|| {
+        format!("cannot open the network namespace of process {pid} ({path}); is it running?")
+    })?;
+    Ok(Guest { netns, name_id: pid.into(), pid: Some(pid), label, container: None })
+}
+
+fn from_path(path: &Path, label: String) -> Result<Guest> {
+    let netns = File::open(path)
+        .with_context(|| format!("cannot open network namespace file {}", path.display()))?;
+    let meta = netns.metadata()?;
+    // A namespace file is a bind mount of nsfs; anything else is a mistake.
+    if fs::read_link(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&netns)))
+        .map(|t| !t.to_string_lossy().starts_with("net:["))
+        .unwrap_or(true)
+    {
+        bail!("{} is not a network namespace (expected a file like /proc/PID/ns/net or /var/run/netns/NAME)", path.display());
+    }
+    Ok(Guest { netns, name_id: meta.ino(), pid: None, label, container: None })
+}
+
+/// One `docker inspect` for the PID, ID and name together; while the PID is 0
+/// (a container still starting) it is asked again, three times a second apart.
+fn from_docker(name: &str) -> Result<Guest> {
+    let docker = which::which("docker").map_err(|_| {
+        anyhow!("container '{name}' not found: it is not an LXC container, a PID or a network namespace name, and docker is not installed")
+    })?;
+    let mut tries = 3;
+    loop {
+        let out = Command::new(&docker)
+            .args(["inspect", "--type", "container", "--format", "{{.State.Pid}} {{.Id}} {{.Name}}", name])
+            .output()
+            .with_context(|| format!("running {}", docker.display()))?;
+        if !out.status.success() {
+            let why = String::from_utf8_lossy(&out.stderr);
+            let why = why.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+            bail!("container '{name}' not found, and unknown to Docker ({why})");
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        let (pid, container) = parse_inspect(&text)
+            .with_context(|| format!("unexpected answer from docker inspect for '{name}': {}", text.trim()))?;
+        if pid != 0 {
+            let mut g = from_pid(pid, name.to_string())?;
+            g.container = Some(container);
+            return Ok(g);
+        }
+        tries -= 1;
+        if tries == 0 {
+            bail!("container '{name}' is not running (Docker reports PID 0); start it first");
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+fn parse_inspect(text: &str) -> Option<(u32, Container)> {
+    let mut w = text.split_whitespace();
+    let pid = w.next()?.parse().ok()?;
+    let id = w.next()?.to_string();
+    let name = w.next().unwrap_or("").trim_start_matches('/').to_string();
+    Some((pid, Container { id, name }))
+}
+
+/// The reference's LXC lookup: only on hosts with a cgroup v1 hierarchy that
+/// has the `devices` controller; a directory named GUEST in it, whose `tasks`
+/// gives the PID. `lxc.monitor` directories of the same name do not count.
+fn lxc_pid(name: &str) -> Result<Option<u32>> {
+    let Some(root) = devices_cgroup_mount()? else {
+        return Ok(None);
+    };
+    let mut found = Vec::new();
+    find_dirs(&root, name, 0, &mut found);
+    found.retain(|p| !p.to_string_lossy().contains("lxc.monitor"));
+    match found.as_slice() {
+        [] => Ok(None),
+        [dir] => {
+            let tasks = fs::read_to_string(dir.join("tasks")).unwrap_or_default();
+            match tasks.lines().next().and_then(|l| l.trim().parse().ok()) {
+                Some(pid) => Ok(Some(pid)),
+                None => bail!("found LXC container '{name}' at {}, but no process runs in it", dir.display()),
+            }
+        }
+        _ => bail!("found more than one container matching '{name}' under {}", root.display()),
+    }
+}
+
+fn devices_cgroup_mount() -> Result<Option<PathBuf>> {
+    let info = fs::read_to_string("/proc/self/mountinfo").context("reading /proc/self/mountinfo")?;
+    Ok(find_devices_cgroup(&info))
+}
+
+/// mountinfo: `id parent maj:min root mountpoint opts… - fstype source superopts`.
+fn find_devices_cgroup(mountinfo: &str) -> Option<PathBuf> {
+    mountinfo.lines().find_map(|line| {
+        let (left, right) = line.split_once(" - ")?;
+        let mountpoint = left.split(' ').nth(4)?;
+        let mut r = right.split(' ');
+        let fstype = r.next()?;
+        let superopts = r.nth(1)?;
+        (fstype == "cgroup" && superopts.split(',').any(|o| o == "devices")).then(|| PathBuf::from(mountpoint))
+    })
+}
+
+fn find_dirs(dir: &Path, name: &str, depth: usize, out: &mut Vec<PathBuf>) {
+    if depth > 8 {
+        return;
+    }
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            let p = e.path();
+            if e.file_name() == name {
+                out.push(p.clone());
+            }
+            find_dirs(&p, name, depth + 1, out);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inspect_answer() {
+        let (pid, c) = parse_inspect("4242 0123abcd /web1\n").unwrap();
+        assert_eq!((pid, c.id.as_str(), c.name.as_str()), (4242, "0123abcd", "web1"));
+        assert!(parse_inspect("<no value>").is_none());
+    }
+
+    #[test]
+    fn cgroup_v1_devices_mount() {
+        let v1 = "30 25 0:26 / /sys/fs/cgroup/devices rw,nosuid shared:12 - cgroup cgroup rw,devices\n";
+        assert_eq!(find_devices_cgroup(v1), Some(PathBuf::from("/sys/fs/cgroup/devices")));
+        let v2 = "30 25 0:26 / /sys/fs/cgroup rw,nosuid shared:4 - cgroup2 cgroup2 rw,nsdelegate\n";
+        assert_eq!(find_devices_cgroup(v2), None);
+    }
+}

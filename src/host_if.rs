@@ -1,0 +1,90 @@
+//! What the first argument is on this host: decided in the reference's order,
+//! read over netlink in our own namespace (sysfs would show the namespace that
+//! mounted it, not necessarily ours).
+
+use std::process::{Command, Stdio};
+
+use anyhow::{bail, Result};
+use rtnetlink::packet_route::link::{InfoKind, LinkLayerType};
+
+use crate::netlink::{Link, Netlink};
+use crate::request::{format_mac, HostIfRef};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    LinuxBridge,
+    OvsBridge,
+    /// IPoIB parent (ARP type 32).
+    Ipoib,
+    /// Anything else that exists: the macvlan parent.
+    Physical,
+    /// Names that do not exist yet, by prefix.
+    NewLinuxBridge,
+    NewOvsBridge,
+    NewDummy,
+}
+
+#[derive(Debug, Clone)]
+pub struct HostIf {
+    pub name: String,
+    pub kind: Kind,
+    /// None for the `New*` kinds.
+    pub link: Option<Link>,
+}
+
+pub async fn inspect(nl: &Netlink, r: &HostIfRef) -> Result<HostIf> {
+    let link = match r {
+        HostIfRef::Name(n) => nl.link(n.as_str()).await?,
+        HostIfRef::Mac(mac) => {
+            let found = nl.links().await?.into_iter().find(|l| l.mac.as_deref() == Some(mac.as_bytes()));
+            match found {
+                Some(l) => Some(l),
+                None => bail!("no host interface has the MAC address {}", format_mac(mac)),
+            }
+        }
+    };
+    let Some(link) = link else {
+        let name = r.to_string();
+        let kind = if name.starts_with("br") {
+            Kind::NewLinuxBridge
+        } else if name.starts_with("ovs") {
+            Kind::NewOvsBridge
+        } else if name.starts_with("dummy") {
+            Kind::NewDummy
+        } else {
+            bail!(
+                "I do not know how to set up interface {name}: it does not exist, and only names \
+                 starting with br (Linux bridge), ovs (Open vSwitch bridge) or dummy are created on demand"
+            );
+        };
+        return Ok(HostIf { name, kind, link: None });
+    };
+    let kind = if link.kind == Some(InfoKind::Bridge) {
+        Kind::LinuxBridge
+    } else if is_ovs_bridge(&link) {
+        Kind::OvsBridge
+    } else if link.link_layer == LinkLayerType::Infiniband {
+        Kind::Ipoib
+    } else {
+        Kind::Physical
+    };
+    Ok(HostIf { name: link.name.clone(), kind, link: Some(link) })
+}
+
+/// Kernel-datapath OVS bridges say so in their link info; userspace (netdev)
+/// ones are plain tap devices, so ask ovs-vsctl, as the reference does, but
+/// only when it is installed.
+fn is_ovs_bridge(link: &Link) -> bool {
+    if matches!(&link.kind, Some(InfoKind::Other(k)) if k == "openvswitch") && link.name != "ovs-system" {
+        return true;
+    }
+    let Ok(vsctl) = which::which("ovs-vsctl") else { return false };
+    Command::new(vsctl)
+        .args(["--timeout=5", "br-exists", &link.name])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}

@@ -1,0 +1,87 @@
+//! pipework: plumb extra network interfaces into running containers.
+//!
+//! The pipeline, top to bottom: argv (`cli`) → a typed `Request` (`request`)
+//! → facts about guest and host (`guest`, `host_if`, `facts`) → a pure
+//! `Plan` of steps (`plan`) → `apply`, which undoes everything on failure.
+
+mod apply;
+mod arp;
+mod cli;
+mod facts;
+mod guest;
+mod host_if;
+mod names;
+mod netlink;
+mod netns;
+mod passthrough;
+mod plan;
+mod request;
+mod wait;
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+
+use crate::cli::{Cli, Parsed};
+use crate::netlink::Netlink;
+use crate::request::{Attach, Request};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            let _ = e.print();
+            // Scripts test `$? -eq 1` for every user error, as with the reference.
+            return match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => ExitCode::SUCCESS,
+                _ => ExitCode::from(1),
+            };
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("pipework: cannot start: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("pipework: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<u8> {
+    let parsed = match cli::passthrough_verb(&cli) {
+        // `route…`, `rule…`, `tc…` are verbs unless an interface has that name.
+        Some(verb) if Netlink::connect()?.link(&cli.words[0]).await?.is_none() => cli::parse_passthrough(&cli, verb)?,
+        _ => cli::parse(&cli)?,
+    };
+    let request = match parsed {
+        Parsed::Usage => {
+            println!("{}", cli::USAGE);
+            return Ok(1);
+        }
+        Parsed::Request(r) => r,
+    };
+    match request {
+        Request::Attach(a) => attach(&a).await.map(|()| 0),
+        Request::PassThrough(p) => Ok(passthrough::run(&p)?.clamp(0, 255) as u8),
+        Request::Wait { guest_if } => wait::until_present(&guest_if).await.map(|()| 0),
+    }
+}
+
+async fn attach(req: &Attach) -> Result<()> {
+    let guest = guest::resolve(&req.guest)?;
+    let host = Netlink::connect()?;
+    let inside = Netlink::connect_in(&guest.netns).context("opening netlink inside the guest")?;
+    let facts = facts::gather(req, &guest, &host, &inside).await?;
+    let plan = plan::plan(req, &facts);
+    let target = apply::Target { host: &host, guest: &inside, guest_ns: &guest.netns, guest_label: &guest.label };
+    apply::apply(&plan, &target).await
+}

@@ -1,0 +1,268 @@
+//! Request + facts → an ordered list of small steps. Pure: no I/O, so every
+//! decision about what to create and in which order is unit-tested without
+//! root, and the same steps print as the iproute2 commands they stand for.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr};
+
+use ipnet::IpNet;
+use macaddr::MacAddr6;
+
+use crate::host_if::Kind;
+use crate::names;
+use crate::request::{format_mac, AddressSpec, Attach, Family, IfName};
+
+/// What the world looks like, reduced to plain values the plan needs.
+#[derive(Debug, Clone)]
+pub struct Facts {
+    pub host_name: String,
+    pub host_kind: Kind,
+    /// MTU the new device inherits: the host interface's (1500 for a bridge
+    /// about to be created, the kernel's default).
+    pub mtu: u32,
+    pub host_up: bool,
+    pub nspid: u64,
+    /// GUESTIF with its default filled in.
+    pub guest_if: IfName,
+    /// The veth host-side name exists and is down: the reference deletes it.
+    pub stale_host_side: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// `ip link add BR type bridge; ip link set BR up`
+    CreateBridge { name: String },
+    /// A down leftover of an earlier run, in the host.
+    DeleteStaleLink { name: String },
+    /// Host side in the host, peer born in the guest under its final name.
+    CreateVeth { host: String, guest: String, mtu: u32, mac: Option<MacAddr6> },
+    /// Host side joins the bridge and comes up.
+    Enslave { link: String, bridge: String },
+    /// Macvlan born in the guest under a temporary name.
+    CreateMacvlan { name: String, parent: String, mtu: u32, mac: Option<MacAddr6> },
+    /// `ip link set PARENT up` in the host.
+    HostUp { link: String },
+    /// `--direct-phys`: the device itself moves into the guest, renamed.
+    MoveToGuest { link: String, new_name: String, mac: Option<MacAddr6> },
+    RenameInGuest { from: String, to: String },
+    AddAddress { link: String, addr: IpNet },
+    GuestUp { link: String },
+    /// Delete the guest's default routes of this family (kept for undo).
+    DropDefaultRoutes { family: Family },
+    /// `ip route add GW/32 dev IF`: the gateway is not in our prefix.
+    AddGatewayRoute { link: String, gateway: IpAddr },
+    ReplaceDefault { link: String, gateway: IpAddr },
+    /// One gratuitous ARP so neighbours learn the new address.
+    Announce { link: String, ip: Ipv4Addr },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub steps: Vec<Step>,
+}
+
+pub fn plan(req: &Attach, f: &Facts) -> Plan {
+    let mut steps = Vec::new();
+    let guest_if = f.guest_if.as_str().to_string();
+
+    match f.host_kind {
+        Kind::LinuxBridge | Kind::NewLinuxBridge => {
+            if f.host_kind == Kind::NewLinuxBridge {
+                steps.push(Step::CreateBridge { name: f.host_name.clone() });
+            }
+            let host = match &req.host_side {
+                Some(n) => n.as_str().to_string(),
+                None => names::host_veth(&guest_if, f.nspid),
+            };
+            if f.stale_host_side {
+                steps.push(Step::DeleteStaleLink { name: host.clone() });
+            }
+            steps.push(Step::CreateVeth { host: host.clone(), guest: guest_if.clone(), mtu: f.mtu, mac: req.mac });
+            steps.push(Step::Enslave { link: host, bridge: f.host_name.clone() });
+        }
+        Kind::Physical if req.direct_phys => {
+            steps.push(Step::MoveToGuest { link: f.host_name.clone(), new_name: guest_if.clone(), mac: req.mac });
+        }
+        Kind::Physical => {
+            let temp = names::macvlan(f.nspid, &guest_if);
+            steps.push(Step::CreateMacvlan { name: temp.clone(), parent: f.host_name.clone(), mtu: f.mtu, mac: req.mac });
+            if !f.host_up {
+                steps.push(Step::HostUp { link: f.host_name.clone() });
+            }
+            if temp != guest_if {
+                steps.push(Step::RenameInGuest { from: temp, to: guest_if.clone() });
+            }
+        }
+        // Refused while gathering facts; nothing to plan.
+        Kind::OvsBridge | Kind::NewOvsBridge | Kind::Ipoib | Kind::NewDummy => {}
+    }
+
+    let (addr, gateway) = match &req.address {
+        AddressSpec::Static { addr, gateway } => (Some(*addr), *gateway),
+        AddressSpec::None { gateway } => (None, *gateway),
+        AddressSpec::Dhcp { .. } => (None, None),
+    };
+    if let Some(addr) = addr {
+        steps.push(Step::AddAddress { link: guest_if.clone(), addr });
+    }
+    steps.push(Step::GuestUp { link: guest_if.clone() });
+    if let Some(gw) = gateway {
+        steps.push(Step::DropDefaultRoutes { family: Family::of(&gw) });
+        // The reference asks the kernel whether GW is reachable; the only
+        // route that can make it reachable over this new interface is the
+        // prefix of its address, so the answer is known here.
+        if !addr.is_some_and(|a| a.contains(&gw)) {
+            steps.push(Step::AddGatewayRoute { link: guest_if.clone(), gateway: gw });
+        }
+        steps.push(Step::ReplaceDefault { link: guest_if.clone(), gateway: gw });
+    }
+    if let Some(IpAddr::V4(ip)) = addr.map(|a| a.addr()) {
+        steps.push(Step::Announce { link: guest_if, ip });
+    }
+    Plan { steps }
+}
+
+impl Step {
+    /// The equivalent command line; guest-side steps run in `guest`'s namespace.
+    pub fn command(&self, guest: &str) -> String {
+        let g = format!("ip -n {guest}");
+        match self {
+            Step::CreateBridge { name } => format!("ip link add {name} type bridge && ip link set {name} up"),
+            Step::DeleteStaleLink { name } => format!("ip link del {name}"),
+            Step::CreateVeth { host, guest: peer, mtu, mac } => format!(
+                "ip link add {host} mtu {mtu} type veth peer name {peer} mtu {mtu}{} netns {guest}",
+                mac.map(|m| format!(" address {}", format_mac(&m))).unwrap_or_default()
+            ),
+            Step::Enslave { link, bridge } => format!("ip link set {link} master {bridge} up"),
+            Step::CreateMacvlan { name, parent, mtu, mac } => format!(
+                "ip link add link {parent} name {name} mtu {mtu}{} netns {guest} type macvlan mode bridge",
+                mac.map(|m| format!(" address {}", format_mac(&m))).unwrap_or_default()
+            ),
+            Step::HostUp { link } => format!("ip link set {link} up"),
+            Step::MoveToGuest { link, new_name, mac } => format!(
+                "ip link set {link} netns {guest} name {new_name}{}",
+                mac.map(|m| format!(" && {g} link set {new_name} address {}", format_mac(&m))).unwrap_or_default()
+            ),
+            Step::RenameInGuest { from, to } => format!("{g} link set {from} name {to}"),
+            Step::AddAddress { link, addr } => match addr {
+                IpNet::V4(a) if a.prefix_len() < 31 => format!("{g} addr add {addr} brd {} dev {link}", a.broadcast()),
+                _ => format!("{g} addr add {addr} dev {link}"),
+            },
+            Step::GuestUp { link } => format!("{g} link set {link} up"),
+            Step::DropDefaultRoutes { family } => format!("{g} -f {family} route del default"),
+            Step::AddGatewayRoute { link, gateway } => format!("{g} route add {gateway} dev {link} scope link"),
+            Step::ReplaceDefault { link, gateway } => format!("{g} route replace default via {gateway} dev {link}"),
+            Step::Announce { link, ip } => format!("ip netns exec {guest} arping -c 1 -A -I {link} {ip}"),
+        }
+    }
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for s in &self.steps {
+            writeln!(f, "{}", s.command("GUEST"))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::{GuestRef, HostIfRef};
+
+    fn attach(addr: &str) -> Attach {
+        Attach {
+            host_if: HostIfRef::Name(IfName::parse("br1", "t").unwrap()),
+            guest_if: None,
+            host_side: None,
+            guest: GuestRef::Auto("web1".into()),
+            address: AddressSpec::parse(addr, None).unwrap(),
+            mac: None,
+            vlan: None,
+            direct_phys: false,
+        }
+    }
+
+    fn facts(kind: Kind) -> Facts {
+        Facts {
+            host_name: "br1".into(),
+            host_kind: kind,
+            mtu: 1500,
+            host_up: true,
+            nspid: 4242,
+            guest_if: IfName::parse("eth1", "t").unwrap(),
+            stale_host_side: false,
+        }
+    }
+
+    fn commands(p: &Plan) -> Vec<String> {
+        p.steps.iter().map(|s| s.command("4242")).collect()
+    }
+
+    #[test]
+    fn bridge_with_gateway_in_prefix() {
+        let p = plan(&attach("10.10.103.95/24@10.10.103.254"), &facts(Kind::LinuxBridge));
+        assert_eq!(
+            commands(&p),
+            [
+                "ip link add veth1pl4242 mtu 1500 type veth peer name eth1 mtu 1500 netns 4242",
+                "ip link set veth1pl4242 master br1 up",
+                "ip -n 4242 addr add 10.10.103.95/24 brd 10.10.103.255 dev eth1",
+                "ip -n 4242 link set eth1 up",
+                "ip -n 4242 -f inet route del default",
+                "ip -n 4242 route replace default via 10.10.103.254 dev eth1",
+                "ip netns exec 4242 arping -c 1 -A -I eth1 10.10.103.95",
+            ]
+        );
+    }
+
+    #[test]
+    fn off_link_gateway_gets_a_host_route() {
+        let p = plan(&attach("10.0.0.2/32@192.168.9.1"), &facts(Kind::LinuxBridge));
+        assert!(p.steps.contains(&Step::AddGatewayRoute { link: "eth1".into(), gateway: "192.168.9.1".parse().unwrap() }));
+    }
+
+    #[test]
+    fn new_bridge_and_stale_host_side() {
+        let mut f = facts(Kind::NewLinuxBridge);
+        f.stale_host_side = true;
+        let p = plan(&attach("10.0.0.2/24"), &f);
+        assert_eq!(p.steps[0], Step::CreateBridge { name: "br1".into() });
+        assert_eq!(p.steps[1], Step::DeleteStaleLink { name: "veth1pl4242".into() });
+    }
+
+    #[test]
+    fn macvlan_is_born_in_the_guest_then_renamed() {
+        let mut f = facts(Kind::Physical);
+        f.host_name = "eth2".into();
+        f.host_up = false;
+        let p = plan(&attach("0/0"), &f);
+        assert_eq!(
+            commands(&p),
+            [
+                "ip link add link eth2 name ph4242eth1 mtu 1500 netns 4242 type macvlan mode bridge",
+                "ip link set eth2 up",
+                "ip -n 4242 link set ph4242eth1 name eth1",
+                "ip -n 4242 link set eth1 up",
+            ]
+        );
+    }
+
+    #[test]
+    fn direct_phys_moves_the_device() {
+        let mut a = attach("10.0.0.9/24");
+        a.direct_phys = true;
+        let mut f = facts(Kind::Physical);
+        f.host_name = "eth2".into();
+        let p = plan(&a, &f);
+        assert_eq!(p.steps[0], Step::MoveToGuest { link: "eth2".into(), new_name: "eth1".into(), mac: None });
+    }
+
+    #[test]
+    fn ipv6_has_no_arp() {
+        let p = plan(&attach("2001:db8::5/64@2001:db8::1"), &facts(Kind::LinuxBridge));
+        assert!(!p.steps.iter().any(|s| matches!(s, Step::Announce { .. })));
+        assert!(p.steps.contains(&Step::DropDefaultRoutes { family: Family::V6 }));
+    }
+}

@@ -1,0 +1,423 @@
+//! What the user asked for, as types. Every constructor here validates, so a
+//! `Request` that exists is one we can act on; bad input dies before the host
+//! is touched. Nothing in this file reads or changes the system.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use ipnet::IpNet;
+use macaddr::MacAddr6;
+use md5::{Digest, Md5};
+
+/// The whole of one invocation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Request {
+    Attach(Attach),
+    PassThrough(PassThrough),
+    /// `--wait [-i IF]`: block until IF exists in our own namespace.
+    Wait { guest_if: IfName },
+}
+
+/// `HOSTIF [-i GUESTIF] [-l HOSTSIDEIF] [-a FAMILY] GUEST ADDRESS [MAC][@VLAN]`
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attach {
+    pub host_if: HostIfRef,
+    /// None means the default for the host interface's kind (`eth1`, or `ib0`
+    /// on IPoIB), which only the facts can tell.
+    pub guest_if: Option<IfName>,
+    pub host_side: Option<IfName>,
+    pub guest: GuestRef,
+    pub address: AddressSpec,
+    pub mac: Option<MacAddr6>,
+    pub vlan: Option<u16>,
+    pub direct_phys: bool,
+}
+
+/// `pipework route|rule|tc GUEST ARGS…`: iproute2's own grammar, run in the guest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PassThrough {
+    pub verb: Verb,
+    pub guest: GuestRef,
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    Route,
+    Rule,
+    Tc,
+}
+
+impl Verb {
+    /// The reference dispatches on a prefix of a name that is not an interface.
+    pub fn from_prefix(word: &str) -> Option<Verb> {
+        if word.starts_with("route") {
+            Some(Verb::Route)
+        } else if word.starts_with("rule") {
+            Some(Verb::Rule)
+        } else if word.starts_with("tc") {
+            Some(Verb::Tc)
+        } else {
+            None
+        }
+    }
+
+    /// The program and leading words that carry out this verb.
+    pub fn command(self) -> (&'static str, &'static [&'static str]) {
+        match self {
+            Verb::Route => ("ip", &["route"]),
+            Verb::Rule => ("ip", &["rule"]),
+            Verb::Tc => ("tc", &[]),
+        }
+    }
+}
+
+/// A Linux interface name: the kernel takes 1 to 15 bytes, no `/`, `:` or
+/// white space, and neither `.` nor `..`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct IfName(String);
+
+pub const IFNAMSIZ_MAX: usize = 15;
+
+impl IfName {
+    pub fn parse(s: &str, what: &str) -> Result<IfName> {
+        if s.is_empty() {
+            bail!("{what}: an interface name cannot be empty");
+        }
+        if s.len() > IFNAMSIZ_MAX {
+            bail!(
+                "{what}: interface name '{s}' is {} bytes long; Linux allows at most {IFNAMSIZ_MAX}",
+                s.len()
+            );
+        }
+        if s == "." || s == ".." {
+            bail!("{what}: '{s}' is not a valid interface name");
+        }
+        if let Some(c) = s.chars().find(|c| *c == '/' || *c == ':' || c.is_whitespace()) {
+            bail!("{what}: interface name '{s}' contains '{}', which Linux does not allow", c.escape_default());
+        }
+        Ok(IfName(s.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for IfName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// How the first argument names the host interface.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HostIfRef {
+    Name(IfName),
+    /// `mac:AA:BB:CC:DD:EE:FF`: whichever host interface has this address.
+    Mac(MacAddr6),
+}
+
+impl HostIfRef {
+    pub fn parse(s: &str) -> Result<HostIfRef> {
+        if let Some(mac) = s.strip_prefix("mac:") {
+            let mac = mac.parse::<MacAddr6>().map_err(|_| {
+                anyhow::anyhow!("'{s}': '{mac}' is not a MAC address (expected mac:aa:bb:cc:dd:ee:ff)")
+            })?;
+            return Ok(HostIfRef::Mac(mac));
+        }
+        Ok(HostIfRef::Name(IfName::parse(s, "host interface")?))
+    }
+}
+
+impl fmt::Display for HostIfRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HostIfRef::Name(n) => write!(f, "{n}"),
+            HostIfRef::Mac(m) => write!(f, "mac:{}", format_mac(m)),
+        }
+    }
+}
+
+/// Which container. `Auto` is the reference's plain word; the prefixed forms
+/// say explicitly what the word is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GuestRef {
+    Auto(String),
+    Pid(u32),
+    NetnsName(String),
+    NetnsPath(PathBuf),
+    Docker(String),
+}
+
+impl GuestRef {
+    pub fn parse(s: &str) -> Result<GuestRef> {
+        if s.is_empty() {
+            bail!("the guest (container name, PID or network namespace) cannot be empty");
+        }
+        let r = if let Some(pid) = s.strip_prefix("pid:") {
+            GuestRef::Pid(
+                pid.parse()
+                    .ok()
+                    .filter(|p| *p > 0)
+                    .with_context(|| format!("'{s}': '{pid}' is not a process ID"))?,
+            )
+        } else if let Some(name) = s.strip_prefix("netns:") {
+            if name.is_empty() || name.contains('/') {
+                bail!("'{s}': a namespace name is a plain file name under /var/run/netns");
+            }
+            GuestRef::NetnsName(name.to_string())
+        } else if let Some(name) = s.strip_prefix("docker:") {
+            GuestRef::Docker(name.to_string())
+        } else if s.contains('/') {
+            GuestRef::NetnsPath(PathBuf::from(s))
+        } else {
+            GuestRef::Auto(s.to_string())
+        };
+        Ok(r)
+    }
+}
+
+impl fmt::Display for GuestRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GuestRef::Auto(s) | GuestRef::Docker(s) | GuestRef::NetnsName(s) => f.write_str(s),
+            GuestRef::Pid(p) => write!(f, "{p}"),
+            GuestRef::NetnsPath(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    V4,
+    V6,
+}
+
+impl Family {
+    /// `-a`: the reference passes this to `ip -FAMILY`; it only works with 4
+    /// and 6. We take every spelling `ip` itself takes.
+    pub fn parse(s: &str) -> Result<Family> {
+        match s {
+            "4" | "inet" | "ipv4" => Ok(Family::V4),
+            "6" | "inet6" | "ipv6" => Ok(Family::V6),
+            _ => bail!("-a {s}: unknown address family; use 4 (inet) or 6 (inet6)"),
+        }
+    }
+
+    pub fn of(ip: &IpAddr) -> Family {
+        match ip {
+            IpAddr::V4(_) => Family::V4,
+            IpAddr::V6(_) => Family::V6,
+        }
+    }
+}
+
+impl fmt::Display for Family {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Family::V4 => "inet",
+            Family::V6 => "inet6",
+        })
+    }
+}
+
+/// The ADDRESS argument.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AddressSpec {
+    /// `0/0`: move and set up the interface, configure no address.
+    None { gateway: Option<IpAddr> },
+    Static { addr: IpNet, gateway: Option<IpAddr> },
+    Dhcp { method: DhcpMethod, options: Vec<String> },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DhcpMethod {
+    /// `dhcp`: udhcpc in a throw-away busybox container (Docker guests).
+    DockerBusybox,
+    Udhcpc { foreground: bool },
+    Dhclient { foreground: bool },
+    Dhcpcd,
+}
+
+impl AddressSpec {
+    pub fn parse(s: &str, family: Option<Family>) -> Result<AddressSpec> {
+        let (head, opts) = match s.split_once(':') {
+            Some((h, o)) => (h, Some(o)),
+            None => (s, None),
+        };
+        let method = match head {
+            "dhcp" => Some(DhcpMethod::DockerBusybox),
+            "udhcpc" => Some(DhcpMethod::Udhcpc { foreground: false }),
+            "udhcpc-f" => Some(DhcpMethod::Udhcpc { foreground: true }),
+            "dhclient" => Some(DhcpMethod::Dhclient { foreground: false }),
+            "dhclient-f" => Some(DhcpMethod::Dhclient { foreground: true }),
+            "dhcpcd" => Some(DhcpMethod::Dhcpcd),
+            _ => None,
+        };
+        if let Some(method) = method {
+            let options = opts
+                .unwrap_or("")
+                .split(' ')
+                .filter(|w| !w.is_empty())
+                .map(str::to_string)
+                .collect();
+            return Ok(AddressSpec::Dhcp { method, options });
+        }
+
+        let (addr, gateway) = match s.split_once('@') {
+            Some((a, g)) => (a, Some(g)),
+            None => (s, None),
+        };
+        let gateway = gateway
+            .map(|g| {
+                g.parse::<IpAddr>()
+                    .with_context(|| format!("'{s}': the gateway '{g}' is not an IP address"))
+            })
+            .transpose()?;
+
+        if addr == "0/0" {
+            return Ok(AddressSpec::None { gateway });
+        }
+        let Some((ip, _)) = addr.split_once('/') else {
+            let hint = if addr.contains(':') { 64 } else { 24 };
+            bail!("the IP address '{addr}' needs a netmask. Maybe you meant {addr}/{hint}?");
+        };
+        let net: IpNet = addr.parse().with_context(|| {
+            if ip.parse::<IpAddr>().is_err() {
+                format!("'{ip}' is not an IPv4 or IPv6 address")
+            } else {
+                format!("'{addr}': the prefix length after '/' is not valid for this address")
+            }
+        })?;
+        let fam = Family::of(&net.addr());
+        if let Some(wanted) = family {
+            if wanted != fam {
+                bail!("-a {wanted} was given, but {addr} is an {fam} address");
+            }
+        }
+        if let Some(gw) = gateway {
+            if Family::of(&gw) != fam {
+                bail!("the gateway {gw} and the address {addr} are of different families");
+            }
+            if gw.is_multicast() || gw.is_unspecified() {
+                bail!("{gw} cannot be a gateway");
+            }
+        }
+        if net.addr().is_multicast() || net.addr().is_unspecified() {
+            bail!("{addr}: cannot assign this address to an interface");
+        }
+        Ok(AddressSpec::Static { addr: net, gateway })
+    }
+
+}
+
+/// The optional last argument, `[MAC][@VLAN]`.
+pub fn parse_mac_vlan(s: &str) -> Result<(Option<MacAddr6>, Option<u16>)> {
+    let mut parts = s.split('@');
+    let mac = parts.next().unwrap_or("");
+    let vlan = parts.next();
+    let mac = if mac.is_empty() { None } else { Some(parse_mac(mac)?) };
+    let vlan = match vlan {
+        None | Some("") => None,
+        Some(v) => Some(parse_vlan(v)?),
+    };
+    Ok((mac, vlan))
+}
+
+fn parse_vlan(v: &str) -> Result<u16> {
+    match v.parse::<u16>() {
+        Ok(id) if (1..=4094).contains(&id) => Ok(id),
+        _ => bail!("'@{v}': a VLAN ID is a number from 1 to 4094"),
+    }
+}
+
+/// An explicit MAC, or `U:text` for a stable one derived from text.
+pub fn parse_mac(s: &str) -> Result<MacAddr6> {
+    if let Some(seed) = s.strip_prefix("U:") {
+        return Ok(stable_mac(seed));
+    }
+    let mac: MacAddr6 = s
+        .parse()
+        .map_err(|_| anyhow::anyhow!("'{s}' is not a MAC address (expected aa:bb:cc:dd:ee:ff or U:text)"))?;
+    if mac.as_bytes()[0] & 1 == 1 {
+        bail!("{s} is a multicast MAC address; an interface needs a unicast one (even first byte)");
+    }
+    if mac.is_nil() {
+        bail!("{s}: the all-zero MAC address cannot be assigned");
+    }
+    Ok(mac)
+}
+
+/// The reference's `U:` MAC: `02` (locally administered, unicast) followed by
+/// the first five bytes of MD5(text + "\n") — it hashes `echo text` output.
+pub fn stable_mac(seed: &str) -> MacAddr6 {
+    let mut h = Md5::new();
+    h.update(seed.as_bytes());
+    h.update(b"\n");
+    let d = h.finalize();
+    MacAddr6::new(0x02, d[0], d[1], d[2], d[3], d[4])
+}
+
+/// Lower-case colon form, as iproute2 prints it.
+pub fn format_mac(m: &MacAddr6) -> String {
+    let b = m.as_bytes();
+    format!("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", b[0], b[1], b[2], b[3], b[4], b[5])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stable_mac_matches_the_reference() {
+        assert_eq!(format_mac(&stable_mac("myhost.foo.com")), "02:72:6c:cd:9b:8d");
+    }
+
+    #[test]
+    fn mac_and_vlan_forms() {
+        let m: MacAddr6 = "aa:bb:cc:dd:ee:f0".parse().unwrap();
+        assert_eq!(parse_mac_vlan("aa:bb:cc:dd:ee:f0@100").unwrap(), (Some(m), Some(100)));
+        assert_eq!(parse_mac_vlan("aa:bb:cc:dd:ee:f0").unwrap(), (Some(m), None));
+        assert_eq!(parse_mac_vlan("@42").unwrap(), (None, Some(42)));
+        assert!(parse_mac_vlan("@0").is_err());
+        assert!(parse_mac_vlan("@4095").is_err());
+        assert!(parse_mac_vlan("01:00:5e:00:00:01").is_err());
+    }
+
+    #[test]
+    fn addresses() {
+        let a = AddressSpec::parse("10.10.103.95/24@10.10.103.254", None).unwrap();
+        assert_eq!(
+            a,
+            AddressSpec::Static {
+                addr: "10.10.103.95/24".parse().unwrap(),
+                gateway: Some("10.10.103.254".parse().unwrap())
+            }
+        );
+        assert_eq!(AddressSpec::parse("0/0", None).unwrap(), AddressSpec::None { gateway: None });
+        let e = AddressSpec::parse("10.0.0.1", None).unwrap_err().to_string();
+        assert!(e.contains("10.0.0.1/24"), "{e}");
+        assert!(AddressSpec::parse("10.0.0.1/24", Some(Family::V6)).is_err());
+        assert!(AddressSpec::parse("2001:db8::5/64@10.0.0.1", None).is_err());
+        assert_eq!(
+            AddressSpec::parse("udhcpc-f:-t 5 -T 1", None).unwrap(),
+            AddressSpec::Dhcp {
+                method: DhcpMethod::Udhcpc { foreground: true },
+                options: vec!["-t".into(), "5".into(), "-T".into(), "1".into()]
+            }
+        );
+    }
+
+    #[test]
+    fn interface_names() {
+        assert!(IfName::parse("eth1", "x").is_ok());
+        assert!(IfName::parse("a23456789012345", "x").is_ok());
+        assert!(IfName::parse("a234567890123456", "x").is_err());
+        assert!(IfName::parse("a/b", "x").is_err());
+        assert!(IfName::parse("a b", "x").is_err());
+        assert!(IfName::parse("..", "x").is_err());
+    }
+}
