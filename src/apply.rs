@@ -38,8 +38,9 @@ pub async fn apply(plan: &Plan, t: &Target<'_>) -> Result<()> {
     let mut undo = Vec::new();
     for step in &plan.steps {
         if let Err(e) = run(step, t, &mut undo).await {
+            let undone = !undo.is_empty();
             rollback(undo, t).await;
-            return Err(e.context(format!("step failed: {}", step.command(t.guest_label))));
+            return Err(if undone { e.context("attach failed; everything it had made was removed") } else { e });
         }
     }
     Ok(())

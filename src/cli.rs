@@ -121,6 +121,9 @@ pub fn parse(cli: &Cli) -> Result<Parsed> {
 
     // The reference wants -i, -l, -a in that order right after HOSTIF; any
     // order is accepted here, each at most once.
+    if host_if.starts_with('-') {
+        bail!("unknown option '{host_if}'; see pipework --help");
+    }
     let mut w = words.peekable();
     while let Some(flag) = w.peek().map(|s| s.as_str()) {
         let slot = match flag {

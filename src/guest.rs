@@ -88,14 +88,20 @@ fn from_path(path: &Path, label: String) -> Result<Guest> {
     let netns = File::open(path)
         .with_context(|| format!("cannot open network namespace file {}", path.display()))?;
     let meta = netns.metadata()?;
-    // A namespace file is a bind mount of nsfs; anything else is a mistake.
-    if fs::read_link(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&netns)))
-        .map(|t| !t.to_string_lossy().starts_with("net:["))
-        .unwrap_or(true)
-    {
+    if !is_nsfs(&netns) {
         bail!("{} is not a network namespace (expected a file like /proc/PID/ns/net or /var/run/netns/NAME)", path.display());
     }
     Ok(Guest { netns, name_id: meta.ino(), pid: None, label, container: None })
+}
+
+/// A namespace file lives on nsfs (a bind mount of it under /var/run/netns,
+/// or /proc/PID/ns/net); anything else is a mistake.
+fn is_nsfs(f: &File) -> bool {
+    const NSFS_MAGIC: i64 = 0x6e73_6673;
+    // SAFETY: statfs is plain data, filled by the kernel for a valid fd.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::fstatfs(std::os::fd::AsRawFd::as_raw_fd(f), &mut st) };
+    rc == 0 && st.f_type as i64 == NSFS_MAGIC
 }
 
 /// One `docker inspect` for the PID, ID and name together; while the PID is 0

@@ -86,9 +86,6 @@ pub fn plan(req: &Attach, f: &Facts) -> Plan {
         Kind::Physical => {
             let temp = names::macvlan(f.nspid, &guest_if);
             steps.push(Step::CreateMacvlan { name: temp.clone(), parent: f.host_name.clone(), mtu: f.mtu, mac: req.mac });
-            if !f.host_up {
-                steps.push(Step::HostUp { link: f.host_name.clone() });
-            }
             if temp != guest_if {
                 steps.push(Step::RenameInGuest { from: temp, to: guest_if.clone() });
             }
@@ -115,6 +112,12 @@ pub fn plan(req: &Attach, f: &Facts) -> Plan {
             steps.push(Step::AddGatewayRoute { link: guest_if.clone(), gateway: gw });
         }
         steps.push(Step::ReplaceDefault { link: guest_if.clone(), gateway: gw });
+    }
+    // A down macvlan parent comes up last: bringing a link up has effects
+    // that cannot be taken back (qdisc, the peer's IPv6 link-local), so no
+    // step that can still fail comes after it.
+    if f.host_kind == Kind::Physical && !req.direct_phys && !f.host_up {
+        steps.push(Step::HostUp { link: f.host_name.clone() });
     }
     if let Some(IpAddr::V4(ip)) = addr.map(|a| a.addr()) {
         steps.push(Step::Announce { link: guest_if, ip });
@@ -242,9 +245,9 @@ mod tests {
             commands(&p),
             [
                 "ip link add link eth2 name ph4242eth1 mtu 1500 netns 4242 type macvlan mode bridge",
-                "ip link set eth2 up",
                 "ip -n 4242 link set ph4242eth1 name eth1",
                 "ip -n 4242 link set eth1 up",
+                "ip link set eth2 up",
             ]
         );
     }
