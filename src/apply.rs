@@ -152,7 +152,7 @@ async fn run(step: &Step, t: &Target<'_>, undo: &mut Vec<Undo>) -> Result<()> {
             undo.push(Undo::DeleteDefault { link: link.clone(), family_v6: gateway.is_ipv6() });
         }
         Step::Announce { link, ip } => {
-            let l = t.guest.link(link).await?.with_context(|| format!("{link} vanished from the guest"))?;
+            let l = wait_running(t.guest, link).await?;
             // Best effort, as in the reference: a lost announcement only
             // delays neighbours until they ask.
             if let Err(e) = arp::announce(t.guest_ns, &l, *ip) {
@@ -161,6 +161,20 @@ async fn run(step: &Step, t: &Target<'_>, undo: &mut Vec<Undo>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A link just set up drops what is sent to it until the kernel has seen its
+/// carrier and given it a real qdisc (a few hundred microseconds on a veth).
+/// Wait for that, briefly: past the limit the announcement goes out anyway.
+async fn wait_running(nl: &Netlink, name: &str) -> Result<crate::netlink::Link> {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(500);
+    loop {
+        let l = nl.link(name).await?.with_context(|| format!("{name} vanished from the guest"))?;
+        if l.running || tokio::time::Instant::now() >= deadline {
+            return Ok(l);
+        }
+        tokio::time::sleep(std::time::Duration::from_micros(200)).await;
+    }
 }
 
 async fn rollback(undo: Vec<Undo>, t: &Target<'_>) {

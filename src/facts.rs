@@ -50,13 +50,6 @@ pub async fn gather(req: &Attach, guest: &Guest, host: &Netlink, inside: &Netlin
         Some(n) => n.clone(),
         None => IfName::parse(if hif.kind == Kind::Ipoib { "ib0" } else { "eth1" }, "-i")?,
     };
-    if inside.link(guest_if.as_str()).await?.is_some() {
-        bail!(
-            "guest '{}' already has an interface named {guest_if}; choose another name with -i",
-            guest.label
-        );
-    }
-
     let mut stale_host_side = false;
     if matches!(hif.kind, Kind::LinuxBridge | Kind::NewLinuxBridge) {
         let name = match &req.host_side {
@@ -72,6 +65,13 @@ pub async fn gather(req: &Attach, guest: &Guest, host: &Netlink, inside: &Netlin
             }
             stale_host_side = true;
         }
+    }
+
+    if inside.link(guest_if.as_str()).await?.is_some() {
+        bail!(
+            "guest '{}' already has an interface named {guest_if}; choose another name with -i",
+            guest.label
+        );
     }
 
     let (mtu, host_up) = match &hif.link {

@@ -11,7 +11,7 @@ use ipnet::IpNet;
 use macaddr::MacAddr6;
 use rtnetlink::packet_route::link::{
     InfoData, InfoKind, InfoMacVlan, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkLayerType,
-    LinkMessage, MacVlanMode,
+    LinkMessage, MacVlanMode, State,
 };
 use rtnetlink::packet_route::route::{RouteAttribute, RouteHeader, RouteMessage, RouteScope};
 use rtnetlink::packet_route::AddressFamily;
@@ -35,6 +35,9 @@ pub struct Link {
     pub link_layer: LinkLayerType,
     pub mac: Option<Vec<u8>>,
     pub up: bool,
+    /// Operational state is up (or unknown, as for devices without carrier
+    /// reporting): packets sent now leave through a real qdisc.
+    pub running: bool,
     pub controller: Option<u32>,
 }
 
@@ -48,6 +51,7 @@ impl Link {
             link_layer: m.header.link_layer_type,
             mac: None,
             up: m.header.flags.contains(LinkFlags::Up),
+            running: false,
             controller: None,
         };
         for a in m.attributes {
@@ -56,6 +60,7 @@ impl Link {
                 LinkAttribute::Mtu(v) => l.mtu = v,
                 LinkAttribute::Address(a) => l.mac = Some(a),
                 LinkAttribute::Controller(c) => l.controller = Some(c),
+                LinkAttribute::OperState(s) => l.running = matches!(s, State::Up | State::Unknown),
                 LinkAttribute::LinkInfo(infos) => {
                     for i in infos {
                         if let LinkInfo::Kind(k) = i {

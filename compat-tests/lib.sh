@@ -1,0 +1,101 @@
+# Shared words for the compatibility scenarios. Each scenario is a bash file
+# that sources this, builds a host (a network namespace) and guests
+# (processes in network namespaces of their own) inside it, runs pipework
+# command lines exactly as users type them, and states the kernel state that
+# must result. Everything made here is removed on exit, pass or fail.
+
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PIPEWORK_BIN=${PIPEWORK_BIN:-$ROOT/target/release/pipework}
+SCENARIO=$(basename "$0" .sh)
+# Unique per run, so leftovers of a killed run never collide with this one.
+HOST=pwc$$r$RANDOM
+# Guests sleep for a duration no other process uses, so cleanup finds them
+# even though each was started in a subshell.
+GUEST_TAG=599.$$$RANDOM
+EXTRA_CLEANUP=()
+
+cleanup() {
+    local rc=$?
+    for c in "${EXTRA_CLEANUP[@]}"; do eval "$c" >/dev/null 2>&1 || true; done
+    pkill -9 -f "^sleep $GUEST_TAG\$" 2>/dev/null || true
+    ip netns pids "$HOST" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+    ip netns del "$HOST" 2>/dev/null || true
+    exit $rc
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL [$SCENARIO]: $*" >&2; exit 1; }
+note() { echo "  $*"; }
+
+ip netns add "$HOST"
+ip -n "$HOST" link set lo up
+
+# on_exit CMD: one more thing to remove at the end.
+on_exit() { EXTRA_CLEANUP+=("$1"); }
+
+# new_guest: start a container stand-in inside the host; prints its PID.
+# Call as `G1=$(new_guest)`.
+new_guest() {
+    ip netns exec "$HOST" unshare -n sleep "$GUEST_TAG" >/dev/null 2>&1 &
+    local pid=$! i
+    for i in $(seq 500); do
+        if [ "$(cat /proc/$pid/comm 2>/dev/null)" = sleep ] &&
+           [ "$(readlink /proc/$pid/ns/net)" != "$(readlink /var/run/netns/$HOST)" ]; then
+            echo "$pid"; return 0
+        fi
+        sleep 0.01
+    done
+    fail "guest $pid never got its own namespace"
+}
+
+# pipework ARGS…: our binary, run inside the host, as a user types it.
+pipework() { ip netns exec "$HOST" "$PIPEWORK_BIN" "$@"; }
+in_host() { ip netns exec "$HOST" "$@"; }
+in_guest() { local g=$1; shift; nsenter -t "$g" -n "$@"; }
+
+# expect DESCRIPTION PATTERN CMD…: CMD's output must match the ERE PATTERN.
+expect() {
+    local what=$1 pattern=$2 out; shift 2
+    out=$("$@" 2>&1) || fail "$what: \`$*\` failed: $out"
+    grep -qE -- "$pattern" <<<"$out" || fail "$what: \`$*\` gave:
+$out
+which does not match /$pattern/"
+    note "ok: $what"
+}
+
+# expect_not DESCRIPTION PATTERN CMD…: CMD's output must not match.
+expect_not() {
+    local what=$1 pattern=$2 out; shift 2
+    out=$("$@" 2>&1) || true
+    if grep -qE -- "$pattern" <<<"$out"; then fail "$what: \`$*\` gave:
+$out
+which matches /$pattern/"; fi
+    note "ok: $what"
+}
+
+# fails_with DESCRIPTION PATTERN CMD…: exit status 1 and stderr matching.
+fails_with() {
+    local what=$1 pattern=$2 err rc=0; shift 2
+    err=$("$@" 2>&1 >/dev/null) || rc=$?
+    [ "$rc" = 1 ] || fail "$what: wanted exit 1, got $rc ($err)"
+    grep -qE -- "$pattern" <<<"$err" || fail "$what: stderr was: $err"
+    note "ok: $what"
+}
+
+# ping_ok GUEST IP / ping_fails GUEST IP. IPv6 addresses need a moment for
+# duplicate address detection, so a few tries are allowed.
+ping_ok() {
+    local g=$1 ip=$2 i
+    for i in 1 2 3 4 5; do
+        in_guest "$g" ping -c 1 -W 1 "$ip" >/dev/null 2>&1 && { note "ok: $g reaches $ip"; return 0; }
+        sleep 0.5
+    done
+    fail "guest $g cannot ping $ip"
+}
+ping_fails() {
+    local g=$1 ip=$2
+    if in_guest "$g" ping -c 2 -W 1 "$ip" >/dev/null 2>&1; then fail "guest $g can ping $ip, but must not"; fi
+    note "ok: $g cannot reach $ip"
+}
