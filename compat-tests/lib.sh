@@ -7,7 +7,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PIPEWORK_BIN=${PIPEWORK_BIN:-$ROOT/target/release/pipework}
+PIPEWORK_BIN=${PIPEWORK_BIN:-$ROOT/target/x86_64-unknown-linux-gnu/release/pipework}
 SCENARIO=$(basename "$0" .sh)
 # Unique per run, so leftovers of a killed run never collide with this one.
 HOST=pwc$$r$RANDOM

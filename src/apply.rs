@@ -2,6 +2,7 @@
 //! it back; on the first failure the undos run newest first, and the error
 //! that stopped us is the one reported.
 
+use std::collections::HashMap;
 use std::fs::File;
 
 use anyhow::{anyhow, Context, Result};
@@ -36,8 +37,9 @@ enum Undo {
 
 pub async fn apply(plan: &Plan, t: &Target<'_>) -> Result<()> {
     let mut undo = Vec::new();
+    let mut ix = Indexes::default();
     for step in &plan.steps {
-        if let Err(e) = run(step, t, &mut undo).await {
+        if let Err(e) = run(step, t, &mut ix, &mut undo).await {
             let undone = !undo.is_empty();
             rollback(undo, t).await;
             return Err(if undone { e.context("attach failed; everything it had made was removed") } else { e });
@@ -46,14 +48,38 @@ pub async fn apply(plan: &Plan, t: &Target<'_>) -> Result<()> {
     Ok(())
 }
 
-async fn host_index(nl: &Netlink, name: &str, place: &str) -> Result<u32> {
-    Ok(nl.link(name).await?.with_context(|| format!("interface {name} vanished from the {place}"))?.index)
+/// Interface indexes by name, on each side, so each name costs one netlink
+/// round trip per run. Indexes never change; names change only through our
+/// own renames, which update the cache.
+#[derive(Default)]
+struct Indexes {
+    host: HashMap<String, u32>,
+    guest: HashMap<String, u32>,
 }
 
-async fn run(step: &Step, t: &Target<'_>, undo: &mut Vec<Undo>) -> Result<()> {
+impl Indexes {
+    async fn host(&mut self, t: &Target<'_>, name: &str) -> Result<u32> {
+        Self::lookup(&mut self.host, t.host, name, "host").await
+    }
+
+    async fn guest(&mut self, t: &Target<'_>, name: &str) -> Result<u32> {
+        Self::lookup(&mut self.guest, t.guest, name, "guest").await
+    }
+
+    async fn lookup(map: &mut HashMap<String, u32>, nl: &Netlink, name: &str, place: &str) -> Result<u32> {
+        if let Some(i) = map.get(name) {
+            return Ok(*i);
+        }
+        let i = nl.link(name).await?.with_context(|| format!("interface {name} vanished from the {place}"))?.index;
+        map.insert(name.to_string(), i);
+        Ok(i)
+    }
+}
+
+async fn run(step: &Step, t: &Target<'_>, ix: &mut Indexes, undo: &mut Vec<Undo>) -> Result<()> {
     match step {
         Step::CreateBridge { name } => match t.host.add_bridge(name).await {
-            Ok(()) => undo.push(Undo::DeleteBridgeIfUnused(host_index(t.host, name, "host").await?)),
+            Ok(()) => undo.push(Undo::DeleteBridgeIfUnused(ix.host(t, name).await?)),
             // Another run created it between our look and now: use theirs.
             Err(e) if errno(&e) == Some(libc::EEXIST) => {
                 let l = t.host.link(name).await?.context("bridge vanished right after it was created")?;
@@ -76,48 +102,50 @@ async fn run(step: &Step, t: &Target<'_>, undo: &mut Vec<Undo>) -> Result<()> {
                 .add_veth(host, *mtu, guest, t.guest_ns, *mac)
                 .await
                 .with_context(|| format!("creating veth pair {host} (host) / {guest} (in guest {})", t.guest_label))?;
-            undo.push(Undo::DeleteHostLink(host_index(t.host, host, "host").await?));
+            undo.push(Undo::DeleteHostLink(ix.host(t, host).await?));
         }
         Step::Enslave { link, bridge } => {
-            let l = host_index(t.host, link, "host").await?;
-            let b = host_index(t.host, bridge, "host").await?;
+            let l = ix.host(t, link).await?;
+            let b = ix.host(t, bridge).await?;
             t.host.set_controller_up(l, b).await.with_context(|| format!("adding {link} to bridge {bridge}"))?;
         }
         Step::CreateMacvlan { name, parent, mtu, mac } => {
-            let p = host_index(t.host, parent, "host").await?;
+            let p = ix.host(t, parent).await?;
             t.host
                 .add_macvlan(name, p, *mtu, t.guest_ns, *mac)
                 .await
                 .with_context(|| format!("creating macvlan {name} on {parent} in guest {}", t.guest_label))?;
-            undo.push(Undo::DeleteGuestLink(host_index(t.guest, name, "guest").await?));
+            undo.push(Undo::DeleteGuestLink(ix.guest(t, name).await?));
         }
         Step::HostUp { link } => {
-            let i = host_index(t.host, link, "host").await?;
+            let i = ix.host(t, link).await?;
             t.host.set_up(i, true).await.with_context(|| format!("setting {link} up"))?;
             undo.push(Undo::HostDown(i));
         }
         Step::MoveToGuest { link, new_name, mac } => {
-            let i = host_index(t.host, link, "host").await?;
+            let i = ix.host(t, link).await?;
             t.host
                 .move_to(i, t.guest_ns, new_name)
                 .await
                 .with_context(|| format!("moving {link} into guest {} as {new_name}", t.guest_label))?;
-            let gi = host_index(t.guest, new_name, "guest").await?;
+            let gi = ix.guest(t, new_name).await?;
             undo.push(Undo::MoveHome { guest_index: gi, name: link.clone() });
             if let Some(mac) = mac {
                 t.guest.set_mac(gi, *mac).await.with_context(|| format!("setting the MAC of {new_name}"))?;
             }
         }
         Step::RenameInGuest { from, to } => {
-            let i = host_index(t.guest, from, "guest").await?;
+            let i = ix.guest(t, from).await?;
             t.guest.rename(i, to).await.with_context(|| format!("renaming {from} to {to} in the guest"))?;
+            ix.guest.remove(from);
+            ix.guest.insert(to.clone(), i);
         }
         Step::AddAddress { link, addr } => {
-            let i = host_index(t.guest, link, "guest").await?;
+            let i = ix.guest(t, link).await?;
             t.guest.add_address(i, *addr).await.with_context(|| format!("adding {addr} to {link} in the guest"))?;
         }
         Step::GuestUp { link } => {
-            let i = host_index(t.guest, link, "guest").await?;
+            let i = ix.guest(t, link).await?;
             t.guest.set_up(i, true).await.with_context(|| format!("setting {link} up in the guest"))?;
         }
         Step::DropDefaultRoutes { family } => {
@@ -137,14 +165,14 @@ async fn run(step: &Step, t: &Target<'_>, undo: &mut Vec<Undo>) -> Result<()> {
             undo.push(Undo::RestoreRoutes(dropped));
         }
         Step::AddGatewayRoute { link, gateway } => {
-            let i = host_index(t.guest, link, "guest").await?;
+            let i = ix.guest(t, link).await?;
             t.guest
                 .add_host_route(i, *gateway)
                 .await
                 .with_context(|| format!("adding a route to gateway {gateway} on {link}"))?;
         }
         Step::ReplaceDefault { link, gateway } => {
-            let i = host_index(t.guest, link, "guest").await?;
+            let i = ix.guest(t, link).await?;
             t.guest
                 .replace_default(i, *gateway)
                 .await

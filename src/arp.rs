@@ -68,7 +68,33 @@ pub fn announce(guest_ns: &File, link: &Link, ip: Ipv4Addr) -> Result<()> {
     if n as usize != payload.len() {
         bail!("short write sending the gratuitous ARP");
     }
+    close_in_background(sock);
     Ok(())
+}
+
+/// The last close of a packet socket waits for an RCU grace period (the
+/// kernel's packet_release calls synchronize_net): about 30 ms here, ten
+/// times the rest of an attach. A child that holds a copy of the socket until
+/// we have dropped ours makes the final close its own, off our path.
+fn close_in_background(sock: OwnedFd) {
+    use nix::unistd::{fork, pipe, read, ForkResult};
+    let Ok((rx, tx)) = pipe() else { return drop(sock) };
+    // SAFETY: we are single-threaded here (current-thread runtime, no
+    // blocking pool), and the child only calls read(2) and _exit(2).
+    match unsafe { fork() } {
+        Ok(ForkResult::Child) => {
+            drop(tx);
+            let mut b = [0u8; 1];
+            let _ = read(&rx, &mut b); // EOF once the parent closed its copies
+            // SAFETY: _exit skips Rust's cleanup, which is not ours to run.
+            unsafe { libc::_exit(0) }
+        }
+        Ok(ForkResult::Parent { .. }) => {
+            drop(sock);
+            drop(tx);
+        }
+        Err(_) => drop(sock),
+    }
 }
 
 #[cfg(test)]
