@@ -179,8 +179,11 @@ async fn run(step: &Step, t: &Target<'_>, ix: &mut Indexes, undo: &mut Vec<Undo>
                 .with_context(|| format!("setting the default route via {gateway} on {link}"))?;
             undo.push(Undo::DeleteDefault { link: link.clone(), family_v6: gateway.is_ipv6() });
         }
-        Step::Announce { link, ip } => {
-            let l = wait_running(t.guest, link).await?;
+        Step::Announce { link, ip, bridge_port } => {
+            if let Some(port) = bridge_port {
+                wait_for(t.host, port, |l| l.forwarding == Some(true)).await?;
+            }
+            let l = wait_for(t.guest, link, |l| l.running).await?;
             // Best effort, as in the reference: a lost announcement only
             // delays neighbours until they ask.
             if let Err(e) = arp::announce(t.guest_ns, &l, *ip) {
@@ -191,14 +194,15 @@ async fn run(step: &Step, t: &Target<'_>, ix: &mut Indexes, undo: &mut Vec<Undo>
     Ok(())
 }
 
-/// A link just set up drops what is sent to it until the kernel has seen its
-/// carrier and given it a real qdisc (a few hundred microseconds on a veth).
-/// Wait for that, briefly: past the limit the announcement goes out anyway.
-async fn wait_running(nl: &Netlink, name: &str) -> Result<crate::netlink::Link> {
+/// A link just set up drops what is sent through it until the kernel has
+/// seen its carrier (a real qdisc; a bridge port that forwards). That takes
+/// well under a millisecond, so poll briefly; past the limit the announcement
+/// goes out anyway, as it is best effort.
+async fn wait_for(nl: &Netlink, name: &str, ready: impl Fn(&crate::netlink::Link) -> bool) -> Result<crate::netlink::Link> {
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(500);
     loop {
-        let l = nl.link(name).await?.with_context(|| format!("{name} vanished from the guest"))?;
-        if l.running || tokio::time::Instant::now() >= deadline {
+        let l = nl.link(name).await?.with_context(|| format!("{name} vanished"))?;
+        if ready(&l) || tokio::time::Instant::now() >= deadline {
             return Ok(l);
         }
         tokio::time::sleep(std::time::Duration::from_micros(200)).await;

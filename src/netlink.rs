@@ -11,7 +11,7 @@ use ipnet::IpNet;
 use macaddr::MacAddr6;
 use rtnetlink::packet_route::link::{
     InfoData, InfoKind, InfoMacVlan, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkLayerType,
-    LinkMessage, MacVlanMode, State,
+    LinkMessage, MacVlanMode, State, InfoPortData, InfoBridgePort, BridgePortState,
 };
 use rtnetlink::packet_route::route::{RouteAttribute, RouteHeader, RouteMessage, RouteScope};
 use rtnetlink::packet_route::AddressFamily;
@@ -38,6 +38,8 @@ pub struct Link {
     /// Operational state is up (or unknown, as for devices without carrier
     /// reporting): packets sent now leave through a real qdisc.
     pub running: bool,
+    /// For a bridge port: whether the bridge forwards its frames yet.
+    pub forwarding: Option<bool>,
     pub controller: Option<u32>,
 }
 
@@ -52,6 +54,7 @@ impl Link {
             mac: None,
             up: m.header.flags.contains(LinkFlags::Up),
             running: false,
+            forwarding: None,
             controller: None,
         };
         for a in m.attributes {
@@ -63,8 +66,15 @@ impl Link {
                 LinkAttribute::OperState(s) => l.running = matches!(s, State::Up | State::Unknown),
                 LinkAttribute::LinkInfo(infos) => {
                     for i in infos {
-                        if let LinkInfo::Kind(k) = i {
-                            l.kind = Some(k);
+                        match i {
+                            LinkInfo::Kind(k) => l.kind = Some(k),
+                            LinkInfo::PortData(InfoPortData::BridgePort(port)) => {
+                                l.forwarding = port.iter().find_map(|p| match p {
+                                    InfoBridgePort::State(s) => Some(*s == BridgePortState::Forwarding),
+                                    _ => None,
+                                })
+                            }
+                            _ => {}
                         }
                     }
                 }

@@ -52,8 +52,9 @@ pub enum Step {
     /// `ip route add GW/32 dev IF`: the gateway is not in our prefix.
     AddGatewayRoute { link: String, gateway: IpAddr },
     ReplaceDefault { link: String, gateway: IpAddr },
-    /// One gratuitous ARP so neighbours learn the new address.
-    Announce { link: String, ip: Ipv4Addr },
+    /// One gratuitous ARP so neighbours learn the new address. On a bridge
+    /// it waits until the host side forwards, or the bridge would drop it.
+    Announce { link: String, ip: Ipv4Addr, bridge_port: Option<String> },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -64,6 +65,7 @@ pub struct Plan {
 pub fn plan(req: &Attach, f: &Facts) -> Plan {
     let mut steps = Vec::new();
     let guest_if = f.guest_if.as_str().to_string();
+    let mut bridge_port = None;
 
     match f.host_kind {
         Kind::LinuxBridge | Kind::NewLinuxBridge => {
@@ -78,7 +80,8 @@ pub fn plan(req: &Attach, f: &Facts) -> Plan {
                 steps.push(Step::DeleteStaleLink { name: host.clone() });
             }
             steps.push(Step::CreateVeth { host: host.clone(), guest: guest_if.clone(), mtu: f.mtu, mac: req.mac });
-            steps.push(Step::Enslave { link: host, bridge: f.host_name.clone() });
+            steps.push(Step::Enslave { link: host.clone(), bridge: f.host_name.clone() });
+            bridge_port = Some(host);
         }
         Kind::Physical if req.direct_phys => {
             steps.push(Step::MoveToGuest { link: f.host_name.clone(), new_name: guest_if.clone(), mac: req.mac });
@@ -120,7 +123,7 @@ pub fn plan(req: &Attach, f: &Facts) -> Plan {
         steps.push(Step::HostUp { link: f.host_name.clone() });
     }
     if let Some(IpAddr::V4(ip)) = addr.map(|a| a.addr()) {
-        steps.push(Step::Announce { link: guest_if, ip });
+        steps.push(Step::Announce { link: guest_if, ip, bridge_port });
     }
     Plan { steps }
 }
@@ -155,7 +158,7 @@ impl Step {
             Step::DropDefaultRoutes { family } => format!("{g} -f {family} route del default"),
             Step::AddGatewayRoute { link, gateway } => format!("{g} route add {gateway} dev {link} scope link"),
             Step::ReplaceDefault { link, gateway } => format!("{g} route replace default via {gateway} dev {link}"),
-            Step::Announce { link, ip } => format!("ip netns exec {guest} arping -c 1 -A -I {link} {ip}"),
+            Step::Announce { link, ip, .. } => format!("ip netns exec {guest} arping -c 1 -A -I {link} {ip}"),
         }
     }
 }

@@ -38,6 +38,17 @@ pub fn ok(cmd: &str) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// A shell command run through a namespace-entering prefix.
+fn sh_in(prefix: &str, cmd: &str) -> Output {
+    sh(&format!("{prefix} sh -c '{}'", cmd.replace('\'', "'\\''")))
+}
+
+fn ok_in(prefix: &str, cmd: &str) -> String {
+    let o = sh_in(prefix, cmd);
+    assert!(o.status.success(), "`{prefix} {cmd}` failed: {}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
 /// A host: a network namespace of its own, deleted on drop.
 pub struct Host {
     pub ns: String,
@@ -54,13 +65,11 @@ impl Host {
 
     /// A shell command inside this host.
     pub fn run(&self, cmd: &str) -> Output {
-        sh(&format!("ip netns exec {} sh -c '{}'", self.ns, cmd.replace('\'', "'\\''")))
+        sh_in(&format!("ip netns exec {}", self.ns), cmd)
     }
 
     pub fn ok(&self, cmd: &str) -> String {
-        let o = self.run(cmd);
-        assert!(o.status.success(), "in {}: `{cmd}` failed: {}", self.ns, String::from_utf8_lossy(&o.stderr));
-        String::from_utf8_lossy(&o.stdout).into_owned()
+        ok_in(&format!("ip netns exec {}", self.ns), cmd)
     }
 
     /// Our binary, run inside this host.
@@ -120,13 +129,11 @@ impl Guest {
     }
 
     pub fn run(&self, cmd: &str) -> Output {
-        sh(&format!("nsenter -t {} -n sh -c '{}'", self.pid, cmd.replace('\'', "'\\''")))
+        sh_in(&format!("nsenter -t {} -n", self.pid), cmd)
     }
 
     pub fn ok(&self, cmd: &str) -> String {
-        let o = self.run(cmd);
-        assert!(o.status.success(), "in guest {}: `{cmd}` failed: {}", self.pid, String::from_utf8_lossy(&o.stderr));
-        String::from_utf8_lossy(&o.stdout).into_owned()
+        ok_in(&format!("nsenter -t {} -n", self.pid), cmd)
     }
 
     pub fn pings(&self, ip: &str) -> bool {
