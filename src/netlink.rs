@@ -13,7 +13,8 @@ use rtnetlink::packet_route::link::{
     InfoData, InfoKind, InfoMacVlan, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkLayerType,
     LinkMessage, MacVlanMode, State, InfoPortData, InfoBridgePort, BridgePortState,
 };
-use rtnetlink::packet_route::route::{RouteAttribute, RouteHeader, RouteMessage, RouteScope};
+// Boot is what `ip route add` uses: routes look exactly like the reference's.
+use rtnetlink::packet_route::route::{RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope};
 use rtnetlink::packet_route::AddressFamily;
 use rtnetlink::{Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, RouteMessageBuilder};
 
@@ -249,6 +250,7 @@ impl Netlink {
             .map_err(|e| anyhow!("{e}"))?
             .output_interface(index)
             .scope(RouteScope::Link)
+            .protocol(RouteProtocol::Boot)
             .build();
         self.handle.route().add(msg).execute().await.map_err(nl)
     }
@@ -264,6 +266,7 @@ impl Netlink {
             .and_then(|b| b.gateway(gw))
             .map_err(|e| anyhow!("{e}"))?
             .output_interface(index)
+            .protocol(RouteProtocol::Boot)
             .build();
         self.handle.route().add(msg).replace().execute().await.map_err(nl)
     }
