@@ -71,16 +71,22 @@ pub async fn inspect(nl: &Netlink, r: &HostIfRef) -> Result<HostIf> {
     Ok(HostIf { name: link.name.clone(), kind, link: Some(link) })
 }
 
-/// Kernel-datapath OVS bridges say so in their link info; userspace (netdev)
-/// ones are plain tap devices, so ask ovs-vsctl, as the reference does, but
-/// only when it is installed.
+/// Kernel-datapath OVS bridges say so in their link info. Userspace
+/// (`datapath_type=netdev`) ones are tap devices, and only for those is
+/// ovs-vsctl asked, as the reference asks it: a NIC, veth or macvlan parent
+/// never costs a fork of ovs-vsctl.
 fn is_ovs_bridge(link: &Link) -> bool {
-    if matches!(&link.kind, Some(InfoKind::Other(k)) if k == "openvswitch") && link.name != "ovs-system" {
-        return true;
+    match &link.kind {
+        Some(InfoKind::Other(k)) if k == "openvswitch" => link.name != "ovs-system",
+        Some(InfoKind::Tun) => ovs_vsctl_knows_bridge(&link.name),
+        _ => false,
     }
+}
+
+fn ovs_vsctl_knows_bridge(name: &str) -> bool {
     let Ok(vsctl) = which::which("ovs-vsctl") else { return false };
     Command::new(vsctl)
-        .args(["--timeout=5", "br-exists", &link.name])
+        .args(["--timeout=5", "br-exists", name])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
