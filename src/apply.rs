@@ -32,7 +32,6 @@ enum Undo {
     /// A device moved in by --direct-phys goes home under its old name.
     MoveHome { guest_index: u32, name: String },
     RestoreRoutes(Vec<RouteMessage>),
-    DeleteDefault { link: String, family_v6: bool },
 }
 
 pub async fn apply(plan: &Plan, t: &Target<'_>) -> Result<()> {
@@ -177,21 +176,26 @@ async fn run(step: &Step, t: &Target<'_>, ix: &mut Indexes, undo: &mut Vec<Undo>
                 .replace_default(i, *gateway)
                 .await
                 .with_context(|| format!("setting the default route via {gateway} on {link}"))?;
-            undo.push(Undo::DeleteDefault { link: link.clone(), family_v6: gateway.is_ipv6() });
         }
         Step::Announce { link, ip, bridge_port } => {
-            if let Some(port) = bridge_port {
-                wait_for(t.host, port, |l| l.forwarding == Some(true)).await?;
-            }
-            let l = wait_for(t.guest, link, |l| l.running).await?;
             // Best effort, as in the reference: a lost announcement only
-            // delays neighbours until they ask.
-            if let Err(e) = arp::announce(t.guest_ns, &l, *ip) {
+            // delays neighbours until they ask. (Our new default route needs
+            // no undo of its own: restoring the old one replaces it, and it
+            // goes with our link, which rollback deletes last.)
+            if let Err(e) = announce(t, link, *ip, bridge_port.as_deref()).await {
                 eprintln!("pipework: warning: gratuitous ARP for {ip} on {link} failed: {e:#}");
             }
         }
     }
     Ok(())
+}
+
+async fn announce(t: &Target<'_>, link: &str, ip: std::net::Ipv4Addr, bridge_port: Option<&str>) -> Result<()> {
+    if let Some(port) = bridge_port {
+        wait_for(t.host, port, |l| l.forwarding == Some(true)).await?;
+    }
+    let l = wait_for(t.guest, link, |l| l.running).await?;
+    arp::announce(t.guest_ns, &l, ip)
 }
 
 /// A link just set up drops what is sent through it until the kernel has
@@ -238,16 +242,6 @@ async fn undo_one(u: Undo, t: &Target<'_>) -> Result<()> {
             for r in routes {
                 let fam = route_family(&r);
                 t.guest.restore_route(r).await.with_context(|| format!("restoring an {fam} default route"))?;
-            }
-            Ok(())
-        }
-        Undo::DeleteDefault { link, family_v6 } => {
-            let fam = if family_v6 { crate::request::Family::V6 } else { crate::request::Family::V4 };
-            let Some(l) = t.guest.link(&link).await? else { return Ok(()) };
-            for r in t.guest.default_routes(fam).await? {
-                if r.attributes.iter().any(|a| matches!(a, rtnetlink::packet_route::route::RouteAttribute::Oif(o) if *o == l.index)) {
-                    t.guest.delete_route(r).await?;
-                }
             }
             Ok(())
         }

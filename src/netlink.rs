@@ -236,8 +236,10 @@ impl Netlink {
         self.handle.route().del(r).execute().await.map_err(nl)
     }
 
+    /// Puts a saved route back, replacing any route with the same key (our
+    /// own new default, say), so restoring never fails on "exists".
     pub async fn restore_route(&self, r: RouteMessage) -> Result<()> {
-        self.handle.route().add(r).execute().await.map_err(nl)
+        self.handle.route().add(r).replace().execute().await.map_err(nl)
     }
 
     /// `ip route add GW/32 dev IF` (scope link): makes an off-link gateway reachable.

@@ -87,3 +87,29 @@ fn undo_leaves_an_existing_bridge_alone() {
     assert_unchanged(&before, &host, &bad_guest);
     assert!(host.ok("ip -o link show master br1").contains(&format!("veth1pl{}", ok_guest.id())));
 }
+
+/// The last fallible step of a macvlan attach, setting a down parent up,
+/// fails after the default route was replaced: the old default comes back.
+/// (A down macvlan cannot come up while an up sibling uses its MAC.)
+#[test]
+fn failed_parent_up_after_new_default_restores_the_old_one() {
+    let host = Host::new();
+    let guest = host.guest();
+    host.ok(
+        "ip link add lan0 type veth peer name lan0p && ip link set lan0p up && ip link set lan0 up \
+         && ip link add mvq link lan0 address 02:00:00:00:aa:01 type macvlan mode bridge && ip link set mvq up \
+         && ip link add mvp link lan0 address 02:00:00:00:aa:01 type macvlan mode bridge",
+    );
+    guest.ok(
+        "ip link add up0 type veth peer name up0p && ip link set up0p up && ip link set up0 up \
+         && ip addr add 10.1.0.2/24 dev up0 && ip route add default via 10.1.0.1",
+    );
+    let before = (host.state(), guest.state());
+
+    let out = host.pipework(&["mvp", &guest.id(), "10.2.0.2/24@10.2.0.1"]);
+
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("setting mvp up"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("could not undo"), "{}", stderr(&out));
+    assert_unchanged(&before, &host, &guest);
+}

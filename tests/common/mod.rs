@@ -136,10 +136,6 @@ impl Guest {
         ok_in(&format!("nsenter -t {} -n", self.pid), cmd)
     }
 
-    pub fn pings(&self, ip: &str) -> bool {
-        self.run(&format!("ping -c 1 -W 1 {ip}")).status.success()
-    }
-
     pub fn state(&self) -> String {
         ns_state(&format!("nsenter -t {} -n ip", self.pid))
     }
