@@ -22,7 +22,6 @@ pub struct Target<'a> {
 
 /// How to take one change back. Links are held by index, which survives
 /// the renames that follow their creation.
-#[derive(Debug)]
 enum Undo {
     DeleteHostLink(u32),
     DeleteGuestLink(u32),
@@ -213,11 +212,25 @@ async fn wait_for(nl: &Netlink, name: &str, ready: impl Fn(&crate::netlink::Link
     }
 }
 
+impl Undo {
+    /// What a user needs to finish by hand when this undo fails.
+    fn describe(&self) -> String {
+        match self {
+            Undo::DeleteHostLink(i) => format!("delete host interface #{i}"),
+            Undo::DeleteGuestLink(i) => format!("delete guest interface #{i}"),
+            Undo::DeleteBridgeIfUnused(i) => format!("delete the bridge #{i} this run created"),
+            Undo::HostDown(i) => format!("set host interface #{i} down again"),
+            Undo::MoveHome { name, .. } => format!("move {name} back to the host"),
+            Undo::RestoreRoutes(r) => format!("restore the guest's {} old default route(s)", r.len()),
+        }
+    }
+}
+
 async fn rollback(undo: Vec<Undo>, t: &Target<'_>) {
     for u in undo.into_iter().rev() {
-        let what = format!("{u:?}");
+        let what = u.describe();
         if let Err(e) = undo_one(u, t).await {
-            eprintln!("pipework: could not undo ({what}): {e:#}");
+            eprintln!("pipework: could not undo: {what}: {e:#}");
         }
     }
 }
