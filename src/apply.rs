@@ -18,6 +18,8 @@ pub struct Target<'a> {
     pub guest_ns: &'a File,
     /// How the guest is called in messages.
     pub guest_label: &'a str,
+    /// The host interface's name and index, already read by the facts.
+    pub host_if: Option<(&'a str, u32)>,
 }
 
 /// How to take one change back. Links are held by index, which survives
@@ -36,6 +38,9 @@ enum Undo {
 pub async fn apply(plan: &Plan, t: &Target<'_>) -> Result<()> {
     let mut undo = Vec::new();
     let mut ix = Indexes::default();
+    if let Some((name, index)) = t.host_if {
+        ix.host.insert(name.to_string(), index);
+    }
     for step in &plan.steps {
         if let Err(e) = run(step, t, &mut ix, &mut undo).await {
             let undone = !undo.is_empty();

@@ -74,15 +74,16 @@ pub async fn gather(req: &Attach, guest: &Guest, host: &Netlink, inside: &Netlin
         );
     }
 
-    let (mtu, host_up) = match &hif.link {
-        Some(l) => (l.mtu, l.up),
-        None => (NEW_BRIDGE_MTU, false),
+    let (mtu, host_up, host_index) = match &hif.link {
+        Some(l) => (l.mtu, l.up, Some(l.index)),
+        None => (NEW_BRIDGE_MTU, false, None),
     };
     Ok(Facts {
         host_name: hif.name,
         host_kind: hif.kind,
         mtu,
         host_up,
+        host_index,
         nspid: guest.name_id,
         guest_if,
         stale_host_side,

@@ -89,6 +89,12 @@ async fn attach(req: &Attach) -> Result<()> {
     let inside = Netlink::connect_in(&guest.netns).context("opening netlink inside the guest")?;
     let facts = facts::gather(req, &guest, &host, &inside).await?;
     let plan = plan::plan(req, &facts);
-    let target = apply::Target { host: &host, guest: &inside, guest_ns: &guest.netns, guest_label: &guest.label };
+    let target = apply::Target {
+        host: &host,
+        guest: &inside,
+        guest_ns: &guest.netns,
+        guest_label: &guest.label,
+        host_if: facts.host_index.map(|i| (facts.host_name.as_str(), i)),
+    };
     apply::apply(&plan, &target).await
 }

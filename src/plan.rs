@@ -20,6 +20,9 @@ pub struct Facts {
     /// about to be created, the kernel's default).
     pub mtu: u32,
     pub host_up: bool,
+    /// Its index, when it exists. The plan does not need it; apply starts
+    /// from it instead of asking the kernel again.
+    pub host_index: Option<u32>,
     pub nspid: u64,
     /// GUESTIF with its default filled in.
     pub guest_if: IfName,
@@ -189,6 +192,7 @@ mod tests {
             host_kind: kind,
             mtu: 1500,
             host_up: true,
+            host_index: None,
             nspid: 4242,
             guest_if: IfName::parse("eth1", "t").unwrap(),
             stale_host_side: false,
