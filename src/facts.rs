@@ -2,7 +2,7 @@
 //! user can meet (unsupported combination, name taken, leftover in the way)
 //! happens here, so a refused run has touched nothing.
 
-use anyhow::{bail, Result};
+use anyhow::{anyhow, bail, Result};
 
 use crate::guest::Guest;
 use crate::host_if::{self, Kind};
@@ -17,13 +17,12 @@ const NEW_BRIDGE_MTU: u32 = 1500;
 pub async fn gather(req: &Attach, guest: &Guest, host: &Netlink, inside: &Netlink) -> Result<Facts> {
     let hif = host_if::inspect(host, &req.host_if).await?;
 
-    let not_yet = |what: &str| -> Result<()> {
-        bail!("{what} is not supported by this build of pipework yet (host interface {})", hif.name)
-    };
+    let not_yet =
+        |what: &str| anyhow!("{what} is not supported by this build of pipework yet (host interface {})", hif.name);
     match hif.kind {
-        Kind::OvsBridge | Kind::NewOvsBridge => not_yet("attaching to an Open vSwitch bridge")?,
-        Kind::NewDummy => not_yet("creating a dummy interface")?,
-        Kind::Ipoib => not_yet("IPoIB")?,
+        Kind::OvsBridge | Kind::NewOvsBridge => return Err(not_yet("attaching to an Open vSwitch bridge")),
+        Kind::NewDummy => return Err(not_yet("creating a dummy interface")),
+        Kind::Ipoib => return Err(not_yet("IPoIB")),
         _ => {}
     }
     if let AddressSpec::Dhcp { .. } = req.address {
@@ -35,7 +34,7 @@ pub async fn gather(req: &Attach, guest: &Guest, host: &Netlink, inside: &Netlin
                 "VLAN configuration is unsupported for a Linux bridge ({}); drop the @VLAN, or use an Open vSwitch bridge",
                 hif.name
             ),
-            _ => not_yet("@VLAN on a physical interface (802.1Q)")?,
+            _ => return Err(not_yet("@VLAN on a physical interface (802.1Q)")),
         }
     }
     if req.direct_phys && hif.kind != Kind::Physical {
