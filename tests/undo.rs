@@ -11,6 +11,14 @@ fn assert_unchanged(before: &(String, String), host: &Host, guest: &Guest) {
     assert_eq!(before.1, after.1, "guest changed");
 }
 
+/// The guest already has an uplink, up0, and a default route through it.
+fn give_old_default_route(guest: &Guest) {
+    guest.ok(
+        "ip link add up0 type veth peer name up0p && ip link set up0p up && ip link set up0 up \
+         && ip addr add 10.1.0.2/24 dev up0 && ip route add default via 10.1.0.1",
+    );
+}
+
 /// The guest has IPv6 switched off, so adding the address fails after the
 /// bridge, the veth pair and the enslavement were made.
 #[test]
@@ -53,11 +61,8 @@ fn failed_macvlan_attach_restores_parent_state() {
 fn failed_gateway_step_restores_the_old_default_route() {
     let host = Host::new();
     let guest = host.guest();
-    guest.ok(
-        "ip link add up0 type veth peer name up0p && ip link set up0p up && ip link set up0 up \
-         && ip addr add 10.1.0.2/24 dev up0 && ip route add default via 10.1.0.1 \
-         && ip route add 192.168.9.1 dev up0 scope link",
-    );
+    give_old_default_route(&guest);
+    guest.ok("ip route add 192.168.9.1 dev up0 scope link");
     let before = (host.state(), guest.state());
     assert!(before.1.contains("default via 10.1.0.1 dev up0"));
 
@@ -100,10 +105,7 @@ fn failed_parent_up_after_new_default_restores_the_old_one() {
          && ip link add mvq link lan0 address 02:00:00:00:aa:01 type macvlan mode bridge && ip link set mvq up \
          && ip link add mvp link lan0 address 02:00:00:00:aa:01 type macvlan mode bridge",
     );
-    guest.ok(
-        "ip link add up0 type veth peer name up0p && ip link set up0p up && ip link set up0 up \
-         && ip addr add 10.1.0.2/24 dev up0 && ip route add default via 10.1.0.1",
-    );
+    give_old_default_route(&guest);
     let before = (host.state(), guest.state());
 
     let out = host.pipework(&["mvp", &guest.id(), "10.2.0.2/24@10.2.0.1"]);
