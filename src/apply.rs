@@ -10,6 +10,7 @@ use rtnetlink::packet_route::route::RouteMessage;
 
 use crate::arp;
 use crate::netlink::{errno, route_family, Netlink};
+use crate::ovs::Vsctl;
 use crate::plan::{Plan, Step};
 
 pub struct Target<'a> {
@@ -20,6 +21,8 @@ pub struct Target<'a> {
     pub guest_label: &'a str,
     /// The host interface's name and index, already read by the facts.
     pub host_if: Option<(&'a str, u32)>,
+    /// None when ovs-vsctl is not installed (then no plan has OVS steps).
+    pub ovs: Option<&'a Vsctl>,
 }
 
 /// How to take one change back. Links are held by index, which survives
@@ -33,6 +36,9 @@ enum Undo {
     /// A device moved in by --direct-phys goes home under its old name.
     MoveHome { guest_index: u32, name: String },
     RestoreRoutes(Vec<RouteMessage>),
+    OvsDelPort { bridge: String, port: String },
+    /// An OVS bridge this run created: removed unless it has other ports.
+    OvsDelBridgeIfEmpty(String),
 }
 
 pub async fn apply(plan: &Plan, t: &Target<'_>) -> Result<()> {
@@ -111,6 +117,27 @@ async fn run(step: &Step, t: &Target<'_>, ix: &mut Indexes, undo: &mut Vec<Undo>
             let l = ix.host(t, link).await?;
             let b = ix.host(t, bridge).await?;
             t.host.set_controller_up(l, b).await.with_context(|| format!("adding {link} to bridge {bridge}"))?;
+        }
+        Step::AddOvsPort(spec) => {
+            let vsctl = t.ovs.context("ovs-vsctl is needed for this step, and it is not installed")?;
+            let added = vsctl.add_port(spec)?;
+            if added.committed {
+                // Pushed bridge first: rollback runs newest first, so the
+                // port goes before the bridge is checked for emptiness.
+                if spec.create_bridge.is_some() {
+                    undo.push(Undo::OvsDelBridgeIfEmpty(spec.bridge.clone()));
+                }
+                if !added.port_existed {
+                    undo.push(Undo::OvsDelPort { bridge: spec.bridge.clone(), port: spec.port.clone() });
+                }
+            }
+            if let Some(e) = added.error {
+                return Err(e);
+            }
+        }
+        Step::PortUp { link } => {
+            let i = ix.host(t, link).await?;
+            t.host.set_up(i, true).await.with_context(|| format!("setting {link} up"))?;
         }
         Step::CreateMacvlan { name, parent, mtu, mac } => {
             let p = ix.host(t, parent).await?;
@@ -227,6 +254,8 @@ impl Undo {
             Undo::HostDown(i) => format!("set host interface #{i} down again"),
             Undo::MoveHome { name, .. } => format!("move {name} back to the host"),
             Undo::RestoreRoutes(r) => format!("restore the guest's {} old default route(s)", r.len()),
+            Undo::OvsDelPort { bridge, port } => format!("ovs-vsctl del-port {bridge} {port}"),
+            Undo::OvsDelBridgeIfEmpty(b) => format!("ovs-vsctl del-br {b} (this run created it)"),
         }
     }
 }
@@ -256,6 +285,8 @@ async fn undo_one(u: Undo, t: &Target<'_>) -> Result<()> {
             t.guest.set_up(guest_index, false).await?;
             t.guest.move_to(guest_index, &home, &name).await
         }
+        Undo::OvsDelPort { bridge, port } => t.ovs.context("ovs-vsctl vanished")?.del_port(&bridge, &port),
+        Undo::OvsDelBridgeIfEmpty(b) => t.ovs.context("ovs-vsctl vanished")?.del_bridge_if_empty(&b),
         Undo::RestoreRoutes(routes) => {
             for r in routes {
                 let fam = route_family(&r);

@@ -7,7 +7,7 @@ use anyhow::{bail, Result};
 use clap::Parser;
 
 use crate::request::{
-    parse_mac_vlan, AddressSpec, Attach, Family, GuestRef, HostIfRef, IfName, PassThrough,
+    parse_mac_vlan, AddressSpec, Attach, Datapath, Family, OvsOptions, GuestRef, HostIfRef, IfName, PassThrough,
     Request, Verb,
 };
 
@@ -61,6 +61,16 @@ pub struct Cli {
     /// Address family: 4 or 6 (inet, inet6); inferred from ADDRESS when absent.
     #[arg(short = 'a', value_name = "FAMILY")]
     pub family: Option<String>,
+
+    /// Datapath for an Open vSwitch bridge this run creates [default: system
+    /// when the kernel has the openvswitch module, else netdev]
+    #[arg(long, value_name = "TYPE", env = "PIPEWORK_OVS_DATAPATH", value_enum)]
+    pub ovs_datapath: Option<Datapath>,
+
+    /// ovsdb-server to use, as ovs-vsctl --db takes it (unix:PATH, tcp:IP:PORT)
+    /// [default: ovs-vsctl's, which follows OVS_RUNDIR]
+    #[arg(long, value_name = "SERVER", env = "PIPEWORK_OVS_DB")]
+    pub ovs_db: Option<String>,
 
     /// HOSTIF [options] GUEST ADDRESS [MAC][@VLAN], or route|rule|tc GUEST ARGS...
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "ARGS")]
@@ -169,6 +179,7 @@ pub fn parse(cli: &Cli) -> Result<Parsed> {
         mac,
         vlan,
         direct_phys: cli.direct_phys,
+        ovs: OvsOptions { datapath: cli.ovs_datapath, db: cli.ovs_db.clone() },
     })))
 }
 

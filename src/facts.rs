@@ -8,19 +8,25 @@ use crate::guest::Guest;
 use crate::host_if::{self, Kind};
 use crate::names;
 use crate::netlink::Netlink;
+use crate::ovs::{self, Vsctl};
 use crate::plan::Facts;
-use crate::request::{AddressSpec, Attach, IfName};
+use crate::request::{AddressSpec, Attach, Datapath, IfName};
 
 /// MTU of a freshly created Linux bridge with no ports.
 const NEW_BRIDGE_MTU: u32 = 1500;
 
-pub async fn gather(req: &Attach, guest: &Guest, host: &Netlink, inside: &Netlink) -> Result<Facts> {
-    let hif = host_if::inspect(host, &req.host_if).await?;
+pub async fn gather(
+    req: &Attach,
+    guest: &Guest,
+    host: &Netlink,
+    inside: &Netlink,
+    vsctl: Option<&Vsctl>,
+) -> Result<Facts> {
+    let hif = host_if::inspect(host, &req.host_if, vsctl).await?;
 
     let not_yet =
         |what: &str| anyhow!("{what} is not supported by this build of pipework yet (host interface {})", hif.name);
     match hif.kind {
-        Kind::OvsBridge | Kind::NewOvsBridge => return Err(not_yet("attaching to an Open vSwitch bridge")),
         Kind::NewDummy => return Err(not_yet("creating a dummy interface")),
         Kind::Ipoib => return Err(not_yet("IPoIB")),
         _ => {}
@@ -34,13 +40,24 @@ pub async fn gather(req: &Attach, guest: &Guest, host: &Netlink, inside: &Netlin
                 "VLAN configuration is unsupported for a Linux bridge ({}); drop the @VLAN, or use an Open vSwitch bridge",
                 hif.name
             ),
+            Kind::OvsBridge | Kind::NewOvsBridge => {}
             _ => return Err(not_yet("@VLAN on a physical interface (802.1Q)")),
         }
     }
+    let is_bridge = matches!(hif.kind, Kind::LinuxBridge | Kind::NewLinuxBridge | Kind::OvsBridge | Kind::NewOvsBridge);
+    let new_ovs_datapath = match hif.kind {
+        Kind::OvsBridge | Kind::NewOvsBridge if vsctl.is_none() => bail!(
+            "{} {}, and that needs ovs-vsctl, which is not installed (apt-get install openvswitch-switch)",
+            hif.name,
+            if hif.kind == Kind::OvsBridge { "is an Open vSwitch bridge" } else { "does not exist; creating an Open vSwitch bridge" },
+        ),
+        Kind::NewOvsBridge => Some(new_bridge_datapath(req.ovs.datapath, &hif.name)),
+        _ => None,
+    };
     if req.direct_phys && hif.kind != Kind::Physical {
         bail!("--direct-phys moves a physical interface into the guest, but {} is a bridge", hif.name);
     }
-    if req.host_side.is_some() && !matches!(hif.kind, Kind::LinuxBridge | Kind::NewLinuxBridge) {
+    if req.host_side.is_some() && !is_bridge {
         // The reference ignores -l here; scripts that pass it must keep working.
         eprintln!("pipework: warning: -l is ignored: {} is not a bridge, so there is no veth host side to name", hif.name);
     }
@@ -50,7 +67,7 @@ pub async fn gather(req: &Attach, guest: &Guest, host: &Netlink, inside: &Netlin
         None => IfName::parse(if hif.kind == Kind::Ipoib { "ib0" } else { "eth1" }, "-i")?,
     };
     let mut stale_host_side = false;
-    if matches!(hif.kind, Kind::LinuxBridge | Kind::NewLinuxBridge) {
+    if is_bridge {
         let name = match &req.host_side {
             Some(n) => n.as_str().to_string(),
             None => names::host_veth(guest_if.as_str(), guest.name_id),
@@ -86,5 +103,24 @@ pub async fn gather(req: &Attach, guest: &Guest, host: &Netlink, inside: &Netlin
         nspid: guest.name_id,
         guest_if,
         stale_host_side,
+        new_ovs_datapath,
+        pid: guest.pid,
+        container: guest.container.clone(),
     })
+}
+
+/// The datapath of an OVS bridge this run creates: as asked, else the
+/// kernel's when it has one, else userspace, which works everywhere.
+fn new_bridge_datapath(asked: Option<Datapath>, bridge: &str) -> Datapath {
+    if let Some(dp) = asked {
+        return dp;
+    }
+    if ovs::kernel_datapath_present() {
+        return Datapath::System;
+    }
+    eprintln!(
+        "pipework: this kernel has no Open vSwitch datapath (openvswitch module); creating {bridge} with \
+         the userspace datapath (datapath_type=netdev). Choose with --ovs-datapath or PIPEWORK_OVS_DATAPATH."
+    );
+    Datapath::Netdev
 }

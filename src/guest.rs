@@ -24,7 +24,7 @@ pub struct Guest {
     /// The reference's NSPID: it appears in device names. For a namespace
     /// known only by name or path, the namespace's inode number stands in.
     pub name_id: u64,
-    #[allow(dead_code)] // read by the OVS external-ids (pipework.nspid)
+    /// The process the namespace was found through, when there is one.
     pub pid: Option<u32>,
     /// The word the user typed: DHCP hostname, OVS external-ids.
     pub label: String,
@@ -32,10 +32,11 @@ pub struct Guest {
 }
 
 /// Docker's view of the guest, for OVS external-ids.
-#[allow(dead_code)]
 #[derive(Debug, Clone)]
 pub struct Container {
     pub id: String,
+    /// Verbatim, leading `/` included: the reference stores it that way in
+    /// `pipework.containername`, and scripts search OVS for that value.
     pub name: String,
 }
 
@@ -141,7 +142,7 @@ fn parse_inspect(text: &str) -> Option<(u32, Container)> {
     let mut w = text.split_whitespace();
     let pid = w.next()?.parse().ok()?;
     let id = w.next()?.to_string();
-    let name = w.next().unwrap_or("").trim_start_matches('/').to_string();
+    let name = w.next().unwrap_or("").to_string();
     Some((pid, Container { id, name }))
 }
 
@@ -208,7 +209,7 @@ mod tests {
     #[test]
     fn inspect_answer() {
         let (pid, c) = parse_inspect("4242 0123abcd /web1\n").unwrap();
-        assert_eq!((pid, c.id.as_str(), c.name.as_str()), (4242, "0123abcd", "web1"));
+        assert_eq!((pid, c.id.as_str(), c.name.as_str()), (4242, "0123abcd", "/web1"));
         assert!(parse_inspect("<no value>").is_none());
     }
 

@@ -2,12 +2,11 @@
 //! read over netlink in our own namespace (sysfs would show the namespace that
 //! mounted it, not necessarily ours).
 
-use std::process::{Command, Stdio};
-
 use anyhow::{bail, Result};
 use rtnetlink::packet_route::link::{InfoKind, LinkLayerType};
 
 use crate::netlink::{Link, Netlink};
+use crate::ovs::{self, Vsctl};
 use crate::request::{format_mac, HostIfRef};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,7 +31,8 @@ pub struct HostIf {
     pub link: Option<Link>,
 }
 
-pub async fn inspect(nl: &Netlink, r: &HostIfRef) -> Result<HostIf> {
+/// `vsctl` is None when ovs-vsctl is not installed.
+pub async fn inspect(nl: &Netlink, r: &HostIfRef, vsctl: Option<&Vsctl>) -> Result<HostIf> {
     let link = match r {
         HostIfRef::Name(n) => nl.link(n.as_str()).await?,
         HostIfRef::Mac(mac) => {
@@ -51,6 +51,12 @@ pub async fn inspect(nl: &Netlink, r: &HostIfRef) -> Result<HostIf> {
             Kind::NewOvsBridge
         } else if name.starts_with("dummy") {
             Kind::NewDummy
+        } else if vsctl.is_some_and(|v| v.bridge_exists(&name)) {
+            bail!(
+                "{name} is an Open vSwitch bridge in ovsdb, but ovs-vswitchd has no device for it, so it \
+                 cannot forward: is ovs-vswitchd running, and does the bridge's datapath exist on this kernel? \
+                 (ovs-vsctl set Bridge {name} datapath_type=netdev uses the userspace datapath)"
+            );
         } else {
             bail!(
                 "I do not know how to set up interface {name}: it does not exist, and only names \
@@ -61,7 +67,7 @@ pub async fn inspect(nl: &Netlink, r: &HostIfRef) -> Result<HostIf> {
     };
     let kind = if link.kind == Some(InfoKind::Bridge) {
         Kind::LinuxBridge
-    } else if is_ovs_bridge(&link) {
+    } else if is_ovs_bridge(&link, vsctl) {
         Kind::OvsBridge
     } else if link.link_layer == LinkLayerType::Infiniband {
         Kind::Ipoib
@@ -72,25 +78,14 @@ pub async fn inspect(nl: &Netlink, r: &HostIfRef) -> Result<HostIf> {
 }
 
 /// Kernel-datapath OVS bridges say so in their link info. Userspace
-/// (`datapath_type=netdev`) ones are tap devices, and only for those is
-/// ovs-vsctl asked, as the reference asks it: a NIC, veth or macvlan parent
-/// never costs a fork of ovs-vsctl.
-fn is_ovs_bridge(link: &Link) -> bool {
+/// (`datapath_type=netdev`) ones are tap devices: ovs-vswitchd's management
+/// socket for the bridge tells, and only when it is not where OVS_RUNDIR
+/// says is ovsdb asked, as the reference asks it. A NIC, veth or macvlan
+/// parent never costs a fork of ovs-vsctl.
+fn is_ovs_bridge(link: &Link, vsctl: Option<&Vsctl>) -> bool {
     match &link.kind {
         Some(InfoKind::Other(k)) if k == "openvswitch" => link.name != "ovs-system",
-        Some(InfoKind::Tun) => ovs_vsctl_knows_bridge(&link.name),
+        Some(InfoKind::Tun) => ovs::has_mgmt_socket(&link.name) || vsctl.is_some_and(|v| v.bridge_exists(&link.name)),
         _ => false,
     }
-}
-
-fn ovs_vsctl_knows_bridge(name: &str) -> bool {
-    let Ok(vsctl) = which::which("ovs-vsctl") else { return false };
-    Command::new(vsctl)
-        .args(["--timeout=5", "br-exists", name])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
 }

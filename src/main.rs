@@ -13,6 +13,7 @@ mod host_if;
 mod names;
 mod netlink;
 mod netns;
+mod ovs;
 mod passthrough;
 mod plan;
 mod request;
@@ -87,7 +88,8 @@ async fn attach(req: &Attach) -> Result<()> {
     let guest = guest::resolve(&req.guest)?;
     let host = Netlink::connect()?;
     let inside = Netlink::connect_in(&guest.netns).context("opening netlink inside the guest")?;
-    let facts = facts::gather(req, &guest, &host, &inside).await?;
+    let vsctl = ovs::Vsctl::find(req.ovs.db.as_deref());
+    let facts = facts::gather(req, &guest, &host, &inside, vsctl.as_ref()).await?;
     let plan = plan::plan(req, &facts);
     let target = apply::Target {
         host: &host,
@@ -95,6 +97,7 @@ async fn attach(req: &Attach) -> Result<()> {
         guest_ns: &guest.netns,
         guest_label: &guest.label,
         host_if: facts.host_index.map(|i| (facts.host_name.as_str(), i)),
+        ovs: vsctl.as_ref(),
     };
     apply::apply(&plan, &target).await
 }

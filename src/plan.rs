@@ -7,9 +7,11 @@ use std::net::{IpAddr, Ipv4Addr};
 use ipnet::IpNet;
 use macaddr::MacAddr6;
 
+use crate::guest::Container;
 use crate::host_if::Kind;
 use crate::names;
-use crate::request::{format_mac, AddressSpec, Attach, Family, IfName};
+use crate::ovs::PortSpec;
+use crate::request::{format_mac, AddressSpec, Attach, Datapath, Family, IfName};
 
 /// What the world looks like, reduced to plain values the plan needs.
 #[derive(Debug, Clone)]
@@ -28,6 +30,11 @@ pub struct Facts {
     pub guest_if: IfName,
     /// The veth host-side name exists and is down: the reference deletes it.
     pub stale_host_side: bool,
+    /// For an OVS bridge to create: its datapath.
+    pub new_ovs_datapath: Option<Datapath>,
+    /// The guest's PID and Docker identity, for OVS external-ids.
+    pub pid: Option<u32>,
+    pub container: Option<Container>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -40,6 +47,11 @@ pub enum Step {
     CreateVeth { host: String, guest: String, mtu: u32, mac: Option<MacAddr6> },
     /// Host side joins the bridge and comes up.
     Enslave { link: String, bridge: String },
+    /// One ovs-vsctl transaction: the bridge if new, the port, tag and ids.
+    AddOvsPort(PortSpec),
+    /// The veth host side comes up (on OVS, after it became a port, as in
+    /// the reference). No undo of its own: undo deletes the veth.
+    PortUp { link: String },
     /// Macvlan born in the guest under a temporary name.
     CreateMacvlan { name: String, parent: String, mtu: u32, mac: Option<MacAddr6> },
     /// `ip link set PARENT up` in the host.
@@ -70,7 +82,7 @@ pub fn plan(req: &Attach, f: &Facts) -> Plan {
     let mut bridge_port = None;
 
     match f.host_kind {
-        Kind::LinuxBridge | Kind::NewLinuxBridge => {
+        Kind::LinuxBridge | Kind::NewLinuxBridge | Kind::OvsBridge | Kind::NewOvsBridge => {
             if f.host_kind == Kind::NewLinuxBridge {
                 steps.push(Step::CreateBridge { name: f.host_name.clone() });
             }
@@ -82,8 +94,19 @@ pub fn plan(req: &Attach, f: &Facts) -> Plan {
                 steps.push(Step::DeleteStaleLink { name: host.clone() });
             }
             steps.push(Step::CreateVeth { host: host.clone(), guest: guest_if.clone(), mtu: f.mtu, mac: req.mac });
-            steps.push(Step::Enslave { link: host.clone(), bridge: f.host_name.clone() });
-            bridge_port = Some(host);
+            if matches!(f.host_kind, Kind::LinuxBridge | Kind::NewLinuxBridge) {
+                steps.push(Step::Enslave { link: host.clone(), bridge: f.host_name.clone() });
+                bridge_port = Some(host);
+            } else {
+                steps.push(Step::AddOvsPort(PortSpec {
+                    bridge: f.host_name.clone(),
+                    port: host.clone(),
+                    create_bridge: if f.host_kind == Kind::NewOvsBridge { f.new_ovs_datapath } else { None },
+                    tag: req.vlan,
+                    external_ids: external_ids(&host, req, f),
+                }));
+                steps.push(Step::PortUp { link: host });
+            }
         }
         Kind::Physical if req.direct_phys => {
             steps.push(Step::MoveToGuest { link: f.host_name.clone(), new_name: guest_if.clone(), mac: req.mac });
@@ -96,7 +119,7 @@ pub fn plan(req: &Attach, f: &Facts) -> Plan {
             }
         }
         // Refused while gathering facts; nothing to plan.
-        Kind::OvsBridge | Kind::NewOvsBridge | Kind::Ipoib | Kind::NewDummy => {}
+        Kind::Ipoib | Kind::NewDummy => {}
     }
 
     let (addr, gateway) = match &req.address {
@@ -130,6 +153,23 @@ pub fn plan(req: &Attach, f: &Facts) -> Plan {
     Plan { steps }
 }
 
+/// The reference's Interface external-ids, those that apply: names the
+/// host-side port, the bridge, the Docker container, the PID and the VLAN.
+fn external_ids(port: &str, req: &Attach, f: &Facts) -> Vec<(String, String)> {
+    let mut ids = vec![("interface", port.to_string()), ("bridge", f.host_name.clone())];
+    if let Some(c) = &f.container {
+        ids.push(("containerid", c.id.clone()));
+        ids.push(("containername", c.name.clone()));
+    }
+    if let Some(pid) = f.pid {
+        ids.push(("nspid", pid.to_string()));
+    }
+    if let Some(vlan) = req.vlan {
+        ids.push(("vlan", vlan.to_string()));
+    }
+    ids.into_iter().map(|(k, v)| (format!("pipework.{k}"), v)).collect()
+}
+
 impl Step {
     /// The equivalent command line; guest-side steps run in `guest`'s
     /// namespace. The unit tests pin each step to it; `--dry-run` (issue 6)
@@ -145,6 +185,8 @@ impl Step {
                 mac.map(|m| format!(" address {}", format_mac(&m))).unwrap_or_default()
             ),
             Step::Enslave { link, bridge } => format!("ip link set {link} master {bridge} up"),
+            Step::AddOvsPort(spec) => format!("ovs-vsctl {}", spec.args().join(" ")),
+            Step::PortUp { link } => format!("ip link set {link} up"),
             Step::CreateMacvlan { name, parent, mtu, mac } => format!(
                 "ip link add link {parent} name {name} mtu {mtu}{} netns {guest} type macvlan mode bridge",
                 mac.map(|m| format!(" address {}", format_mac(&m))).unwrap_or_default()
@@ -183,6 +225,7 @@ mod tests {
             mac: None,
             vlan: None,
             direct_phys: false,
+            ovs: Default::default(),
         }
     }
 
@@ -196,6 +239,9 @@ mod tests {
             nspid: 4242,
             guest_if: IfName::parse("eth1", "t").unwrap(),
             stale_host_side: false,
+            new_ovs_datapath: None,
+            pid: Some(4242),
+            container: None,
         }
     }
 
@@ -260,6 +306,39 @@ mod tests {
         f.host_name = "eth2".into();
         let p = plan(&a, &f);
         assert_eq!(p.steps[0], Step::MoveToGuest { link: "eth2".into(), new_name: "eth1".into(), mac: None });
+    }
+
+    #[test]
+    fn ovs_port_with_tag_and_ids_then_up() {
+        let mut a = attach("10.0.0.2/24");
+        a.vlan = Some(100);
+        let mut f = facts(Kind::OvsBridge);
+        f.container = Some(Container { id: "c0ffee".into(), name: "/web1".into() });
+        assert_eq!(
+            commands(&plan(&a, &f))[..3],
+            [
+                "ip link add veth1pl4242 mtu 1500 type veth peer name eth1 mtu 1500 netns 4242",
+                "ovs-vsctl --may-exist add-port br1 veth1pl4242 -- set Port veth1pl4242 tag=100 \
+                 -- set Interface veth1pl4242 external-ids:pipework.interface=veth1pl4242 \
+                 external-ids:pipework.bridge=br1 external-ids:pipework.containerid=c0ffee \
+                 external-ids:pipework.containername=/web1 external-ids:pipework.nspid=4242 \
+                 external-ids:pipework.vlan=100",
+                "ip link set veth1pl4242 up",
+            ]
+        );
+    }
+
+    #[test]
+    fn new_ovs_bridge_is_made_in_the_port_transaction() {
+        let mut f = facts(Kind::NewOvsBridge);
+        f.new_ovs_datapath = Some(Datapath::Netdev);
+        f.pid = None;
+        let p = plan(&attach("10.0.0.2/24"), &f);
+        assert!(!p.steps.iter().any(|s| matches!(s, Step::CreateBridge { .. })));
+        assert!(commands(&p)[1].starts_with(
+            "ovs-vsctl --may-exist add-br br1 -- set Bridge br1 datapath_type=netdev -- --may-exist add-port br1 veth1pl4242"
+        ));
+        assert!(!commands(&p)[1].contains("nspid"), "no PID, no pipework.nspid");
     }
 
     #[test]

@@ -33,6 +33,35 @@ pub struct Attach {
     pub mac: Option<MacAddr6>,
     pub vlan: Option<u16>,
     pub direct_phys: bool,
+    pub ovs: OvsOptions,
+}
+
+/// Open vSwitch choices beyond the reference's grammar (options or
+/// environment variables), used only when HOSTIF is an OVS bridge.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OvsOptions {
+    /// Datapath of a bridge this run creates; None: decided by the kernel.
+    pub datapath: Option<Datapath>,
+    /// The ovsdb-server to talk to, in `ovs-vsctl --db` form.
+    pub db: Option<String>,
+}
+
+/// Where an OVS bridge forwards: in the kernel module, or in ovs-vswitchd.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Datapath {
+    /// The openvswitch kernel module (ovs-vsctl's default).
+    System,
+    /// ovs-vswitchd itself (userspace); works on kernels without the module.
+    Netdev,
+}
+
+impl Datapath {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Datapath::System => "system",
+            Datapath::Netdev => "netdev",
+        }
+    }
 }
 
 /// `pipework route|rule|tc GUEST ARGS…`: iproute2's own grammar, run in the guest.

@@ -1,0 +1,352 @@
+//! Open vSwitch through `ovs-vsctl`, the one program an OVS attach runs.
+//!
+//! An attach costs exactly one call: creating the bridge (when asked), the
+//! port, its VLAN tag and the external-ids are one ovsdb transaction, so the
+//! database never holds half of an attach. Everything else here runs only to
+//! explain or undo a failure.
+
+use std::ffi::OsStr;
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+use anyhow::{anyhow, Context, Result};
+
+use crate::request::Datapath;
+
+/// How long ovs-vsctl may wait for ovs-vswitchd to apply a change. A live
+/// daemon answers in milliseconds; a dead one never does.
+pub const TIMEOUT_SECS: u32 = 10;
+
+/// `ovs-vsctl`, found on PATH, aimed at one ovsdb-server.
+#[derive(Debug, Clone)]
+pub struct Vsctl {
+    path: PathBuf,
+    db: Option<String>,
+}
+
+/// The port an attach adds and everything it carries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PortSpec {
+    pub bridge: String,
+    pub port: String,
+    /// Create the bridge in the same transaction, with this datapath.
+    pub create_bridge: Option<Datapath>,
+    /// Access VLAN (`@VLAN`).
+    pub tag: Option<u16>,
+    /// The reference's `pipework.*` keys on the Interface row.
+    pub external_ids: Vec<(String, String)>,
+}
+
+/// What one add-port transaction did.
+pub struct Added {
+    /// The database may hold our change (true also when unsure, so that undo
+    /// looks).
+    pub committed: bool,
+    /// The port was already on the bridge and was reused, as the reference
+    /// does; undo must leave it.
+    pub port_existed: bool,
+    /// Why the attach cannot go on, although the transaction ran.
+    pub error: Option<anyhow::Error>,
+}
+
+impl PortSpec {
+    /// The transaction as ovs-vsctl words, as a user would type it.
+    pub fn args(&self) -> Vec<String> {
+        let mut a = self.bridge_args();
+        a.extend(self.port_args());
+        a
+    }
+
+    fn bridge_args(&self) -> Vec<String> {
+        let Some(dp) = self.create_bridge else { return Vec::new() };
+        let b = &self.bridge;
+        let mut a = words(&["--may-exist", "add-br", b]);
+        // `system` is ovsdb's default: a plain add-br, as the reference does.
+        if dp != Datapath::System {
+            a.extend(words(&["--", "set", "Bridge", b, &format!("datapath_type={}", dp.as_str())]));
+        }
+        a.push("--".into());
+        a
+    }
+
+    fn port_args(&self) -> Vec<String> {
+        let (b, p) = (&self.bridge, &self.port);
+        // --may-exist: an existing port of this name on this bridge is reused
+        // (the reference checks list-ports first); on another bridge it is an
+        // error. The tag and ids are set separately so a reused port gets them too.
+        let mut a = words(&["--may-exist", "add-port", b, p]);
+        if let Some(tag) = self.tag {
+            a.extend(words(&["--", "set", "Port", p, &format!("tag={tag}")]));
+        }
+        if !self.external_ids.is_empty() {
+            a.extend(words(&["--", "set", "Interface", p]));
+            a.extend(self.external_ids.iter().map(|(k, v)| format!("external-ids:{k}={v}")));
+        }
+        a
+    }
+}
+
+fn words(w: &[&str]) -> Vec<String> {
+    w.iter().map(|s| s.to_string()).collect()
+}
+
+impl Vsctl {
+    /// None when ovs-vsctl is not installed.
+    pub fn find(db: Option<&str>) -> Option<Vsctl> {
+        let path = which::which("ovs-vsctl").ok()?;
+        Some(Vsctl { path, db: db.map(str::to_string) })
+    }
+
+    fn command(&self, wait: bool) -> Command {
+        let mut c = Command::new(&self.path);
+        c.arg(format!("--timeout={TIMEOUT_SECS}"));
+        if let Some(db) = &self.db {
+            c.arg(format!("--db={db}"));
+        }
+        if !wait {
+            c.arg("--no-wait");
+        }
+        c.stdin(Stdio::null());
+        c
+    }
+
+    fn run<I, S>(&self, wait: bool, args: I) -> Result<Output>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.command(wait).args(args).output().with_context(|| format!("running {}", self.path.display()))
+    }
+
+    /// Does ovsdb know a bridge of this name? Errors count as no, as in the
+    /// reference, which then takes the device for a physical interface.
+    pub fn bridge_exists(&self, name: &str) -> bool {
+        self.command(false)
+            .args(["br-exists", name])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    /// The one call of an attach. `list-ports` rides along, before the
+    /// add-port, so we learn whether the port was there already.
+    pub fn add_port(&self, spec: &PortSpec) -> Result<Added> {
+        let mut args = spec.bridge_args();
+        args.extend(words(&["list-ports", &spec.bridge, "--"]));
+        args.extend(spec.port_args());
+        let out = self.run(true, &args)?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+
+        if out.status.signal() == Some(libc::SIGALRM) {
+            // Timed out waiting for ovs-vswitchd, most likely after the commit.
+            return Ok(Added {
+                committed: true,
+                port_existed: false,
+                error: Some(anyhow!(
+                    "ovs-vswitchd did not apply the new port {} on {} within {TIMEOUT_SECS} s; \
+                     is it running? (check with: ovs-appctl version)",
+                    spec.port,
+                    spec.bridge
+                )),
+            });
+        }
+        if !out.status.success() {
+            let e = anyhow!("{}", vsctl_message(&stderr))
+                .context(format!("adding port {} to Open vSwitch bridge {}", spec.port, spec.bridge));
+            return Err(hint_db(e, &stderr, self.db.as_deref()));
+        }
+        let port_existed = String::from_utf8_lossy(&out.stdout).lines().any(|l| l.trim() == spec.port);
+        // ovs-vsctl exits 0 even when the bridge or port could not be set up
+        // in ovs-vswitchd (no kernel datapath, device missing); it only says
+        // so on stderr. A port that cannot forward is a failure.
+        if stderr.contains("Error detected while setting up") {
+            let error = Some(self.explain_setup_error(spec));
+            return Ok(Added { committed: true, port_existed, error });
+        }
+        if port_existed {
+            // The old row names a device that is gone: we made a new veth of
+            // that name. The userspace datapath keeps polling the dead one
+            // (and re-adding the row in the same transaction changes
+            // nothing), so the port is taken out and put back, with the
+            // daemon applying each step.
+            if let Err(e) = self.readd_port(spec) {
+                return Ok(Added { committed: true, port_existed, error: Some(e) });
+            }
+        }
+        Ok(Added { committed: true, port_existed, error: None })
+    }
+
+    fn readd_port(&self, spec: &PortSpec) -> Result<()> {
+        let context = || format!("re-adding the existing port {} on {} for the new veth", spec.port, spec.bridge);
+        check(&self.run(true, ["del-port", &spec.bridge, &spec.port])?).with_context(context)?;
+        check(&self.run(true, spec.port_args())?).with_context(context)
+    }
+
+    /// Why ovs-vswitchd refused: the Interface row's error column, or, when
+    /// that is empty, the bridge itself is not running.
+    fn explain_setup_error(&self, spec: &PortSpec) -> anyhow::Error {
+        let (b, p) = (&spec.bridge, &spec.port);
+        let asked = self.run(false, ["get", "Interface", p, "error", "--", "get", "Bridge", b, "datapath_type"]);
+        let text = asked.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
+        let mut lines = text.lines().map(|l| l.trim().trim_matches('"'));
+        let port_error = lines.next().filter(|e| !e.is_empty() && *e != "[]");
+        let datapath = lines.next().unwrap_or("");
+        if let Some(e) = port_error {
+            return anyhow!("Open vSwitch could not set up port {p} on bridge {b}: {e}");
+        }
+        let kernel_less = matches!(datapath, "" | "system") && !kernel_datapath_present();
+        if kernel_less {
+            anyhow!(
+                "Open vSwitch bridge {b} cannot forward: it uses the kernel datapath, and this kernel has no \
+                 openvswitch module. Use the userspace datapath: ovs-vsctl set Bridge {b} datapath_type=netdev \
+                 (pipework creates new bridges that way on such kernels)"
+            )
+        } else {
+            anyhow!("Open vSwitch bridge {b} cannot forward: ovs-vswitchd could not set it up (see the ovs-vswitchd log)")
+        }
+    }
+
+    /// Undo of a port this run added. `--no-wait`: the database is what
+    /// matters, and ovs-vswitchd may be the reason we are undoing.
+    pub fn del_port(&self, bridge: &str, port: &str) -> Result<()> {
+        let out = self.run(false, ["--if-exists", "del-port", bridge, port])?;
+        check(&out).with_context(|| format!("removing port {port} from {bridge}"))
+    }
+
+    /// Undo of a bridge this run created, unless another attach joined it.
+    pub fn del_bridge_if_empty(&self, bridge: &str) -> Result<()> {
+        let out = self.run(false, ["list-ports", bridge])?;
+        check(&out).with_context(|| format!("listing the ports of {bridge}"))?;
+        if out.stdout.iter().all(u8::is_ascii_whitespace) {
+            let out = self.run(false, ["--if-exists", "del-br", bridge])?;
+            check(&out).with_context(|| format!("deleting bridge {bridge}"))?;
+        }
+        Ok(())
+    }
+}
+
+fn check(out: &Output) -> Result<()> {
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(anyhow!("{}", vsctl_message(&String::from_utf8_lossy(&out.stderr))))
+    }
+}
+
+/// ovs-vsctl's complaint, without its program-name prefix.
+fn vsctl_message(stderr: &str) -> String {
+    let msg: Vec<&str> = stderr
+        .lines()
+        .map(|l| l.trim().trim_start_matches("ovs-vsctl:").trim())
+        .filter(|l| !l.is_empty())
+        .collect();
+    if msg.is_empty() {
+        "ovs-vsctl failed without saying why".into()
+    } else {
+        msg.join("; ")
+    }
+}
+
+fn hint_db(e: anyhow::Error, stderr: &str, db: Option<&str>) -> anyhow::Error {
+    if !stderr.contains("database connection failed") {
+        return e;
+    }
+    let which = match db {
+        Some(db) => format!("the ovsdb-server at {db} (--ovs-db)"),
+        None => format!("ovsdb-server (socket in {})", rundir().display()),
+    };
+    e.context(format!("cannot reach {which}; is Open vSwitch running? Set OVS_RUNDIR or --ovs-db for a private one"))
+}
+
+/// Where ovs-vswitchd keeps its sockets: OVS_RUNDIR, as ovs-vsctl reads it.
+pub fn rundir() -> PathBuf {
+    std::env::var_os("OVS_RUNDIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/var/run/openvswitch"))
+}
+
+/// ovs-vswitchd keeps a management socket `BRIDGE.mgmt` per bridge in its
+/// run directory: a bridge that has one is live, without asking ovsdb.
+pub fn has_mgmt_socket(bridge: &str) -> bool {
+    rundir().join(format!("{bridge}.mgmt")).exists()
+}
+
+/// Does this kernel have the OVS datapath? Asking generic netlink for the
+/// `ovs_datapath` family also loads the module when it is installed but not
+/// yet loaded, which is what ovs-vswitchd would need anyway.
+pub fn kernel_datapath_present() -> bool {
+    genl_family_exists("ovs_datapath").unwrap_or(false)
+}
+
+fn genl_family_exists(name: &str) -> Result<bool> {
+    use netlink_packet_core::{NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_REQUEST};
+    use netlink_packet_generic::ctrl::{nlas::GenlCtrlAttrs, GenlCtrl, GenlCtrlCmd};
+    use netlink_packet_generic::GenlMessage;
+    use netlink_sys::{protocols::NETLINK_GENERIC, Socket, SocketAddr};
+
+    let mut socket = Socket::new(NETLINK_GENERIC)?;
+    socket.bind_auto()?;
+    socket.connect(&SocketAddr::new(0, 0))?;
+    let mut msg = NetlinkMessage::from(GenlMessage::from_payload(GenlCtrl {
+        cmd: GenlCtrlCmd::GetFamily,
+        nlas: vec![GenlCtrlAttrs::FamilyName(name.to_string())],
+    }));
+    msg.header.flags = NLM_F_REQUEST | NLM_F_ACK;
+    msg.finalize();
+    let mut buf = vec![0u8; msg.buffer_len()];
+    msg.serialize(&mut buf);
+    socket.send(&buf, 0)?;
+
+    let mut rx = Vec::with_capacity(8192);
+    socket.recv(&mut rx, 0)?;
+    let reply = <NetlinkMessage<GenlMessage<GenlCtrl>>>::deserialize(&rx).map_err(|e| anyhow!("{e}"))?;
+    Ok(match reply.payload {
+        NetlinkPayload::InnerMessage(_) => true,
+        // ENOENT: no such family. An ack without data cannot happen here.
+        _ => false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> PortSpec {
+        PortSpec {
+            bridge: "ovsbr0".into(),
+            port: "veth1pl42".into(),
+            create_bridge: None,
+            tag: Some(100),
+            external_ids: vec![("pipework.nspid".into(), "42".into())],
+        }
+    }
+
+    #[test]
+    fn port_on_an_existing_bridge_is_one_transaction() {
+        assert_eq!(
+            spec().args().join(" "),
+            "--may-exist add-port ovsbr0 veth1pl42 -- set Port veth1pl42 tag=100 \
+             -- set Interface veth1pl42 external-ids:pipework.nspid=42"
+        );
+    }
+
+    #[test]
+    fn new_bridge_comes_first_in_the_same_transaction() {
+        let mut s = spec();
+        s.create_bridge = Some(Datapath::Netdev);
+        s.tag = None;
+        assert!(s.args().join(" ").starts_with(
+            "--may-exist add-br ovsbr0 -- set Bridge ovsbr0 datapath_type=netdev -- --may-exist add-port ovsbr0 veth1pl42 --"
+        ));
+        s.create_bridge = Some(Datapath::System);
+        assert!(s.args().join(" ").starts_with("--may-exist add-br ovsbr0 -- --may-exist add-port"));
+    }
+
+    #[test]
+    fn vsctl_messages_lose_their_prefix() {
+        assert_eq!(
+            vsctl_message("ovs-vsctl: cannot create a port named p because a port named p already exists on bridge b\n"),
+            "cannot create a port named p because a port named p already exists on bridge b"
+        );
+    }
+}
