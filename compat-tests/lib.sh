@@ -50,6 +50,30 @@ new_guest() {
     fail "guest $pid never got its own namespace"
 }
 
+# start_ovs: a private Open vSwitch for this host (scripts/ovs-up); every
+# ovs-vsctl from here on, pipework's included, talks to it.
+start_ovs() {
+    OVS_DIR=$(mktemp -d /tmp/pwovs.XXXXXX)
+    on_exit "$ROOT/scripts/ovs-down $OVS_DIR"
+    local err
+    # The daemons announce their log files on stderr; only failures matter.
+    err=$("$ROOT/scripts/ovs-up" "$HOST" "$OVS_DIR" 2>&1) || fail "could not start Open vSwitch: $err"
+    export OVS_RUNDIR=$OVS_DIR OVS_DBDIR=$OVS_DIR OVS_LOGDIR=$OVS_DIR
+}
+vsctl() { in_host ovs-vsctl --timeout=10 "$@"; }
+
+# counting_vsctl: sets SHIM_PATH to a PATH whose first ovs-vsctl logs each
+# call to $VSCTL_LOG, then runs the real one.
+counting_vsctl() {
+    local dir real
+    dir=$(mktemp -d /tmp/pwshim.XXXXXX); real=$(command -v ovs-vsctl)
+    on_exit "rm -rf $dir"
+    VSCTL_LOG=$dir/calls
+    printf '#!/bin/sh\necho "$*" >>%s\nexec %s "$@"\n' "$VSCTL_LOG" "$real" >"$dir/ovs-vsctl"
+    chmod +x "$dir/ovs-vsctl"
+    SHIM_PATH=$dir:$PATH
+}
+
 # pipework ARGS…: our binary, run inside the host, as a user types it.
 pipework() { ip netns exec "$HOST" "$PIPEWORK_BIN" "$@"; }
 in_host() { ip netns exec "$HOST" "$@"; }
