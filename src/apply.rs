@@ -135,6 +135,16 @@ async fn run(step: &Step, t: &Target<'_>, ix: &mut Indexes, undo: &mut Vec<Undo>
                 return Err(e);
             }
         }
+        Step::Dhcp { spec, bridge_port } => {
+            if let Some(port) = bridge_port {
+                wait_for(t.host, port, |l| l.forwarding == Some(true)).await?;
+            }
+            wait_for(t.guest, &spec.link, |l| l.running).await?;
+            let i = ix.guest(t, &spec.link).await?;
+            crate::dhcp::obtain(spec, t.guest_ns, t.guest, i).await.with_context(|| {
+                format!("DHCP ({}) on {} in guest {}", spec.method.keyword(), spec.link, t.guest_label)
+            })?;
+        }
         Step::PortUp { link } => {
             let i = ix.host(t, link).await?;
             t.host.set_up(i, true).await.with_context(|| format!("setting {link} up"))?;

@@ -21,7 +21,8 @@ Usage:
   pipework --wait [-i GUESTIF]
 
   ADDRESS is A.B.C.D/N[@GATEWAY], an IPv6 prefix[@GATEWAY], 0/0 (no address),
-  or a DHCP method (dhcp, udhcpc, udhcpc-f, dhclient, dhclient-f, dhcpcd).
+  or a DHCP method (dhcp, udhcpc, udhcpc-f, dhclient, dhclient-f, dhcpcd,
+  builtin-dhcp, builtin-dhcp-f).
   GUEST is a Docker container, an LXC container, a PID, a name in
   /var/run/netns, or a path to a network namespace file.
   See pipework --help and pipework(8).";
@@ -72,6 +73,12 @@ pub struct Cli {
     #[arg(long, value_name = "SERVER", env = "PIPEWORK_OVS_DB")]
     pub ovs_db: Option<String>,
 
+    /// Seconds a DHCP method may take to obtain a lease; past it the attach
+    /// is undone and pipework exits 1
+    #[arg(long, value_name = "SECS", env = "PIPEWORK_DHCP_TIMEOUT", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub dhcp_timeout: u64,
+
     /// HOSTIF [options] GUEST ADDRESS [MAC][@VLAN], or route|rule|tc GUEST ARGS...
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "ARGS")]
     pub words: Vec<String>,
@@ -79,6 +86,7 @@ pub struct Cli {
 
 /// What the positional grammar found.
 #[derive(Debug, PartialEq)]
+#[allow(clippy::large_enum_variant)] // one per run; boxing would only add noise
 pub enum Parsed {
     Request(Request),
     /// ADDRESS is missing: print the usage text and exit 1, as the reference does.
@@ -180,6 +188,7 @@ pub fn parse(cli: &Cli) -> Result<Parsed> {
         vlan,
         direct_phys: cli.direct_phys,
         ovs: OvsOptions { datapath: cli.ovs_datapath, db: cli.ovs_db.clone() },
+        dhcp_timeout: std::time::Duration::from_secs(cli.dhcp_timeout),
     })))
 }
 
@@ -263,10 +272,10 @@ mod tests {
     fn readme_dhcp_forms() {
         for (word, method) in [
             ("dhcp", DhcpMethod::DockerBusybox),
-            ("udhcpc", DhcpMethod::Udhcpc { foreground: false }),
-            ("udhcpc-f", DhcpMethod::Udhcpc { foreground: true }),
-            ("dhclient", DhcpMethod::Dhclient { foreground: false }),
-            ("dhclient-f", DhcpMethod::Dhclient { foreground: true }),
+            ("udhcpc", DhcpMethod::Udhcpc { renew: false }),
+            ("udhcpc-f", DhcpMethod::Udhcpc { renew: true }),
+            ("dhclient", DhcpMethod::Dhclient { renew: false }),
+            ("dhclient-f", DhcpMethod::Dhclient { renew: true }),
             ("dhcpcd", DhcpMethod::Dhcpcd),
         ] {
             let a = attach(&format!("eth1 web1 {word} U:web1"));

@@ -4,13 +4,14 @@
 
 use anyhow::{anyhow, bail, Result};
 
+use crate::dhcp;
 use crate::guest::Guest;
 use crate::host_if::{self, Kind};
 use crate::names;
 use crate::netlink::Netlink;
 use crate::ovs::{self, Vsctl};
 use crate::plan::Facts;
-use crate::request::{AddressSpec, Attach, Datapath, IfName};
+use crate::request::{AddressSpec, Attach, Datapath, DhcpMethod, IfName};
 
 /// MTU of a freshly created Linux bridge with no ports.
 const NEW_BRIDGE_MTU: u32 = 1500;
@@ -31,8 +32,8 @@ pub async fn gather(
         Kind::Ipoib => return Err(not_yet("IPoIB")),
         _ => {}
     }
-    if let AddressSpec::Dhcp { .. } = req.address {
-        bail!("DHCP is not supported by this build of pipework yet; give a static address such as 10.0.0.2/24");
+    if let AddressSpec::Dhcp { method, .. } = &req.address {
+        check_dhcp_client(*method, guest)?;
     }
     if req.vlan.is_some() {
         match hif.kind {
@@ -106,7 +107,36 @@ pub async fn gather(
         new_ovs_datapath,
         pid: guest.pid,
         container: guest.container.clone(),
+        guest_label: guest.label.clone(),
     })
+}
+
+/// The client program must be there before anything is made; `dhcp` runs
+/// busybox's udhcpc through Docker, so only Docker guests can use it.
+fn check_dhcp_client(method: DhcpMethod, guest: &Guest) -> Result<()> {
+    if method == DhcpMethod::DockerBusybox && guest.container.is_none() {
+        bail!(
+            "the dhcp method runs udhcpc in a busybox container next to a Docker container, but guest '{}' \
+             is not a Docker container; use udhcpc, dhclient, dhcpcd or builtin-dhcp instead",
+            guest.label
+        );
+    }
+    let program = match method {
+        DhcpMethod::DockerBusybox => "docker",
+        DhcpMethod::Udhcpc { .. } => "udhcpc",
+        DhcpMethod::Dhclient { .. } => "dhclient",
+        DhcpMethod::Dhcpcd => "dhcpcd",
+        DhcpMethod::Builtin { .. } => return Ok(()),
+    };
+    if which::which(program).is_err() {
+        bail!(
+            "you asked for the DHCP client {program} ({}), but it is not installed (Debian/Ubuntu package: {}); \
+             builtin-dhcp needs no client",
+            method.keyword(),
+            dhcp::package_of(program)
+        );
+    }
+    Ok(())
 }
 
 /// The datapath of an OVS bridge this run creates: as asked, else the

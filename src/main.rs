@@ -7,8 +7,11 @@
 mod apply;
 mod arp;
 mod cli;
+mod dhcp;
+mod dhcp_builtin;
 mod facts;
 mod guest;
+mod guest_exec;
 mod host_if;
 mod names;
 mod netlink;
@@ -36,6 +39,9 @@ fn main() -> ExitCode {
     // governs captured backtraces only; panics still follow RUST_BACKTRACE.
     // Set before anything runs: std reads it once, at the first capture.
     std::env::set_var("RUST_LIB_BACKTRACE", "0");
+    if std::env::var_os(dhcp_builtin::CHILD_ENV).is_some() {
+        return dhcp_builtin::child_main();
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

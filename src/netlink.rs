@@ -15,6 +15,7 @@ use rtnetlink::packet_route::link::{
 };
 // Boot is what `ip route add` uses: routes look exactly like the reference's.
 use rtnetlink::packet_route::route::{RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope};
+use rtnetlink::packet_route::address::{AddressAttribute, AddressMessage};
 use rtnetlink::packet_route::AddressFamily;
 use rtnetlink::{Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, RouteMessageBuilder};
 
@@ -211,6 +212,50 @@ impl Netlink {
     /// Adds an address; IPv4 gets its broadcast address computed.
     pub async fn add_address(&self, index: u32, addr: IpNet) -> Result<()> {
         self.handle.address().add(index, addr.addr(), addr.prefix_len()).execute().await.map_err(nl)
+    }
+
+    /// The IPv4 addresses on a link (what a DHCP client configured).
+    pub async fn ipv4_addresses(&self, index: u32) -> Result<Vec<ipnet::Ipv4Net>> {
+        Ok(self.address_messages(index).await?.into_iter().filter_map(|(net, _)| match net {
+            IpNet::V4(n) => Some(n),
+            IpNet::V6(_) => None,
+        }).collect())
+    }
+
+    pub async fn delete_address(&self, index: u32, addr: IpNet) -> Result<()> {
+        for (net, msg) in self.address_messages(index).await? {
+            if net == addr {
+                self.handle.address().del(msg).execute().await.map_err(nl)?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn address_messages(&self, index: u32) -> Result<Vec<(IpNet, AddressMessage)>> {
+        let msgs: Vec<AddressMessage> = self
+            .handle
+            .address()
+            .get()
+            .set_link_index_filter(index)
+            .execute()
+            .try_collect()
+            .await
+            .map_err(nl)
+            .context("listing addresses")?;
+        Ok(msgs
+            .into_iter()
+            .filter_map(|m| {
+                let ip = m.attributes.iter().find_map(|a| match a {
+                    AddressAttribute::Local(ip) => Some(*ip),
+                    _ => None,
+                }).or_else(|| m.attributes.iter().find_map(|a| match a {
+                    AddressAttribute::Address(ip) => Some(*ip),
+                    _ => None,
+                }))?;
+                let net = IpNet::new(ip, m.header.prefix_len).ok()?;
+                Some((net, m))
+            })
+            .collect())
     }
 
     /// Default routes of the main table, as the kernel reports them (kept

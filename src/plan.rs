@@ -7,6 +7,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use ipnet::IpNet;
 use macaddr::MacAddr6;
 
+use crate::dhcp::DhcpSpec;
 use crate::guest::Container;
 use crate::host_if::Kind;
 use crate::names;
@@ -35,6 +36,8 @@ pub struct Facts {
     /// The guest's PID and Docker identity, for OVS external-ids.
     pub pid: Option<u32>,
     pub container: Option<Container>,
+    /// The guest as the user named it: the DHCP hostname.
+    pub guest_label: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -49,6 +52,9 @@ pub enum Step {
     Enslave { link: String, bridge: String },
     /// One ovs-vsctl transaction: the bridge if new, the port, tag and ids.
     AddOvsPort(PortSpec),
+    /// Obtain and apply a DHCP lease, once the link passes traffic (on a
+    /// bridge: once the port forwards), so the first request is not lost.
+    Dhcp { spec: DhcpSpec, bridge_port: Option<String> },
     /// The veth host side comes up (on OVS, after it became a port, as in
     /// the reference). No undo of its own: undo deletes the veth.
     PortUp { link: String },
@@ -143,9 +149,22 @@ pub fn plan(req: &Attach, f: &Facts) -> Plan {
     }
     // A down macvlan parent comes up last: bringing a link up has effects
     // that cannot be taken back (qdisc, the peer's IPv6 link-local), so no
-    // step that can still fail comes after it.
+    // step that can still fail comes after it. DHCP is the exception: its
+    // packets leave through the parent.
     if f.host_kind == Kind::Physical && !req.direct_phys && !f.host_up {
         steps.push(Step::HostUp { link: f.host_name.clone() });
+    }
+    if let AddressSpec::Dhcp { method, options } = &req.address {
+        let spec = DhcpSpec {
+            link: guest_if.clone(),
+            method: *method,
+            options: options.clone(),
+            hostname: f.guest_label.clone(),
+            container: f.container.as_ref().map(|c| c.id.clone()),
+            guest_pid: f.pid,
+            timeout: req.dhcp_timeout,
+        };
+        steps.push(Step::Dhcp { spec, bridge_port: bridge_port.clone() });
     }
     if let Some(IpAddr::V4(ip)) = addr.map(|a| a.addr()) {
         steps.push(Step::Announce { link: guest_if, ip, bridge_port });
@@ -187,6 +206,7 @@ impl Step {
             Step::Enslave { link, bridge } => format!("ip link set {link} master {bridge} up"),
             Step::AddOvsPort(spec) => format!("ovs-vsctl {}", spec.args().join(" ")),
             Step::PortUp { link } => format!("ip link set {link} up"),
+            Step::Dhcp { spec, .. } => spec.describe(guest),
             Step::CreateMacvlan { name, parent, mtu, mac } => format!(
                 "ip link add link {parent} name {name} mtu {mtu}{} netns {guest} type macvlan mode bridge",
                 mac.map(|m| format!(" address {}", format_mac(&m))).unwrap_or_default()
@@ -226,6 +246,7 @@ mod tests {
             vlan: None,
             direct_phys: false,
             ovs: Default::default(),
+            dhcp_timeout: std::time::Duration::from_secs(30),
         }
     }
 
@@ -242,6 +263,7 @@ mod tests {
             new_ovs_datapath: None,
             pid: Some(4242),
             container: None,
+            guest_label: "web1".into(),
         }
     }
 
@@ -339,6 +361,22 @@ mod tests {
             "ovs-vsctl --may-exist add-br br1 -- set Bridge br1 datapath_type=netdev -- --may-exist add-port br1 veth1pl4242"
         ));
         assert!(!commands(&p)[1].contains("nspid"), "no PID, no pipework.nspid");
+    }
+
+    #[test]
+    fn dhcp_comes_last_after_a_down_parent_is_up() {
+        let mut f = facts(Kind::Physical);
+        f.host_name = "eth2".into();
+        f.host_up = false;
+        let p = plan(&attach("udhcpc"), &f);
+        assert_eq!(
+            commands(&p)[2..],
+            [
+                "ip -n 4242 link set eth1 up",
+                "ip link set eth2 up",
+                "ip netns exec 4242 udhcpc -q -i eth1 -x hostname:web1 -p /var/run/udhcpc.web1.pid",
+            ]
+        );
     }
 
     #[test]

@@ -34,6 +34,8 @@ pub struct Attach {
     pub vlan: Option<u16>,
     pub direct_phys: bool,
     pub ovs: OvsOptions,
+    /// How long a DHCP method may take to a lease before the attach is undone.
+    pub dhcp_timeout: std::time::Duration,
 }
 
 /// Open vSwitch choices beyond the reference's grammar (options or
@@ -262,13 +264,44 @@ pub enum AddressSpec {
     Dhcp { method: DhcpMethod, options: Vec<String> },
 }
 
+/// How the lease is obtained. `renew`: the `-f` forms, whose client stays in
+/// the background renewing the lease; the others stop once it is applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DhcpMethod {
     /// `dhcp`: udhcpc in a throw-away busybox container (Docker guests).
     DockerBusybox,
-    Udhcpc { foreground: bool },
-    Dhclient { foreground: bool },
+    Udhcpc { renew: bool },
+    Dhclient { renew: bool },
     Dhcpcd,
+    /// `builtin-dhcp[-f]`: our own client; nothing needs to be installed.
+    Builtin { renew: bool },
+}
+
+impl DhcpMethod {
+    const ALL: [DhcpMethod; 8] = [
+        DhcpMethod::DockerBusybox,
+        DhcpMethod::Udhcpc { renew: false },
+        DhcpMethod::Udhcpc { renew: true },
+        DhcpMethod::Dhclient { renew: false },
+        DhcpMethod::Dhclient { renew: true },
+        DhcpMethod::Dhcpcd,
+        DhcpMethod::Builtin { renew: false },
+        DhcpMethod::Builtin { renew: true },
+    ];
+
+    /// The word on the command line.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            DhcpMethod::DockerBusybox => "dhcp",
+            DhcpMethod::Udhcpc { renew: false } => "udhcpc",
+            DhcpMethod::Udhcpc { renew: true } => "udhcpc-f",
+            DhcpMethod::Dhclient { renew: false } => "dhclient",
+            DhcpMethod::Dhclient { renew: true } => "dhclient-f",
+            DhcpMethod::Dhcpcd => "dhcpcd",
+            DhcpMethod::Builtin { renew: false } => "builtin-dhcp",
+            DhcpMethod::Builtin { renew: true } => "builtin-dhcp-f",
+        }
+    }
 }
 
 impl AddressSpec {
@@ -277,22 +310,17 @@ impl AddressSpec {
             Some((h, o)) => (h, Some(o)),
             None => (s, None),
         };
-        let method = match head {
-            "dhcp" => Some(DhcpMethod::DockerBusybox),
-            "udhcpc" => Some(DhcpMethod::Udhcpc { foreground: false }),
-            "udhcpc-f" => Some(DhcpMethod::Udhcpc { foreground: true }),
-            "dhclient" => Some(DhcpMethod::Dhclient { foreground: false }),
-            "dhclient-f" => Some(DhcpMethod::Dhclient { foreground: true }),
-            "dhcpcd" => Some(DhcpMethod::Dhcpcd),
-            _ => None,
-        };
+        let method = DhcpMethod::ALL.into_iter().find(|m| m.keyword() == head);
         if let Some(method) = method {
             let options = opts
                 .unwrap_or("")
                 .split(' ')
                 .filter(|w| !w.is_empty())
                 .map(str::to_string)
-                .collect();
+                .collect::<Vec<_>>();
+            if matches!(method, DhcpMethod::Builtin { .. }) && !options.is_empty() {
+                bail!("{head} takes no :OPTIONS (it is pipework's own client, not a program)");
+            }
             return Ok(AddressSpec::Dhcp { method, options });
         }
 
@@ -434,7 +462,7 @@ mod tests {
         assert_eq!(
             AddressSpec::parse("udhcpc-f:-t 5 -T 1", None).unwrap(),
             AddressSpec::Dhcp {
-                method: DhcpMethod::Udhcpc { foreground: true },
+                method: DhcpMethod::Udhcpc { renew: true },
                 options: vec!["-t".into(), "5".into(), "-T".into(), "1".into()]
             }
         );

@@ -51,7 +51,11 @@ const CASES: &[Case] = &[
     case("br0 -i eth5 {g} 10.0.0.2/24", "veth5pl{g} already exists and is up"),
     case("--direct-phys br0 {g} 10.0.0.2/24", "--direct-phys moves a physical interface"),
     case("lan0 {g} 10.0.0.2/24 @10", "802.1Q"),
-    case("br0 {g} dhcp", "DHCP is not supported by this build"),
+    case("br0 {g} dhcp", "is not a Docker container; use udhcpc, dhclient, dhcpcd or builtin-dhcp"),
+    Case { args: "br0 {g} dhclient-f", says: "DHCP client dhclient (dhclient-f), but it is not installed (Debian/Ubuntu package: isc-dhcp-client)", bare_path: true },
+    case("br0 {g} builtin-dhcp:-x", "builtin-dhcp takes no :OPTIONS"),
+    case("--dhcp-timeout 0 br0 {g} udhcpc", "--dhcp-timeout"),
+    Case { args: "ovsbr0 {g} 10.0.0.2/24 @10", says: "needs ovs-vsctl, which is not installed (apt-get install openvswitch-switch)", bare_path: true },
     case("--no-such-flag br0 {g} 10.0.0.2/24", "--no-such-flag"),
 ];
 

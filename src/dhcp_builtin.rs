@@ -1,0 +1,283 @@
+//! `builtin-dhcp[-f]`: a DHCPv4 client that needs nothing installed, built on
+//! the mozim crate. It applies the address (with the server's prefix) and the
+//! default route, and writes nothing else: no resolv.conf, no hostname.
+//!
+//! The client runs as a second pipework process, started from our own
+//! executable with `PIPEWORK_DHCP_CHILD` set, so that the `-f` form can stay
+//! behind and renew after the attach returns. It lives in the guest's
+//! network namespace (received as fd 3) and reports the first lease, or why
+//! there is none, on a pipe (fd 4). The renewing form then ends when the
+//! guest's process exits or the interface disappears.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use ipnet::{IpNet, Ipv4Net};
+use mozim::{DhcpV4Client, DhcpV4Config, DhcpV4Lease, DhcpV4State};
+use nix::fcntl::OFlag;
+use nix::sched::{setns, CloneFlags};
+
+use crate::dhcp::DhcpSpec;
+use crate::netlink::{errno, Netlink};
+
+/// Marks the process as the client; the values travel in these variables.
+pub const CHILD_ENV: &str = "PIPEWORK_DHCP_CHILD";
+const NS_FD: i32 = 3;
+const REPORT_FD: i32 = 4;
+
+pub fn pid_file(tag: &str, link: &str) -> PathBuf {
+    format!("/var/run/pipework-dhcp.{tag}.{link}.pid").into()
+}
+
+/// Parent side: start the client process and wait for its first report.
+pub async fn obtain(spec: &DhcpSpec, guest_ns: &File, renew: bool) -> Result<()> {
+    let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK).context("creating a pipe")?;
+    let ns = guest_ns.as_fd().as_raw_fd();
+    let w = write.as_raw_fd();
+    let exe = std::env::current_exe().context("finding our own executable")?;
+    let mut cmd = Command::new(exe);
+    // What ps shows for a client renewing in the background.
+    cmd.arg0(format!("pipework-dhcp {}", spec.link))
+        .env(CHILD_ENV, "1")
+        .env("PIPEWORK_DHCP_IF", &spec.link)
+        .env("PIPEWORK_DHCP_HOSTNAME", &spec.hostname)
+        .env("PIPEWORK_DHCP_TIMEOUT", spec.timeout.as_secs().to_string())
+        .env("PIPEWORK_DHCP_RENEW", if renew { "1" } else { "" })
+        .env("PIPEWORK_DHCP_GUEST_PID", spec.guest_pid.map(|p| p.to_string()).unwrap_or_default())
+        .env("PIPEWORK_DHCP_PID_FILE", spec.pid_file().unwrap_or_default())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    // SAFETY: dup2 and setsid are async-signal-safe; both fds stay open in
+    // the parent until spawn returns. dup2 clears close-on-exec on the copies.
+    unsafe {
+        cmd.pre_exec(move || {
+            for (from, to) in [(ns, NS_FD), (w, REPORT_FD)] {
+                if libc::dup2(from, to) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            // Its own session: it may outlive us, and a terminal's ^C on
+            // pipework must not reach a renewing client later.
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().context("starting the built-in DHCP client")?;
+    drop(write);
+
+    // The client enforces the limit itself; this margin covers its start.
+    let deadline = tokio::time::Instant::now() + spec.timeout + Duration::from_secs(2);
+    let mut pipe = File::from(read);
+    let mut report = String::new();
+    loop {
+        let mut buf = [0u8; 512];
+        match pipe.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => report.push_str(&String::from_utf8_lossy(&buf[..n])),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e).context("reading the DHCP client's report"),
+        }
+        if report.contains('\n') {
+            break;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("the built-in DHCP client did not report within {} s", spec.timeout.as_secs());
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    if !renew {
+        let _ = child.wait();
+    }
+    match report.trim().split_once(' ') {
+        Some(("ok", _)) => Ok(()),
+        Some(("err", why)) => Err(anyhow!("{why}")),
+        _ => {
+            let _ = child.kill();
+            let _ = child.wait();
+            Err(anyhow!("the built-in DHCP client ended without a report"))
+        }
+    }
+}
+
+/// Child side, called from main before anything else when CHILD_ENV is set.
+pub fn child_main() -> ExitCode {
+    // SAFETY: the parent placed these two descriptors for us and nothing
+    // else in this process owns them.
+    let (ns, report) = unsafe { (OwnedFd::from_raw_fd(NS_FD), File::from_raw_fd(REPORT_FD)) };
+    let mut report = Some(report);
+    let result = setns(ns.as_fd(), CloneFlags::CLONE_NEWNET)
+        .context("entering the guest's network namespace")
+        .and_then(|()| {
+            drop(ns);
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            rt.block_on(run_client(&mut report))
+        });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if let Some(mut r) = report.take() {
+                let _ = writeln!(r, "err {}", format!("{e:#}").replace('\n', " "));
+            }
+            ExitCode::from(1)
+        }
+    }
+}
+
+struct Params {
+    link: String,
+    hostname: String,
+    timeout: u32,
+    renew: bool,
+    guest_pid: Option<i32>,
+    pid_file: Option<PathBuf>,
+}
+
+impl Params {
+    fn from_env() -> Result<Params> {
+        let var = |k: &str| std::env::var(k).unwrap_or_default();
+        Ok(Params {
+            link: var("PIPEWORK_DHCP_IF"),
+            hostname: var("PIPEWORK_DHCP_HOSTNAME"),
+            timeout: var("PIPEWORK_DHCP_TIMEOUT").parse().context("bad PIPEWORK_DHCP_TIMEOUT")?,
+            renew: !var("PIPEWORK_DHCP_RENEW").is_empty(),
+            guest_pid: var("PIPEWORK_DHCP_GUEST_PID").parse().ok(),
+            pid_file: Some(PathBuf::from(var("PIPEWORK_DHCP_PID_FILE"))).filter(|p| !p.as_os_str().is_empty()),
+        })
+    }
+}
+
+async fn run_client(report: &mut Option<File>) -> Result<()> {
+    let p = Params::from_env()?;
+    let nl = Netlink::connect()?;
+    let link = nl.link(&p.link).await?.with_context(|| format!("{} is not in the guest", p.link))?;
+    let mac = link.mac.clone().with_context(|| format!("{} has no MAC address", p.link))?;
+
+    let mut config = DhcpV4Config::new(&p.link);
+    config.set_iface_index(link.index);
+    config.set_iface_mac_raw(&mac).map_err(|e| anyhow!("{e}"))?;
+    if !p.hostname.is_empty() {
+        config.set_host_name(&p.hostname);
+    }
+    // Identified by MAC, like the other clients: a U: MAC gets its lease back.
+    config.use_mac_as_client_id();
+    config.set_timeout_sec(p.timeout);
+    let mut client = DhcpV4Client::init(config, None).await.map_err(|e| anyhow!("{e}"))?;
+
+    let first = loop {
+        match client.run().await {
+            Ok(DhcpV4State::Done(lease)) => break *lease,
+            Ok(_) => continue,
+            Err(e) => bail!("no DHCP lease on {} within {} s: {}; is a DHCP server on that network? \
+                             (--dhcp-timeout changes the limit)", p.link, p.timeout, e.msg()),
+        }
+    };
+    let mut held = apply(&nl, link.index, &first, None).await?;
+    if let Some(mut r) = report.take() {
+        writeln!(r, "ok {held}")?;
+    }
+    if !p.renew {
+        return Ok(());
+    }
+    if let Some(f) = &p.pid_file {
+        std::fs::write(f, format!("{}\n", std::process::id())).with_context(|| format!("writing {}", f.display()))?;
+    }
+    let outcome = renew_until_gone(&mut client, &nl, link.index, &p, &mut held, &first).await;
+    if let Some(f) = &p.pid_file {
+        let _ = std::fs::remove_file(f);
+    }
+    outcome
+}
+
+/// Keeps the lease fresh until the guest's process exits or the interface
+/// is gone. A lease that runs out takes its address and route with it.
+async fn renew_until_gone(
+    client: &mut DhcpV4Client,
+    nl: &Netlink,
+    index: u32,
+    p: &Params,
+    held: &mut Ipv4Net,
+    first: &DhcpV4Lease,
+) -> Result<()> {
+    let guest_exit = p.guest_pid.and_then(pidfd);
+    let mut expires = tokio::time::Instant::now() + Duration::from_secs(first.lease_time_sec.into());
+    let mut have_address = true;
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tokio::select! {
+            state = client.run() => match state {
+                Ok(DhcpV4State::Done(lease)) => {
+                    *held = apply(nl, index, &lease, have_address.then_some(*held)).await?;
+                    have_address = true;
+                    expires = tokio::time::Instant::now() + Duration::from_secs(lease.lease_time_sec.into());
+                }
+                Ok(_) => {}
+                Err(_) => {
+                    if have_address && tokio::time::Instant::now() >= expires {
+                        let _ = nl.delete_address(index, IpNet::V4(*held)).await;
+                        have_address = false;
+                    }
+                    client.clean_up();
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                }
+            },
+            () = wait_readable(guest_exit.as_ref()) => return Ok(()),
+            _ = tick.tick() => {
+                if nl.link(&p.link).await?.is_none() {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+/// Address with the server's prefix, and the default route via its first
+/// router. A renewed lease for the same address changes nothing.
+async fn apply(nl: &Netlink, index: u32, lease: &DhcpV4Lease, old: Option<Ipv4Net>) -> Result<Ipv4Net> {
+    let addr = Ipv4Net::new(lease.yiaddr, lease.prefix_length()).context("the server sent a bad subnet mask")?;
+    if old == Some(addr) {
+        return Ok(addr);
+    }
+    if let Some(old) = old {
+        nl.delete_address(index, IpNet::V4(old)).await.context("removing the address of the old lease")?;
+    }
+    match nl.add_address(index, IpNet::V4(addr)).await {
+        Err(e) if errno(&e) != Some(libc::EEXIST) => return Err(e.context(format!("adding {addr}"))),
+        _ => {}
+    }
+    if let Some(gw) = lease.gateways.as_ref().and_then(|g| g.first()) {
+        let gw: Ipv4Addr = *gw;
+        nl.replace_default(index, IpAddr::V4(gw)).await.with_context(|| format!("setting the default route via {gw}"))?;
+    }
+    Ok(addr)
+}
+
+/// A descriptor that becomes readable when the process exits.
+fn pidfd(pid: i32) -> Option<tokio::io::unix::AsyncFd<OwnedFd>> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: the descriptor was just created and is ours alone; the OwnedFd
+    // inside the AsyncFd keeps it open, unchanged, for the AsyncFd's life.
+    unsafe { tokio::io::unix::AsyncFd::register(OwnedFd::from_raw_fd(fd as i32)) }.ok()
+}
+
+async fn wait_readable(fd: Option<&tokio::io::unix::AsyncFd<OwnedFd>>) {
+    match fd {
+        Some(fd) => {
+            let _ = fd.readable().await;
+        }
+        None => std::future::pending().await,
+    }
+}
