@@ -74,6 +74,36 @@ counting_vsctl() {
     SHIM_PATH=$dir:$PATH
 }
 
+# start_dhcp_server BRIDGE NET: Linux bridge BRIDGE in the host with NET.1/24,
+# and dnsmasq on it handing out NET.100-200 for two minutes (its shortest
+# lease) with router NET.1. $DHCP_LEASES is its lease file.
+start_dhcp_server() {
+    local br=$1 net=$2
+    DHCP_DIR=$(mktemp -d /tmp/pwdhcp.XXXXXX)
+    on_exit "kill \$(cat $DHCP_DIR/pid); rm -rf $DHCP_DIR"
+    in_host ip link add name "$br" type bridge
+    in_host ip addr add "$net.1/24" dev "$br"
+    in_host ip link set dev "$br" up
+    in_host dnsmasq --conf-file=/dev/null --port=0 --interface="$br" --bind-interfaces \
+        --dhcp-range="$net.100,$net.200,2m" --dhcp-option=3,"$net.1" \
+        --dhcp-leasefile="$DHCP_DIR/leases" --pid-file="$DHCP_DIR/pid"
+    DHCP_LEASES=$DHCP_DIR/leases
+}
+
+# procs_in GUEST: PIDs of the processes in GUEST's network namespace, the
+# guest itself aside (a DHCP client left running shows up here).
+procs_in() {
+    local ns p
+    ns=$(readlink "/proc/$1/ns/net")
+    for p in /proc/[0-9]*; do
+        [ "${p#/proc/}" != "$1" ] && [ "$(readlink "$p/ns/net" 2>/dev/null)" = "$ns" ] && echo "${p#/proc/}"
+    done
+    return 0
+}
+
+# kill_pidfile FILE: stop the process FILE names, and remove FILE.
+kill_pidfile() { [ -f "$1" ] && kill "$(cat "$1")" 2>/dev/null; rm -f "$1"; }
+
 # pipework ARGS…: our binary, run inside the host, as a user types it.
 pipework() { ip netns exec "$HOST" "$PIPEWORK_BIN" "$@"; }
 in_host() { ip netns exec "$HOST" "$@"; }
