@@ -104,6 +104,15 @@ procs_in() {
 # kill_pidfile FILE: stop the process FILE names, and remove FILE.
 kill_pidfile() { [ -f "$1" ] && kill "$(cat "$1")" 2>/dev/null; rm -f "$1"; }
 
+# snapshot GUEST: links, addresses and routes of the host and of GUEST, to
+# compare before and after a run that must change nothing.
+snapshot() {
+    local g=$1
+    { in_host ip -o link show; in_host ip -o addr show; in_host ip route show table all
+      in_guest "$g" ip -o link show; in_guest "$g" ip -o addr show; in_guest "$g" ip route show table all
+    } 2>&1 | sed -E 's/valid_lft [^ ]+ preferred_lft [^ ]+//'
+}
+
 # pipework ARGS…: our binary, run inside the host, as a user types it.
 pipework() { ip netns exec "$HOST" "$PIPEWORK_BIN" "$@"; }
 in_host() { ip netns exec "$HOST" "$@"; }

@@ -165,7 +165,7 @@ async fn run(step: &Step, t: &Target<'_>, ix: &mut Indexes, undo: &mut Vec<Undo>
         Step::MoveToGuest { link, new_name, mac } => {
             let i = ix.host(t, link).await?;
             t.host
-                .move_to(i, t.guest_ns, new_name)
+                .move_to(i, t.guest_ns, new_name, &format!("{}{link}", crate::plan::HOME_ALIAS_PREFIX))
                 .await
                 .with_context(|| format!("moving {link} into guest {} as {new_name}", t.guest_label))?;
             let gi = ix.guest(t, new_name).await?;
@@ -293,7 +293,7 @@ async fn undo_one(u: Undo, t: &Target<'_>) -> Result<()> {
         Undo::MoveHome { guest_index, name } => {
             let home = crate::netns::current()?;
             t.guest.set_up(guest_index, false).await?;
-            t.guest.move_to(guest_index, &home, &name).await
+            t.guest.move_to(guest_index, &home, &name, "").await
         }
         Undo::OvsDelPort { bridge, port } => t.ovs.context("ovs-vsctl vanished")?.del_port(&bridge, &port),
         Undo::OvsDelBridgeIfEmpty(b) => t.ovs.context("ovs-vsctl vanished")?.del_bridge_if_empty(&b),

@@ -19,6 +19,8 @@ Usage:
   pipework rule GUEST RULE-ARGS...       (ip rule RULE-ARGS inside GUEST)
   pipework tc GUEST TC-ARGS...           (tc TC-ARGS inside GUEST)
   pipework --wait [-i GUESTIF]
+  pipework --detach [--strict] [-i GUESTIF] GUEST
+                                         (or the attach command line after --detach)
 
   ADDRESS is A.B.C.D/N[@GATEWAY], an IPv6 prefix[@GATEWAY], 0/0 (no address),
   or a DHCP method (dhcp, udhcpc, udhcpc-f, dhclient, dhclient-f, dhcpcd,
@@ -32,7 +34,7 @@ Usage:
 #[command(
     name = "pipework",
     version,
-    override_usage = "pipework [--direct-phys] HOSTIF [-i GUESTIF] [-l HOSTSIDEIF] [-a FAMILY] GUEST ADDRESS [MAC][@VLAN]\n       pipework route|rule|tc GUEST ARGS...\n       pipework --wait [-i GUESTIF]",
+    override_usage = "pipework [--direct-phys] HOSTIF [-i GUESTIF] [-l HOSTSIDEIF] [-a FAMILY] GUEST ADDRESS [MAC][@VLAN]\n       pipework route|rule|tc GUEST ARGS...\n       pipework --wait [-i GUESTIF]\n       pipework --detach [--strict] [-i GUESTIF] GUEST",
     after_help = "HOSTIF is a Linux bridge (created when missing and named br*), a physical interface \
 (a macvlan is made on it), or mac:AA:BB:CC:DD:EE:FF for the interface with that address.\n\
 ADDRESS is A.B.C.D/N[@GATEWAY], an IPv6 prefix[@GATEWAY], 0/0 for no address, or a DHCP method.\n\
@@ -46,6 +48,19 @@ pub struct Cli {
     /// Move HOSTIF itself into the guest instead of making a macvlan on it.
     #[arg(long)]
     pub direct_phys: bool,
+
+    /// Print the plan as ip/ovs-vsctl commands, one per line, and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Remove what an attach made for GUESTIF (default eth1) of GUEST: the
+    /// veth or macvlan, its OVS port, a renewing DHCP client
+    #[arg(long, conflicts_with = "wait")]
+    pub detach: bool,
+
+    /// With --detach: a guest or interface that is not there is an error
+    #[arg(long, requires = "detach")]
+    pub strict: bool,
 
     /// Run inside a container: wait until GUESTIF (default eth1) exists.
     #[arg(long)]
@@ -97,7 +112,7 @@ pub enum Parsed {
 /// The reference only takes it as a verb when no interface has that name; the
 /// caller checks that, since this module does not look at the host.
 pub fn passthrough_verb(cli: &Cli) -> Option<Verb> {
-    if cli.wait {
+    if cli.wait || cli.detach {
         return None;
     }
     cli.words.first().and_then(|w| Verb::from_prefix(w))
@@ -130,6 +145,10 @@ pub fn parse(cli: &Cli) -> Result<Parsed> {
         }
         let name = guest_if.as_deref().unwrap_or("eth1");
         return Ok(Parsed::Request(Request::Wait { guest_if: IfName::parse(name, "-i")? }));
+    }
+
+    if cli.detach {
+        return parse_detach(cli, guest_if);
     }
 
     let mut words = cli.words.iter();
@@ -189,6 +208,41 @@ pub fn parse(cli: &Cli) -> Result<Parsed> {
         direct_phys: cli.direct_phys,
         ovs: OvsOptions { datapath: cli.ovs_datapath, db: cli.ovs_db.clone() },
         dhcp_timeout: std::time::Duration::from_secs(cli.dhcp_timeout),
+    })))
+}
+
+/// `--detach [-i IF] GUEST`, or the whole attach line after `--detach`
+/// (`HOSTIF [-i IF] [-l X] [-a F] GUEST [ADDRESS [MAC]]`), so a script can
+/// undo an attach by adding one flag to it.
+fn parse_detach(cli: &Cli, mut guest_if: Option<String>) -> Result<Parsed> {
+    let mut positional = Vec::new();
+    let mut w = cli.words.iter();
+    while let Some(word) = w.next() {
+        match word.as_str() {
+            "-i" => {
+                if guest_if.is_some() {
+                    bail!("-i is given twice");
+                }
+                guest_if = Some(value_of(&mut w, "-i")?);
+            }
+            "-l" | "-a" => {
+                value_of(&mut w, word)?;
+            }
+            other if other.starts_with('-') => bail!("unknown option '{other}' for --detach; see pipework --help"),
+            other => positional.push(other),
+        }
+    }
+    let guest = match positional.as_slice() {
+        [] => return Ok(Parsed::Usage),
+        [guest] => *guest,
+        [_host_if, guest, ..] if positional.len() <= 4 => *guest,
+        _ => bail!("--detach takes GUEST, or an attach command line (HOSTIF GUEST [ADDRESS [MAC]])"),
+    };
+    Ok(Parsed::Request(Request::Detach(crate::detach::Detach {
+        guest: GuestRef::parse(guest)?,
+        guest_if: IfName::parse(guest_if.as_deref().unwrap_or("eth1"), "-i")?,
+        strict: cli.strict,
+        ovs_db: cli.ovs_db.clone(),
     })))
 }
 
@@ -266,6 +320,22 @@ mod tests {
         assert_eq!(a.vlan, Some(10));
         let a = attach("ovsbr0 web1 192.168.1.1/24 @10");
         assert_eq!((a.mac, a.vlan), (None, Some(10)));
+    }
+
+    #[test]
+    fn detach_takes_the_guest_or_the_attach_line() {
+        let detach = |line: &str| match parse(&cli(line)).unwrap() {
+            Parsed::Request(Request::Detach(d)) => d,
+            other => panic!("{line}: {other:?}"),
+        };
+        let d = detach("--detach web1");
+        assert_eq!((d.guest, d.guest_if.as_str(), d.strict), (GuestRef::Auto("web1".into()), "eth1", false));
+        let d = detach("--detach --strict -i eth2 web1");
+        assert_eq!((d.guest_if.as_str(), d.strict), ("eth2", true));
+        let d = detach("--detach br1 -i eth3 -l vweb web1 10.0.0.2/24@10.0.0.1 U:web1");
+        assert_eq!((d.guest, d.guest_if.as_str()), (GuestRef::Auto("web1".into()), "eth3"));
+        assert!(parse(&cli("--detach a b c d e")).is_err());
+        assert_eq!(parse(&cli("--detach")).unwrap(), Parsed::Usage);
     }
 
     #[test]

@@ -137,13 +137,14 @@ impl DhcpSpec {
         Some((program, args))
     }
 
-    /// What `--dry-run` and the plan tests show for this step.
-    pub fn describe(&self, guest: &str) -> String {
+    /// What `--dry-run` and the plan tests show for this step; `exec` runs
+    /// a program in the guest (`nsenter -t PID -n`).
+    pub fn describe(&self, exec: &str) -> String {
         match self.client_command() {
             Some(("docker", args)) => format!("docker {}", shell_words(&args)),
-            Some((program, args)) => format!("ip netns exec {guest} {program} {}", shell_words(&args)),
+            Some((program, args)) => format!("{exec} {program} {}", shell_words(&args)),
             None => format!(
-                "# pipework's built-in DHCPv4 client on {} in {guest}{}",
+                "# pipework's built-in DHCPv4 client on {} ({exec}){}",
                 self.link,
                 if matches!(self.method, DhcpMethod::Builtin { renew: true }) { ", renewing in the background" } else { "" }
             ),
@@ -310,7 +311,7 @@ mod tests {
 
     #[test]
     fn reference_command_lines() {
-        let line = |m| spec(m).describe("42");
+        let line = |m| spec(m).describe("ip netns exec 42");
         assert_eq!(
             line(DhcpMethod::Udhcpc { renew: false }),
             "ip netns exec 42 udhcpc -q -i eth1 -x hostname:web1 -p /var/run/udhcpc.web1.pid -t 5"

@@ -14,6 +14,7 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context, Result};
 
 use crate::netns;
+use crate::plan::GuestNames;
 use crate::request::GuestRef;
 
 pub const NETNS_DIR: &str = "/var/run/netns";
@@ -29,6 +30,19 @@ pub struct Guest {
     /// The word the user typed: DHCP hostname, OVS external-ids.
     pub label: String,
     pub container: Option<Container>,
+    /// Its name under /var/run/netns, when it was found there.
+    pub netns_name: Option<String>,
+}
+
+impl Guest {
+    /// How `--dry-run` lines reach this guest.
+    pub fn names(&self) -> GuestNames {
+        match (self.pid, &self.netns_name) {
+            (Some(pid), _) => GuestNames::pid(pid),
+            (None, Some(name)) => GuestNames::named(name),
+            (None, None) => GuestNames::path(&self.label),
+        }
+    }
 }
 
 /// Docker's view of the guest, for OVS external-ids.
@@ -82,7 +96,7 @@ fn from_pid(pid: u32, label: String) -> Result<Guest> {
     let netns = File::open(&path).with_context(|| {
         format!("cannot open the network namespace of process {pid} ({path}); is it running?")
     })?;
-    Ok(Guest { netns, name_id: pid.into(), pid: Some(pid), label, container: None })
+    Ok(Guest { netns, name_id: pid.into(), pid: Some(pid), label, container: None, netns_name: None })
 }
 
 fn from_path(path: &Path, label: String) -> Result<Guest> {
@@ -92,7 +106,10 @@ fn from_path(path: &Path, label: String) -> Result<Guest> {
     if !is_nsfs(&netns) {
         bail!("{} is not a network namespace (expected a file like /proc/PID/ns/net or /var/run/netns/NAME)", path.display());
     }
-    Ok(Guest { netns, name_id: meta.ino(), pid: None, label, container: None })
+    let netns_name = (path.parent() == Some(Path::new(NETNS_DIR)))
+        .then(|| path.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .flatten();
+    Ok(Guest { netns, name_id: meta.ino(), pid: None, label, container: None, netns_name })
 }
 
 /// A namespace file lives on nsfs (a bind mount of it under /var/run/netns,

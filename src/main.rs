@@ -7,6 +7,7 @@
 mod apply;
 mod arp;
 mod cli;
+mod detach;
 mod dhcp;
 mod dhcp_builtin;
 mod facts;
@@ -84,19 +85,27 @@ async fn run(cli: Cli) -> Result<u8> {
         Parsed::Request(r) => r,
     };
     match request {
-        Request::Attach(a) => attach(&a).await.map(|()| 0),
-        Request::PassThrough(p) => Ok(passthrough::run(&p)?.clamp(0, 255) as u8),
+        Request::Attach(a) => attach(&a, cli.dry_run).await.map(|()| 0),
+        Request::PassThrough(p) => Ok(passthrough::run(&p, cli.dry_run)?.clamp(0, 255) as u8),
+        Request::Detach(d) => detach::run(&d, cli.dry_run).await.map(|()| 0),
         Request::Wait { guest_if } => wait::until_present(&guest_if).await.map(|()| 0),
     }
 }
 
-async fn attach(req: &Attach) -> Result<()> {
+async fn attach(req: &Attach, dry_run: bool) -> Result<()> {
     let guest = guest::resolve(&req.guest)?;
     let host = Netlink::connect()?;
     let inside = Netlink::connect_in(&guest.netns).context("opening netlink inside the guest")?;
     let vsctl = ovs::Vsctl::find(req.ovs.db.as_deref());
     let facts = facts::gather(req, &guest, &host, &inside, vsctl.as_ref()).await?;
     let plan = plan::plan(req, &facts);
+    if dry_run {
+        let names = guest.names();
+        for step in &plan.steps {
+            println!("{}", step.command(&names));
+        }
+        return Ok(());
+    }
     let target = apply::Target {
         host: &host,
         guest: &inside,

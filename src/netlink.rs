@@ -43,6 +43,11 @@ pub struct Link {
     /// For a bridge port: whether the bridge forwards its frames yet.
     pub forwarding: Option<bool>,
     pub controller: Option<u32>,
+    /// IFLA_IFALIAS, the free-text description.
+    pub alias: Option<String>,
+    /// IFLA_LINK: a veth's peer, a macvlan's parent (index in that device's
+    /// namespace).
+    pub parent: Option<u32>,
 }
 
 impl Link {
@@ -58,6 +63,8 @@ impl Link {
             running: false,
             forwarding: None,
             controller: None,
+            parent: None,
+            alias: None,
         };
         for a in m.attributes {
             match a {
@@ -65,6 +72,8 @@ impl Link {
                 LinkAttribute::Mtu(v) => l.mtu = v,
                 LinkAttribute::Address(a) => l.mac = Some(a),
                 LinkAttribute::Controller(c) => l.controller = Some(c),
+                LinkAttribute::Link(p) => l.parent = Some(p),
+                LinkAttribute::IfAlias(a) => l.alias = Some(a),
                 LinkAttribute::OperState(s) => l.running = matches!(s, State::Up | State::Unknown),
                 LinkAttribute::LinkInfo(infos) => {
                     for i in infos {
@@ -130,6 +139,15 @@ impl Netlink {
         Ok(msgs.into_iter().map(Link::from_message).collect())
     }
 
+    pub async fn link_by_index(&self, index: u32) -> Result<Option<Link>> {
+        let mut s = self.handle.link().get().match_index(index).execute();
+        match s.try_next().await {
+            Ok(m) => Ok(m.map(Link::from_message)),
+            Err(rtnetlink::Error::NetlinkError(m)) if m.raw_code() == -libc::ENODEV => Ok(None),
+            Err(e) => Err(nl(e).context(format!("reading link #{index}"))),
+        }
+    }
+
     /// Ports enslaved to a bridge.
     pub async fn ports_of(&self, bridge: u32) -> Result<Vec<Link>> {
         Ok(self.links().await?.into_iter().filter(|l| l.controller == Some(bridge)).collect())
@@ -179,8 +197,13 @@ impl Netlink {
     }
 
     /// Move a link into `ns`, renaming it on the way (one request).
-    pub async fn move_to(&self, index: u32, ns: &File, new_name: &str) -> Result<()> {
-        let msg = LinkUnspec::new_with_index(index).setns_by_fd(ns.as_raw_fd()).name(new_name.to_string()).build();
+    /// Moves a link into `ns` under `new_name`, with this alias (`""` clears it).
+    pub async fn move_to(&self, index: u32, ns: &File, new_name: &str, alias: &str) -> Result<()> {
+        let msg = LinkUnspec::new_with_index(index)
+            .setns_by_fd(ns.as_raw_fd())
+            .name(new_name.to_string())
+            .alias(alias.to_string())
+            .build();
         self.handle.link().set(msg).execute().await.map_err(nl)
     }
 

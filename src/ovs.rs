@@ -215,6 +215,12 @@ impl Vsctl {
         check(&out).with_context(|| format!("removing port {port} from {bridge}"))
     }
 
+    /// `--detach`: the port of this name, on whichever bridge holds it.
+    pub fn del_port_anywhere(&self, port: &str) -> Result<()> {
+        let out = self.run(false, ["--if-exists", "del-port", port])?;
+        check(&out).with_context(|| format!("removing Open vSwitch port {port}"))
+    }
+
     /// Undo of a bridge this run created, unless another attach joined it.
     pub fn del_bridge_if_empty(&self, bridge: &str) -> Result<()> {
         let out = self.run(false, ["list-ports", bridge])?;

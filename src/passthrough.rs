@@ -7,12 +7,17 @@ use crate::guest;
 use crate::guest_exec::{self, Isolation};
 use crate::request::PassThrough;
 
-pub fn run(p: &PassThrough) -> Result<i32> {
+pub fn run(p: &PassThrough, dry_run: bool) -> Result<i32> {
     let (program, lead) = p.verb.command();
     let path = which::which(program).with_context(|| {
         format!("'{program}' is not installed; pipework {} needs it (Debian/Ubuntu: apt-get install iproute2)", lead.first().unwrap_or(&program))
     })?;
     let g = guest::resolve(&p.guest)?;
+    if dry_run {
+        let words: Vec<&str> = lead.iter().copied().chain(p.args.iter().map(String::as_str)).collect();
+        println!("{} {program} {}", g.names().exec, words.join(" "));
+        return Ok(0);
+    }
     let mut cmd = guest_exec::command(&path, &g.netns, Isolation::Network);
     cmd.args(lead).args(&p.args);
     let status = cmd.status().with_context(|| format!("running {program} in guest {}", g.label))?;

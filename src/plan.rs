@@ -62,7 +62,8 @@ pub enum Step {
     CreateMacvlan { name: String, parent: String, mtu: u32, mac: Option<MacAddr6> },
     /// `ip link set PARENT up` in the host.
     HostUp { link: String },
-    /// `--direct-phys`: the device itself moves into the guest, renamed.
+    /// `--direct-phys`: the device itself moves into the guest, renamed; its
+    /// alias keeps the host name, for `--detach` to send it home.
     MoveToGuest { link: String, new_name: String, mac: Option<MacAddr6> },
     RenameInGuest { from: String, to: String },
     AddAddress { link: String, addr: IpNet },
@@ -81,6 +82,9 @@ pub enum Step {
 pub struct Plan {
     pub steps: Vec<Step>,
 }
+
+/// The alias a device moved in by `--direct-phys` carries: its host name.
+pub const HOME_ALIAS_PREFIX: &str = "pipework-home:";
 
 pub fn plan(req: &Attach, f: &Facts) -> Plan {
     let mut steps = Vec::new();
@@ -189,13 +193,39 @@ fn external_ids(port: &str, req: &Attach, f: &Facts) -> Vec<(String, String)> {
     ids.into_iter().map(|(k, v)| (format!("pipework.{k}"), v)).collect()
 }
 
+/// How printed commands reach the guest's namespace, so that `--dry-run`
+/// output can be pasted into a shell.
+#[derive(Debug, Clone)]
+pub struct GuestNames {
+    /// Runs a program inside: `nsenter -t PID -n`, `ip netns exec NAME`.
+    pub exec: String,
+    /// `ip` inside: `ip -n NAME`, or `ip` under `exec`.
+    pub ip: String,
+    /// What `ip link … netns X` takes: a PID or a name.
+    pub netns: String,
+}
+
+impl GuestNames {
+    pub fn pid(pid: u32) -> GuestNames {
+        GuestNames { exec: format!("nsenter -t {pid} -n"), ip: format!("nsenter -t {pid} -n ip"), netns: pid.to_string() }
+    }
+
+    pub fn named(name: &str) -> GuestNames {
+        GuestNames { exec: format!("ip netns exec {name}"), ip: format!("ip -n {name}"), netns: name.to_string() }
+    }
+
+    /// A namespace known only by its file: `ip link … netns` cannot name it,
+    /// so those lines show the path for the reader.
+    pub fn path(path: &str) -> GuestNames {
+        GuestNames { exec: format!("nsenter --net={path}"), ip: format!("nsenter --net={path} ip"), netns: path.to_string() }
+    }
+}
+
 impl Step {
-    /// The equivalent command line; guest-side steps run in `guest`'s
-    /// namespace. The unit tests pin each step to it; `--dry-run` (issue 6)
-    /// is to print it, and until then nothing else calls it.
-    #[allow(dead_code)]
-    pub fn command(&self, guest: &str) -> String {
-        let g = format!("ip -n {guest}");
+    /// The equivalent command line, as `--dry-run` prints it.
+    pub fn command(&self, names: &GuestNames) -> String {
+        let g = &names.ip;
+        let guest = &names.netns;
         match self {
             Step::CreateBridge { name } => format!("ip link add {name} type bridge && ip link set {name} up"),
             Step::DeleteStaleLink { name } => format!("ip link del {name}"),
@@ -206,14 +236,14 @@ impl Step {
             Step::Enslave { link, bridge } => format!("ip link set {link} master {bridge} up"),
             Step::AddOvsPort(spec) => format!("ovs-vsctl {}", spec.args().join(" ")),
             Step::PortUp { link } => format!("ip link set {link} up"),
-            Step::Dhcp { spec, .. } => spec.describe(guest),
+            Step::Dhcp { spec, .. } => spec.describe(&names.exec),
             Step::CreateMacvlan { name, parent, mtu, mac } => format!(
                 "ip link add link {parent} name {name} mtu {mtu}{} netns {guest} type macvlan mode bridge",
                 mac.map(|m| format!(" address {}", format_mac(&m))).unwrap_or_default()
             ),
             Step::HostUp { link } => format!("ip link set {link} up"),
             Step::MoveToGuest { link, new_name, mac } => format!(
-                "ip link set {link} netns {guest} name {new_name}{}",
+                "ip link set {link} netns {guest} name {new_name} alias {HOME_ALIAS_PREFIX}{link}{}",
                 mac.map(|m| format!(" && {g} link set {new_name} address {}", format_mac(&m))).unwrap_or_default()
             ),
             Step::RenameInGuest { from, to } => format!("{g} link set {from} name {to}"),
@@ -225,7 +255,7 @@ impl Step {
             Step::DropDefaultRoutes { family } => format!("{g} -f {family} route del default"),
             Step::AddGatewayRoute { link, gateway } => format!("{g} route add {gateway} dev {link} scope link"),
             Step::ReplaceDefault { link, gateway } => format!("{g} route replace default via {gateway} dev {link}"),
-            Step::Announce { link, ip, .. } => format!("ip netns exec {guest} arping -c 1 -A -I {link} {ip}"),
+            Step::Announce { link, ip, .. } => format!("{} arping -c 1 -A -I {link} {ip}", names.exec),
         }
     }
 }
@@ -268,7 +298,7 @@ mod tests {
     }
 
     fn commands(p: &Plan) -> Vec<String> {
-        p.steps.iter().map(|s| s.command("4242")).collect()
+        p.steps.iter().map(|s| s.command(&GuestNames::pid(4242))).collect()
     }
 
     #[test]
@@ -279,11 +309,11 @@ mod tests {
             [
                 "ip link add veth1pl4242 mtu 1500 type veth peer name eth1 mtu 1500 netns 4242",
                 "ip link set veth1pl4242 master br1 up",
-                "ip -n 4242 addr add 10.10.103.95/24 brd 10.10.103.255 dev eth1",
-                "ip -n 4242 link set eth1 up",
-                "ip -n 4242 -f inet route del default",
-                "ip -n 4242 route replace default via 10.10.103.254 dev eth1",
-                "ip netns exec 4242 arping -c 1 -A -I eth1 10.10.103.95",
+                "nsenter -t 4242 -n ip addr add 10.10.103.95/24 brd 10.10.103.255 dev eth1",
+                "nsenter -t 4242 -n ip link set eth1 up",
+                "nsenter -t 4242 -n ip -f inet route del default",
+                "nsenter -t 4242 -n ip route replace default via 10.10.103.254 dev eth1",
+                "nsenter -t 4242 -n arping -c 1 -A -I eth1 10.10.103.95",
             ]
         );
     }
@@ -313,8 +343,8 @@ mod tests {
             commands(&p),
             [
                 "ip link add link eth2 name ph4242eth1 mtu 1500 netns 4242 type macvlan mode bridge",
-                "ip -n 4242 link set ph4242eth1 name eth1",
-                "ip -n 4242 link set eth1 up",
+                "nsenter -t 4242 -n ip link set ph4242eth1 name eth1",
+                "nsenter -t 4242 -n ip link set eth1 up",
                 "ip link set eth2 up",
             ]
         );
@@ -372,9 +402,9 @@ mod tests {
         assert_eq!(
             commands(&p)[2..],
             [
-                "ip -n 4242 link set eth1 up",
+                "nsenter -t 4242 -n ip link set eth1 up",
                 "ip link set eth2 up",
-                "ip netns exec 4242 udhcpc -q -i eth1 -x hostname:web1 -p /var/run/udhcpc.web1.pid",
+                "nsenter -t 4242 -n udhcpc -q -i eth1 -x hostname:web1 -p /var/run/udhcpc.web1.pid",
             ]
         );
     }

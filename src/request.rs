@@ -18,6 +18,8 @@ pub enum Request {
     PassThrough(PassThrough),
     /// `--wait [-i IF]`: block until IF exists in our own namespace.
     Wait { guest_if: IfName },
+    /// `--detach [-i IF] GUEST`: remove what an attach made.
+    Detach(crate::detach::Detach),
 }
 
 /// `HOSTIF [-i GUESTIF] [-l HOSTSIDEIF] [-a FAMILY] GUEST ADDRESS [MAC][@VLAN]`
