@@ -34,6 +34,11 @@ Usage:
 #[command(
     name = "pipework",
     version,
+    long_about = "Plumb an extra network interface into a running container: a veth pair onto a Linux or \
+Open vSwitch bridge, a macvlan on a physical interface, or the interface itself, then an address \
+(static or by DHCP), a default route and a gratuitous ARP. A drop-in replacement for the pipework \
+shell script: its command lines work unchanged, every change is a netlink request, and a failed \
+attach removes everything it made.",
     override_usage = "pipework [--direct-phys] HOSTIF [-i GUESTIF] [-l HOSTSIDEIF] [-a FAMILY] GUEST ADDRESS [MAC][@VLAN]\n       pipework route|rule|tc GUEST ARGS...\n       pipework --wait [-i GUESTIF]\n       pipework --detach [--strict] [-i GUESTIF] GUEST",
     after_help = "HOSTIF is a Linux bridge (created when missing and named br*), a physical interface \
 (a macvlan is made on it), or mac:AA:BB:CC:DD:EE:FF for the interface with that address.\n\
@@ -93,6 +98,14 @@ pub struct Cli {
     #[arg(long, value_name = "SECS", env = "PIPEWORK_DHCP_TIMEOUT", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub dhcp_timeout: u64,
+
+    /// Print a completion script for this shell (bash, zsh, fish, elvish, powershell)
+    #[arg(long, value_name = "SHELL")]
+    pub completions: Option<clap_complete::Shell>,
+
+    /// Print the pipework(8) manual page as roff (how man/pipework.8 is made)
+    #[arg(long, hide = true)]
+    pub man: bool,
 
     /// HOSTIF [options] GUEST ADDRESS [MAC][@VLAN], or route|rule|tc GUEST ARGS...
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "ARGS")]

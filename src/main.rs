@@ -10,6 +10,7 @@ mod cli;
 mod detach;
 mod dhcp;
 mod dhcp_builtin;
+mod docs;
 mod facts;
 mod guest;
 mod guest_exec;
@@ -55,6 +56,20 @@ fn main() -> ExitCode {
             };
         }
     };
+    if cli.man || cli.completions.is_some() {
+        let text = match cli.completions {
+            Some(shell) => Ok(docs::completions(shell)),
+            None => docs::man_page(),
+        };
+        use std::io::Write;
+        return match text.and_then(|t| Ok(std::io::stdout().write_all(&t)?)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("pipework: {e:#}");
+                ExitCode::from(1)
+            }
+        };
+    }
     let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
