@@ -19,7 +19,7 @@ export PATH="$SHIM:$PATH"
 pipework br1 web1 10.180.0.2/24
 expect "web1 resolved to its PID" "10.180.0.2/24" in_guest "$G1" ip -o addr show eth1
 expect "one docker call for one attach" "^1$" sh -c "wc -l <$SHIM/calls"
-fails_with "an unknown container is an error" "not found, and unknown to Docker" pipework br1 nosuch 10.180.0.3/24
+fails_with "an unknown container is an error" "not found: .*unknown to Docker" pipework br1 nosuch 10.180.0.3/24
 start=$(date +%s)
 fails_with "a stopped container (PID 0) is an error after retrying" "is not running" pipework br1 stopped 10.180.0.4/24
 [ $(( $(date +%s) - start )) -ge 2 ] || fail "PID 0 was not retried"

@@ -99,6 +99,12 @@ pub struct Cli {
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub dhcp_timeout: u64,
 
+    /// Container engine that names GUEST: docker, podman or containerd
+    /// [default: Docker, then Podman, then containerd, for a name that is not
+    /// a PID or network namespace]
+    #[arg(long, value_name = "ENGINE", env = "PIPEWORK_ENGINE", value_enum)]
+    pub engine: Option<crate::engines::Engine>,
+
     /// Print a completion script for this shell (bash, zsh, fish, elvish, powershell)
     #[arg(long, value_name = "SHELL")]
     pub completions: Option<clap_complete::Shell>,
@@ -137,7 +143,7 @@ pub fn parse_passthrough(cli: &Cli, verb: Verb) -> Result<Parsed> {
     };
     Ok(Parsed::Request(Request::PassThrough(PassThrough {
         verb,
-        guest: GuestRef::parse(guest)?,
+        guest: GuestRef::parse(guest, cli.engine)?,
         args: cli.words[2..].to_vec(),
     })))
 }
@@ -203,7 +209,7 @@ pub fn parse(cli: &Cli) -> Result<Parsed> {
     let host_if = HostIfRef::parse(host_if)?;
     let guest_if = guest_if.as_deref().map(|n| IfName::parse(n, "-i")).transpose()?;
     let host_side = host_side.as_deref().map(|n| IfName::parse(n, "-l")).transpose()?;
-    let guest = GuestRef::parse(guest)?;
+    let guest = GuestRef::parse(guest, cli.engine)?;
     let address = AddressSpec::parse(address, family)?;
     let (mac, vlan) = match mac_vlan {
         Some(s) => parse_mac_vlan(s)?,
@@ -252,7 +258,7 @@ fn parse_detach(cli: &Cli, mut guest_if: Option<String>) -> Result<Parsed> {
         _ => bail!("--detach takes GUEST, or an attach command line (HOSTIF GUEST [ADDRESS [MAC]])"),
     };
     Ok(Parsed::Request(Request::Detach(crate::detach::Detach {
-        guest: GuestRef::parse(guest)?,
+        guest: GuestRef::parse(guest, cli.engine)?,
         guest_if: IfName::parse(guest_if.as_deref().unwrap_or("eth1"), "-i")?,
         strict: cli.strict,
         ovs_db: cli.ovs_db.clone(),

@@ -8,11 +8,10 @@
 use std::fs::{self, File};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 
+use crate::engines::{self, Engine, AUTO_ORDER};
 use crate::netns;
 use crate::plan::GuestNames;
 use crate::request::GuestRef;
@@ -59,7 +58,7 @@ pub fn resolve(r: &GuestRef) -> Result<Guest> {
         GuestRef::Pid(pid) => from_pid(*pid, r.to_string())?,
         GuestRef::NetnsName(n) => from_path(&Path::new(NETNS_DIR).join(n), n.clone())?,
         GuestRef::NetnsPath(p) => from_path(p, p.display().to_string())?,
-        GuestRef::Docker(n) => from_docker(n)?,
+        GuestRef::Engine(e, n) => from_engines(&[*e], n)?,
         GuestRef::Auto(word) => from_word(word)?,
     };
     let host = netns::current()?;
@@ -88,7 +87,7 @@ fn from_word(word: &str) -> Result<Guest> {
     if named.exists() {
         return from_path(&named, word.to_string());
     }
-    from_docker(word)
+    from_engines(&AUTO_ORDER, word)
 }
 
 fn from_pid(pid: u32, label: String) -> Result<Guest> {
@@ -122,45 +121,25 @@ fn is_nsfs(f: &File) -> bool {
     rc == 0 && st.f_type as i64 == NSFS_MAGIC
 }
 
-/// One `docker inspect` for the PID, ID and name together; while the PID is 0
-/// (a container still starting) it is asked again, three times a second apart.
-fn from_docker(name: &str) -> Result<Guest> {
-    let docker = which::which("docker").map_err(|_| {
-        anyhow!("container '{name}' not found: it is not an LXC container, a PID or a network namespace name, and docker is not installed")
-    })?;
-    let mut tries = 3;
-    loop {
-        let out = Command::new(&docker)
-            .args(["inspect", "--type", "container", "--format", "{{.State.Pid}} {{.Id}} {{.Name}}", name])
-            .output()
-            .with_context(|| format!("running {}", docker.display()))?;
-        if !out.status.success() {
-            let why = String::from_utf8_lossy(&out.stderr);
-            let why = why.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
-            bail!("container '{name}' not found, and unknown to Docker ({why})");
+/// A container name, asked of one engine, or of each in turn.
+fn from_engines(engines: &[Engine], name: &str) -> Result<Guest> {
+    let mut unknown = Vec::new();
+    for &engine in engines {
+        match engines::ask(engine, name)? {
+            engines::Answer::Running(pid, container) => {
+                let mut g = from_pid(pid, name.to_string())?;
+                g.container = Some(container);
+                return Ok(g);
+            }
+            engines::Answer::Unknown(why) => unknown.push(format!("{engine} ({why})")),
         }
-        let text = String::from_utf8_lossy(&out.stdout);
-        let (pid, container) = parse_inspect(&text)
-            .with_context(|| format!("unexpected answer from docker inspect for '{name}': {}", text.trim()))?;
-        if pid != 0 {
-            let mut g = from_pid(pid, name.to_string())?;
-            g.container = Some(container);
-            return Ok(g);
-        }
-        tries -= 1;
-        if tries == 0 {
-            bail!("container '{name}' is not running (Docker reports PID 0); start it first");
-        }
-        std::thread::sleep(Duration::from_secs(1));
     }
-}
-
-fn parse_inspect(text: &str) -> Option<(u32, Container)> {
-    let mut w = text.split_whitespace();
-    let pid = w.next()?.parse().ok()?;
-    let id = w.next()?.to_string();
-    let name = w.next().unwrap_or("").to_string();
-    Some((pid, Container { id, name }))
+    let which = if engines.len() > 1 {
+        "it is not an LXC container, a PID or a network namespace name, and is unknown to"
+    } else {
+        "it is unknown to"
+    };
+    bail!("container '{name}' not found: {which} {}", unknown.join(", "))
 }
 
 /// The reference's LXC lookup: only on hosts with a cgroup v1 hierarchy that
@@ -222,13 +201,6 @@ fn find_dirs(dir: &Path, name: &str, depth: usize, out: &mut Vec<PathBuf>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn inspect_answer() {
-        let (pid, c) = parse_inspect("4242 0123abcd /web1\n").unwrap();
-        assert_eq!((pid, c.id.as_str(), c.name.as_str()), (4242, "0123abcd", "/web1"));
-        assert!(parse_inspect("<no value>").is_none());
-    }
 
     #[test]
     fn cgroup_v1_devices_mount() {

@@ -11,6 +11,7 @@ mod detach;
 mod dhcp;
 mod dhcp_builtin;
 mod docs;
+mod engines;
 mod facts;
 mod guest;
 mod guest_exec;

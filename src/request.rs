@@ -11,6 +11,8 @@ use ipnet::IpNet;
 use macaddr::MacAddr6;
 use md5::{Digest, Md5};
 
+use crate::engines::Engine;
+
 /// The whole of one invocation.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Request {
@@ -182,11 +184,14 @@ pub enum GuestRef {
     Pid(u32),
     NetnsName(String),
     NetnsPath(PathBuf),
-    Docker(String),
+    /// `docker:NAME`, `podman:NAME`, `containerd:NAME`, or any name under
+    /// `--engine`.
+    Engine(Engine, String),
 }
 
 impl GuestRef {
-    pub fn parse(s: &str) -> Result<GuestRef> {
+    /// With `--engine E`, a plain word is a container name for E.
+    pub fn parse(s: &str, engine: Option<Engine>) -> Result<GuestRef> {
         if s.is_empty() {
             bail!("the guest (container name, PID or network namespace) cannot be empty");
         }
@@ -202,10 +207,17 @@ impl GuestRef {
                 bail!("'{s}': a namespace name is a plain file name under /var/run/netns");
             }
             GuestRef::NetnsName(name.to_string())
-        } else if let Some(name) = s.strip_prefix("docker:") {
-            GuestRef::Docker(name.to_string())
+        } else if let Some((e, name)) =
+            crate::engines::AUTO_ORDER.iter().find_map(|e| s.strip_prefix(e.prefix()).map(|n| (*e, n)))
+        {
+            if name.is_empty() {
+                bail!("'{s}': a container name must follow {}", e.prefix());
+            }
+            GuestRef::Engine(e, name.to_string())
         } else if s.contains('/') {
             GuestRef::NetnsPath(PathBuf::from(s))
+        } else if let Some(e) = engine {
+            GuestRef::Engine(e, s.to_string())
         } else {
             GuestRef::Auto(s.to_string())
         };
@@ -216,7 +228,7 @@ impl GuestRef {
 impl fmt::Display for GuestRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            GuestRef::Auto(s) | GuestRef::Docker(s) | GuestRef::NetnsName(s) => f.write_str(s),
+            GuestRef::Auto(s) | GuestRef::Engine(_, s) | GuestRef::NetnsName(s) => f.write_str(s),
             GuestRef::Pid(p) => write!(f, "{p}"),
             GuestRef::NetnsPath(p) => write!(f, "{}", p.display()),
         }

@@ -1,0 +1,152 @@
+//! Container engines that can name a guest: Docker (as the reference),
+//! Podman and containerd. Each is asked with one command; an engine that is
+//! not installed, or does not know the name, lets the next one try.
+
+use std::fmt;
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+
+use crate::guest::Container;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Engine {
+    Docker,
+    Podman,
+    /// containerd itself, through `ctr` (CONTAINERD_ADDRESS and
+    /// CONTAINERD_NAMESPACE are honoured, as ctr honours them).
+    Containerd,
+}
+
+/// Tried in this order for a plain GUEST word, after LXC, PIDs and netns names.
+pub const AUTO_ORDER: [Engine; 3] = [Engine::Docker, Engine::Podman, Engine::Containerd];
+
+impl fmt::Display for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Engine::Docker => "Docker",
+            Engine::Podman => "Podman",
+            Engine::Containerd => "containerd",
+        })
+    }
+}
+
+impl Engine {
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Engine::Docker => "docker:",
+            Engine::Podman => "podman:",
+            Engine::Containerd => "containerd:",
+        }
+    }
+
+    fn program(self) -> &'static str {
+        match self {
+            Engine::Docker => "docker",
+            Engine::Podman => "podman",
+            Engine::Containerd => "ctr",
+        }
+    }
+}
+
+/// What one engine said about a name.
+pub enum Answer {
+    /// Running, with this PID.
+    Running(u32, Container),
+    /// The engine is missing or does not know the name: why, in its words.
+    Unknown(String),
+}
+
+pub fn ask(engine: Engine, name: &str) -> Result<Answer> {
+    let Ok(program) = which::which(engine.program()) else {
+        return Ok(Answer::Unknown(format!("{} is not installed", engine.program())));
+    };
+    match engine {
+        Engine::Docker | Engine::Podman => inspect(engine, &program, name),
+        Engine::Containerd => ctr_task(&program, name),
+    }
+}
+
+/// `docker|podman inspect` for PID, ID and name together. While Docker
+/// reports PID 0 (a container still starting) it is asked again, three
+/// times a second apart, as the reference does.
+fn inspect(engine: Engine, program: &std::path::Path, name: &str) -> Result<Answer> {
+    let mut tries = 3;
+    loop {
+        let out = Command::new(program)
+            .args(["inspect", "--type", "container", "--format", "{{.State.Pid}} {{.Id}} {{.Name}}", name])
+            .output()
+            .with_context(|| format!("running {}", program.display()))?;
+        if !out.status.success() {
+            let why = String::from_utf8_lossy(&out.stderr);
+            let why = why.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string();
+            return Ok(Answer::Unknown(why));
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        let (pid, container) = parse_inspect(&text)
+            .with_context(|| format!("unexpected answer from {} inspect for '{name}': {}", engine.program(), text.trim()))?;
+        if pid != 0 {
+            return Ok(Answer::Running(pid, container));
+        }
+        tries -= 1;
+        if tries == 0 || engine != Engine::Docker {
+            bail!("container '{name}' is not running ({engine} reports PID 0); start it first");
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+pub fn parse_inspect(text: &str) -> Option<(u32, Container)> {
+    let mut w = text.split_whitespace();
+    let pid = w.next()?.parse().ok()?;
+    let id = w.next()?.to_string();
+    let name = w.next().unwrap_or("").to_string();
+    Some((pid, Container { id, name }))
+}
+
+/// `ctr task ls`: the task of a container carries its ID and its PID.
+fn ctr_task(program: &std::path::Path, name: &str) -> Result<Answer> {
+    let out = Command::new(program).args(["task", "ls"]).output().with_context(|| format!("running {}", program.display()))?;
+    if !out.status.success() {
+        let why = String::from_utf8_lossy(&out.stderr).lines().next().unwrap_or("").trim().to_string();
+        return Ok(Answer::Unknown(why));
+    }
+    match parse_ctr_tasks(&String::from_utf8_lossy(&out.stdout), name) {
+        Some((pid, status)) if status == "RUNNING" && pid != 0 => {
+            Ok(Answer::Running(pid, Container { id: name.to_string(), name: name.to_string() }))
+        }
+        Some((_, status)) => Err(anyhow!("container '{name}' is not running (containerd reports {status}); start it first")),
+        None => Ok(Answer::Unknown(format!("no task named '{name}'"))),
+    }
+}
+
+/// `TASK PID STATUS` lines → PID and status of `name`.
+fn parse_ctr_tasks(text: &str, name: &str) -> Option<(u32, String)> {
+    text.lines().skip(1).find_map(|l| {
+        let mut w = l.split_whitespace();
+        (w.next()? == name).then_some(())?;
+        let pid = w.next()?.parse().ok()?;
+        Some((pid, w.next().unwrap_or("").to_string()))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inspect_answer() {
+        let (pid, c) = parse_inspect("4242 0123abcd /web1\n").unwrap();
+        assert_eq!((pid, c.id.as_str(), c.name.as_str()), (4242, "0123abcd", "/web1"));
+        assert!(parse_inspect("<no value>").is_none());
+    }
+
+    #[test]
+    fn ctr_task_list() {
+        let text = "TASK     PID      STATUS    \nweb1     31337    RUNNING\nold      0        STOPPED\n";
+        assert_eq!(parse_ctr_tasks(text, "web1"), Some((31337, "RUNNING".into())));
+        assert_eq!(parse_ctr_tasks(text, "old"), Some((0, "STOPPED".into())));
+        assert_eq!(parse_ctr_tasks(text, "web"), None);
+    }
+}
