@@ -51,36 +51,108 @@ pub fn announce(guest_ns: &File, link: &Link, ip: Ipv4Addr) -> Result<()> {
     to.sll_ifindex = link.index as i32;
     to.sll_halen = 6;
     to.sll_addr[..6].copy_from_slice(&[0xff; 6]);
+    let job = Job { sock, payload, to, ip };
+    let queued = SENDER.with(|s| match s.borrow().as_ref() {
+        Some((tx, _)) => tx.send(job).map_err(|e| e.0),
+        None => Err(job),
+    });
+    match queued {
+        Ok(()) => Ok(()),
+        Err(job) => {
+            send(&job)?;
+            SENT.with(|s| s.borrow_mut().push(job.sock));
+            Ok(())
+        }
+    }
+}
+
+/// One announcement, ready to go out.
+struct Job {
+    sock: OwnedFd,
+    payload: [u8; 28],
+    to: libc::sockaddr_ll,
+    ip: Ipv4Addr,
+}
+
+// SAFETY: sockaddr_ll is plain data; the descriptor moves with the job.
+unsafe impl Send for Job {}
+
+fn send(job: &Job) -> Result<()> {
     // SAFETY: pointers and lengths describe live, correctly sized buffers.
     let n = unsafe {
         libc::sendto(
-            sock.as_raw_fd(),
-            payload.as_ptr().cast(),
-            payload.len(),
+            job.sock.as_raw_fd(),
+            job.payload.as_ptr().cast(),
+            job.payload.len(),
             0,
-            (&to as *const libc::sockaddr_ll).cast(),
+            (&job.to as *const libc::sockaddr_ll).cast(),
             std::mem::size_of::<libc::sockaddr_ll>() as u32,
         )
     };
     if n < 0 {
         return Err(std::io::Error::last_os_error()).context("sending the gratuitous ARP");
     }
-    if n as usize != payload.len() {
+    if n as usize != job.payload.len() {
         bail!("short write sending the gratuitous ARP");
     }
-    close_in_background(sock);
     Ok(())
+}
+
+type Worker = (std::sync::mpsc::Sender<Job>, std::thread::JoinHandle<Vec<OwnedFd>>);
+
+thread_local! {
+    /// In a batch, announcements go out from a helper thread.
+    static SENDER: std::cell::RefCell<Option<Worker>> = const { std::cell::RefCell::new(None) };
+}
+
+/// For a batch: from now on, announcements are sent by a helper thread. A
+/// bridge copies each broadcast to every port inside the sender's sendto,
+/// which with a thousand ports is most of an attach; on the helper thread
+/// that work runs on another core while the next attach goes on. Every
+/// announcement is still out before `release_sockets` returns.
+pub fn send_from_helper_thread() {
+    let (tx, rx) = std::sync::mpsc::channel::<Job>();
+    let worker = std::thread::spawn(move || {
+        let mut done = Vec::new();
+        for job in rx {
+            if let Err(e) = send(&job) {
+                eprintln!("pipework: warning: gratuitous ARP for {} failed: {e:#}", job.ip);
+            }
+            done.push(job.sock);
+        }
+        done
+    });
+    SENDER.with(|s| *s.borrow_mut() = Some((tx, worker)));
+}
+
+thread_local! {
+    /// Packet sockets that have done their work, kept open until
+    /// `release_sockets`.
+    static SENT: std::cell::RefCell<Vec<OwnedFd>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// The last close of a packet socket waits for an RCU grace period (the
 /// kernel's packet_release calls synchronize_net): about 30 ms here, ten
-/// times the rest of an attach. A child that holds a copy of the socket until
-/// we have dropped ours makes the final close its own, off our path.
-fn close_in_background(sock: OwnedFd) {
+/// times the rest of an attach, and per socket. A child that holds copies of
+/// all of them until we have dropped ours makes the final closes its own,
+/// off our path: one fork for one attach or a whole batch.
+pub fn release_sockets() {
+    if let Some((tx, worker)) = SENDER.with(|s| s.borrow_mut().take()) {
+        drop(tx);
+        let sent = worker.join().unwrap_or_default();
+        SENT.with(|s| s.borrow_mut().extend(sent));
+    }
+    let socks = SENT.with(|s| std::mem::take(&mut *s.borrow_mut()));
+    if !socks.is_empty() {
+        close_in_background(socks);
+    }
+}
+
+fn close_in_background(socks: Vec<OwnedFd>) {
     use nix::unistd::{fork, pipe, read, ForkResult};
-    let Ok((rx, tx)) = pipe() else { return drop(sock) };
-    // SAFETY: we are single-threaded here (current-thread runtime, no
-    // blocking pool), and the child only calls read(2) and _exit(2).
+    let Ok((rx, tx)) = pipe() else { return drop(socks) };
+    // SAFETY: no other thread of ours runs now (the helper was joined), and
+    // the child only calls read(2) and _exit(2).
     match unsafe { fork() } {
         Ok(ForkResult::Child) => {
             drop(tx);
@@ -90,10 +162,10 @@ fn close_in_background(sock: OwnedFd) {
             unsafe { libc::_exit(0) }
         }
         Ok(ForkResult::Parent { .. }) => {
-            drop(sock);
+            drop(socks);
             drop(tx);
         }
-        Err(_) => drop(sock),
+        Err(_) => drop(socks),
     }
 }
 

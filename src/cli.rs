@@ -67,6 +67,16 @@ pub struct Cli {
     #[arg(long, requires = "detach")]
     pub strict: bool,
 
+    /// Run the attach command lines in FILE (- for standard input), one per
+    /// line, # for comments; all are checked before any runs
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["wait", "detach"])]
+    pub batch: Option<String>,
+
+    /// With --batch: stop at the first line that fails (it is undone; the
+    /// lines before it stay)
+    #[arg(long, requires = "batch")]
+    pub fail_fast: bool,
+
     /// Run inside a container: wait until GUESTIF (default eth1) exists.
     #[arg(long)]
     pub wait: bool,

@@ -6,6 +6,7 @@
 
 mod apply;
 mod arp;
+mod batch;
 mod cli;
 mod detach;
 mod dhcp;
@@ -88,6 +89,12 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<u8> {
+    if let Some(path) = &cli.batch {
+        if !cli.words.is_empty() {
+            anyhow::bail!("--batch takes its command lines from {path}, not from the command line");
+        }
+        return batch::run(path, cli.fail_fast, cli.dry_run).await;
+    }
     let parsed = match cli::passthrough_verb(&cli) {
         // `route…`, `rule…`, `tc…` are verbs unless an interface has that name.
         Some(verb) if Netlink::connect()?.link(&cli.words[0]).await?.is_none() => cli::parse_passthrough(&cli, verb)?,
@@ -130,5 +137,7 @@ async fn attach(req: &Attach, dry_run: bool) -> Result<()> {
         host_if: facts.host_index.map(|i| (facts.host_name.as_str(), i)),
         ovs: vsctl.as_ref(),
     };
-    apply::apply(&plan, &target).await
+    let result = apply::apply(&plan, &target).await;
+    arp::release_sockets();
+    result
 }

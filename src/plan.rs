@@ -106,7 +106,11 @@ pub fn plan(req: &Attach, f: &Facts) -> Plan {
             steps.push(Step::CreateVeth { host: host.clone(), guest: guest_if.clone(), mtu: f.mtu, mac: req.mac });
             if matches!(f.host_kind, Kind::LinuxBridge | Kind::NewLinuxBridge) {
                 steps.push(Step::Enslave { link: host.clone(), bridge: f.host_name.clone() });
-                bridge_port = Some(host);
+                // A bridge that is down never makes its ports forward: no use
+                // waiting for that before announcing or asking for a lease.
+                if f.host_up || f.host_kind == Kind::NewLinuxBridge {
+                    bridge_port = Some(host);
+                }
             } else {
                 steps.push(Step::AddOvsPort(PortSpec {
                     bridge: f.host_name.clone(),

@@ -1,0 +1,48 @@
+# --batch: many attach lines in one run. Every line is checked before any
+# runs (one bad line: nothing changes); a line that fails late is undone and
+# the others go on, unless --fail-fast; the report names the failed lines.
+. "$(dirname "$0")/lib.sh"
+in_host ip link add br1 type bridge
+in_host ip link set br1 up
+G=(); for i in $(seq 0 11); do G+=("$(new_guest)"); done
+BAD=$(new_guest)
+in_guest "$BAD" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+batch=$(mktemp); on_exit "rm -f $batch"
+
+# Validation: every problem is reported, nothing changes.
+before=$(snapshot "${G[0]}")
+printf '%s\n' "br1 ${G[0]} 10.32.0.1/24" "br1 ${G[1]} 10.32.0.300/24" "br1 ${G[2]}" "br1 -i taken/x ${G[3]} 10.32.0.4/24" >"$batch"
+fails_with "a batch with bad lines is refused as a whole" "line 2: .*not an IPv4.*line 3: incomplete.*line 4: .*contains '/'" \
+    bash -c "$(declare -f pipework); HOST=$HOST PIPEWORK_BIN=$PIPEWORK_BIN; pipework --batch $batch 2>&1 | tr '\n' ' ' >&2; exit \${PIPESTATUS[0]}"
+[ "$(snapshot "${G[0]}")" = "$before" ] || fail "a refused batch changed something"
+note "ok: nothing changed"
+
+# A late failure on line 8 (IPv6 is off in that guest): undone, the rest run.
+{
+    echo "# ten guests on br1, as a script would write them"
+    for i in $(seq 0 9); do
+        [ "$i" = 6 ] && echo "pipework br1 $BAD 2001:db8::6/64   # this one fails late"
+        echo "pipework br1 ${G[$i]} 10.32.0.$((i + 1))/24 'U:guest $i'"
+    done
+} >"$batch"
+out=$(pipework --batch "$batch" 2>&1) && fail "a batch with a failed line must exit 1: $out"
+grep -q "batch: 10 attached, 1 failed (line 8)" <<<"$out" || fail "report: $out"
+grep -q "line 8: .*2001:db8::6/64" <<<"$out" || fail "the failure is not explained: $out"
+note "ok: report: $(grep 'batch:' <<<"$out")"
+expect "line 2 attached" "inet 10.32.0.1/24" in_guest "${G[0]}" ip -o addr show eth1
+expect "the last line attached" "inet 10.32.0.10/24" in_guest "${G[9]}" ip -o addr show eth1
+expect "quoted U: MAC" "$(printf '02:%s' "$(printf 'guest 9\n' | md5sum | cut -c1-10 | sed 's/../&:/g; s/:$//')")" in_guest "${G[9]}" ip -o link show eth1
+expect_not "the failed line left nothing in its guest" "eth1" in_guest "$BAD" ip -o link
+expect_not "nor in the host" "veth1pl$BAD" in_host ip -o link
+ping_ok "${G[0]}" 10.32.0.10
+
+# --fail-fast from standard input: stops at the failure; later lines do not run.
+printf '%s\n' "br1 -i eth2 ${G[10]} 10.32.1.1/24" "br1 -i eth2 $BAD 2001:db8::7/64" "br1 -i eth2 ${G[11]} 10.32.1.3/24" >"$batch"
+out=$(in_host "$PIPEWORK_BIN" --batch - --fail-fast <"$batch" 2>&1) && fail "must exit 1"
+grep -q "batch: 1 attached, 1 failed (line 2), 1 not run (--fail-fast)" <<<"$out" || fail "report: $out"
+expect "the line before the failure stays" "inet 10.32.1.1/24" in_guest "${G[10]}" ip -o addr show eth2
+expect_not "the line after it did not run" "eth2" in_guest "${G[11]}" ip -o link
+printf '%s\n' "# a comment" "br1 -i eth3 ${G[11]} 10.32.2.3/24" >"$batch"
+before=$(snapshot "${G[11]}")
+expect "a dry run prints every line's plan" "# line 2: br1 -i eth3 ${G[11]} 10.32.2.3/24" pipework --dry-run --batch "$batch"
+[ "$(snapshot "${G[11]}")" = "$before" ] || fail "a batch dry run changed something"

@@ -1,0 +1,237 @@
+//! `pipework --batch FILE`: many attaches in one process. Each line is an
+//! ordinary attach command line (a leading `pipework` is allowed, `#` starts
+//! a comment, quoting works as in a shell). Every line is parsed, its guest
+//! resolved and its facts read before anything changes; any problem there
+//! stops the batch with nothing touched. Then the lines run in order, over
+//! one netlink connection per namespace; a line that fails is undone and the
+//! others go on, unless `--fail-fast`.
+
+use std::collections::HashMap;
+use std::io::{IsTerminal, Read, Write};
+use std::os::unix::fs::MetadataExt;
+use std::rc::Rc;
+use std::time::Instant;
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::Parser;
+
+use crate::apply::{self, Target};
+use crate::cli::{self, Cli, Parsed};
+use crate::guest::{self, Guest};
+use crate::netlink::Netlink;
+use crate::ovs::Vsctl;
+use crate::plan::{self, Facts, Plan};
+use crate::request::{Attach, Request};
+use crate::{arp, facts};
+
+/// One attach line, ready to run.
+struct Prepared {
+    line: usize,
+    text: String,
+    guest: Rc<Guest>,
+    inside: Rc<Netlink>,
+    vsctl: Option<Rc<Vsctl>>,
+    facts: Facts,
+    plan: Plan,
+}
+
+/// Reads the lines of `path` (`-`: standard input).
+pub fn read_lines(path: &str) -> Result<String> {
+    let mut text = String::new();
+    if path == "-" {
+        std::io::stdin().read_to_string(&mut text).context("reading the batch from standard input")?;
+    } else {
+        text = std::fs::read_to_string(path).with_context(|| format!("reading the batch file {path}"))?;
+    }
+    Ok(text)
+}
+
+/// Line number, text and request of every attach line; all errors at once.
+fn parse_all(text: &str) -> Result<Vec<(usize, String, Attach)>> {
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let n = i + 1;
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        match parse_line(line) {
+            Ok(a) => out.push((n, line.to_string(), a)),
+            Err(e) => errors.push(format!("line {n}: {e:#}")),
+        }
+    }
+    if !errors.is_empty() {
+        bail!("the batch has errors; nothing was changed:\n  {}", errors.join("\n  "));
+    }
+    if out.is_empty() {
+        bail!("the batch has no attach lines");
+    }
+    Ok(out)
+}
+
+fn parse_line(line: &str) -> Result<Attach> {
+    let mut words = shlex::split(line).ok_or_else(|| anyhow!("unbalanced quotes"))?;
+    if words.first().map(String::as_str) == Some("pipework") {
+        words.remove(0);
+    }
+    let cli = Cli::try_parse_from(std::iter::once("pipework".to_string()).chain(words))
+        .map_err(|e| anyhow!("{}", e.kind()))?;
+    if cli.batch.is_some() || cli.dry_run || cli.detach || cli.wait || cli.man || cli.completions.is_some() {
+        bail!("only attach command lines can be batched");
+    }
+    match cli::parse(&cli)? {
+        Parsed::Request(Request::Attach(a)) => Ok(a),
+        Parsed::Usage => bail!("incomplete: HOSTIF GUEST ADDRESS are needed"),
+        Parsed::Request(_) => bail!("only attach command lines can be batched"),
+    }
+}
+
+pub async fn run(path: &str, fail_fast: bool, dry_run: bool) -> Result<u8> {
+    let lines = parse_all(&read_lines(path)?)?;
+    raise_fd_limit();
+    let started = Instant::now();
+    let host = Netlink::connect()?;
+    let prepared = prepare_all(lines, &host).await?;
+    if dry_run {
+        for p in &prepared {
+            println!("# line {}: {}", p.line, p.text);
+            let names = p.guest.names();
+            for step in &p.plan.steps {
+                println!("{}", step.command(&names));
+            }
+        }
+        return Ok(0);
+    }
+
+    let progress = std::io::stderr().is_terminal();
+    let total = prepared.len();
+    arp::send_from_helper_thread();
+    let mut failed = Vec::new();
+    let mut ran = 0;
+    for (i, p) in prepared.iter().enumerate() {
+        if progress && (i % 10 == 0 || i + 1 == total) {
+            eprint!("\rpipework: attaching {}/{total} (line {})\x1b[K", i + 1, p.line);
+            let _ = std::io::stderr().flush();
+        }
+        let target = Target {
+            host: &host,
+            guest: &p.inside,
+            guest_ns: &p.guest.netns,
+            guest_label: &p.guest.label,
+            host_if: p.facts.host_index.map(|i| (p.facts.host_name.as_str(), i)),
+            ovs: p.vsctl.as_deref(),
+        };
+        ran += 1;
+        if let Err(e) = apply::apply(&p.plan, &target).await {
+            if progress {
+                eprint!("\r\x1b[K");
+            }
+            eprintln!("pipework: line {}: {e:#}", p.line);
+            failed.push(p.line);
+            if fail_fast {
+                break;
+            }
+        }
+    }
+    arp::release_sockets();
+    if progress {
+        eprint!("\r\x1b[K");
+    }
+    let failures = match failed.len() {
+        0 => String::new(),
+        1 => format!(" (line {})", failed[0]),
+        _ => format!(" (lines {})", join(&failed)),
+    };
+    let skipped = if ran < total { format!(", {} not run (--fail-fast)", total - ran) } else { String::new() };
+    println!(
+        "pipework: batch: {} attached, {} failed{failures}{skipped} in {:.2} s",
+        ran - failed.len(),
+        failed.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(if failed.is_empty() { 0 } else { 1 })
+}
+
+/// Guests, connections and facts for every line, before any change. One
+/// netlink connection per guest namespace, however many lines name it.
+async fn prepare_all(lines: Vec<(usize, String, Attach)>, host: &Netlink) -> Result<Vec<Prepared>> {
+    let mut guests: HashMap<String, Rc<Guest>> = HashMap::new();
+    let mut conns: HashMap<(u64, u64), Rc<Netlink>> = HashMap::new();
+    let mut vsctls: HashMap<Option<String>, Option<Rc<Vsctl>>> = HashMap::new();
+    let mut out = Vec::with_capacity(lines.len());
+    let mut errors = Vec::new();
+    for (line, text, req) in lines {
+        let prepared = async {
+            let key = req.guest.to_string();
+            let guest = match guests.get(&key) {
+                Some(g) => g.clone(),
+                None => {
+                    let g = Rc::new(guest::resolve(&req.guest)?);
+                    guests.insert(key, g.clone());
+                    g
+                }
+            };
+            let meta = guest.netns.metadata()?;
+            let inside = match conns.get(&(meta.dev(), meta.ino())) {
+                Some(c) => c.clone(),
+                None => {
+                    let c = Rc::new(Netlink::connect_in(&guest.netns).context("opening netlink inside the guest")?);
+                    conns.insert((meta.dev(), meta.ino()), c.clone());
+                    c
+                }
+            };
+            let vsctl =
+                vsctls.entry(req.ovs.db.clone()).or_insert_with(|| Vsctl::find(req.ovs.db.as_deref()).map(Rc::new)).clone();
+            let facts = facts::gather(&req, &guest, host, &inside, vsctl.as_deref()).await?;
+            let plan = plan::plan(&req, &facts);
+            Ok::<_, anyhow::Error>(Prepared { line, text: text.clone(), guest, inside, vsctl, facts, plan })
+        }
+        .await;
+        match prepared {
+            Ok(p) => out.push(p),
+            Err(e) => errors.push(format!("line {line}: {e:#}")),
+        }
+    }
+    if !errors.is_empty() {
+        bail!("the batch cannot run; nothing was changed:\n  {}", errors.join("\n  "));
+    }
+    Ok(out)
+}
+
+fn join(lines: &[usize]) -> String {
+    lines.iter().map(usize::to_string).collect::<Vec<_>>().join(", ")
+}
+
+/// A batch holds a namespace file and a netlink socket per guest: more than
+/// the usual soft limit of 1024 descriptors for a big batch. The hard limit
+/// is ours to take.
+fn raise_fd_limit() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        if soft < hard {
+            let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_comments_quotes_and_the_program_name() {
+        let text = "# two guests\n\npipework br1 web1 10.0.0.2/24\nbr1 -i eth2 web2 'udhcpc:-t 3'  \n";
+        let lines = parse_all(text).unwrap();
+        assert_eq!(lines.iter().map(|l| l.0).collect::<Vec<_>>(), [3, 4]);
+        assert_eq!(lines[1].2.guest_if.as_ref().unwrap().as_str(), "eth2");
+    }
+
+    #[test]
+    fn every_bad_line_is_reported_at_once() {
+        let err = parse_all("br1 web1 10.0.0.300/24\nbr1 web2 10.0.0.3/24\n--detach web1\nbr1 web3\n").unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(msg.contains("line 1:") && msg.contains("line 3: only attach") && msg.contains("line 4: incomplete"), "{msg}");
+        assert!(!msg.contains("line 2:"), "{msg}");
+    }
+}
