@@ -14,11 +14,7 @@ pipework sw0 "$C1" 10.24.0.1/24 @42
 pipework sw0 "$C2" 10.24.0.2/24 @42
 
 pid=$(docker inspect -f '{{.State.Pid}}' "$C1"); id=$(docker inspect -f '{{.Id}}' "$C1")
-ids=$(vsctl get Interface "veth1pl$pid" external-ids)
-for want in "pipework.containerid=\"$id\"" "pipework.containername=\"/$C1\"" "pipework.nspid=\"$pid\"" \
-            'pipework.vlan="42"' "pipework.bridge=sw0" "pipework.interface=veth1pl$pid"; do
-    grep -qF -- "$want" <<<"$ids" || fail "Interface external-ids lack $want: $ids"
-done
-note "ok: external-ids: $ids"
+expect_extids "veth1pl$pid" "pipework.containerid=$id" "pipework.containername=/$C1" "pipework.nspid=$pid" \
+    pipework.vlan=42 pipework.bridge=sw0 "pipework.interface=veth1pl$pid"
 expect "the port is on VLAN 42" '^42$' vsctl get Port "veth1pl$pid" tag
 expect "one container pings the other over OVS" "1 packets received" docker exec "$C1" ping -c 1 -W 2 10.24.0.2

@@ -61,6 +61,18 @@ start_ovs() {
     export OVS_RUNDIR=$OVS_DIR OVS_DBDIR=$OVS_DIR OVS_LOGDIR=$OVS_DIR
 }
 vsctl() { in_host ovs-vsctl --timeout=10 "$@"; }
+# extid PORT KEY: one external-id of an Interface row, unquoted (ovsdb quotes
+# a value only when it must, e.g. when it starts with a digit).
+extid() { vsctl --if-exists get Interface "$1" "external-ids:$2" | sed 's/^"//; s/"$//'; }
+# expect_extids PORT KEY=VALUE...: each external-id has exactly that value.
+expect_extids() {
+    local port=$1 kv got; shift
+    for kv in "$@"; do
+        got=$(extid "$port" "${kv%%=*}")
+        [ "$got" = "${kv#*=}" ] || fail "$port: external-ids:${kv%%=*} is '$got', not '${kv#*=}'"
+    done
+    note "ok: $port has external-ids $*"
+}
 
 # counting_vsctl: sets SHIM_PATH to a PATH whose first ovs-vsctl logs each
 # call to $VSCTL_LOG, then runs the real one.
