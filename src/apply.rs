@@ -149,6 +149,29 @@ async fn run(step: &Step, t: &Target<'_>, ix: &mut Indexes, undo: &mut Vec<Undo>
             let i = ix.host(t, link).await?;
             t.host.set_up(i, true).await.with_context(|| format!("setting {link} up"))?;
         }
+        Step::CreateVlan { name, parent, id, mtu } => {
+            let p = ix.host(t, parent).await?;
+            t.host
+                .add_vlan(name, p, *id, *mtu)
+                .await
+                .with_context(|| format!("creating 802.1Q device {name} (VLAN {id} on {parent})"))?;
+            undo.push(Undo::DeleteHostLink(ix.host(t, name).await?));
+        }
+        Step::CreateIpoib { name, parent, pkey } => {
+            let p = ix.host(t, parent).await?;
+            t.host
+                .add_ipoib(name, p, *pkey, t.guest_ns)
+                .await
+                .with_context(|| format!("creating IPoIB child {name} of {parent} in guest {}", t.guest_label))?;
+            undo.push(Undo::DeleteGuestLink(ix.guest(t, name).await?));
+        }
+        Step::CreateDummy { name, mac } => {
+            t.host
+                .add_dummy(name, t.guest_ns, *mac)
+                .await
+                .with_context(|| format!("creating dummy interface {name} in guest {}", t.guest_label))?;
+            undo.push(Undo::DeleteGuestLink(ix.guest(t, name).await?));
+        }
         Step::CreateMacvlan { name, parent, mtu, mac } => {
             let p = ix.host(t, parent).await?;
             t.host

@@ -7,7 +7,7 @@ use anyhow::{bail, Result};
 use clap::Parser;
 
 use crate::request::{
-    parse_mac_vlan, AddressSpec, Attach, Datapath, Family, OvsOptions, GuestRef, HostIfRef, IfName, PassThrough,
+    parse_mac_vlan, parse_vlan, AddressSpec, Attach, Datapath, Family, OvsOptions, GuestRef, HostIfRef, IfName, PassThrough,
     Request, Verb,
 };
 
@@ -221,10 +221,13 @@ pub fn parse(cli: &Cli) -> Result<Parsed> {
     let host_side = host_side.as_deref().map(|n| IfName::parse(n, "-l")).transpose()?;
     let guest = GuestRef::parse(guest, cli.engine)?;
     let address = AddressSpec::parse(address, family)?;
-    let (mac, vlan) = match mac_vlan {
+    let (mac, vlan_text) = match mac_vlan {
         Some(s) => parse_mac_vlan(s)?,
         None => (None, None),
     };
+    // Checked as a VLAN ID, or as a partition key, once the host interface's
+    // kind is known.
+    let vlan = vlan_text.as_deref().and_then(|v| parse_vlan(v).ok());
 
     Ok(Parsed::Request(Request::Attach(Attach {
         host_if,
@@ -234,6 +237,7 @@ pub fn parse(cli: &Cli) -> Result<Parsed> {
         address,
         mac,
         vlan,
+        vlan_text,
         direct_phys: cli.direct_phys,
         ovs: OvsOptions { datapath: cli.ovs_datapath, db: cli.ovs_db.clone() },
         dhcp_timeout: std::time::Duration::from_secs(cli.dhcp_timeout),

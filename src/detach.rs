@@ -115,10 +115,7 @@ async fn plan(guest: &Guest, link: &Link, host: &Netlink, vsctl: Option<&Vsctl>)
             let host_side = host_side.map(|h| h.name);
             steps.push(Step::DeleteGuestLink { name: link.name.clone(), index: link.index, host_side });
         }
-        Some(InfoKind::Other(k)) if k == "ipoib" => {
-            steps.push(Step::DeleteGuestLink { name: link.name.clone(), index: link.index, host_side: None })
-        }
-        Some(InfoKind::MacVlan | InfoKind::MacVtap | InfoKind::IpVlan | InfoKind::Dummy | InfoKind::Vlan) => {
+        Some(InfoKind::MacVlan | InfoKind::MacVtap | InfoKind::IpVlan | InfoKind::Dummy | InfoKind::Vlan | InfoKind::Ipoib) => {
             steps.push(Step::DeleteGuestLink { name: link.name.clone(), index: link.index, host_side: None })
         }
         // A device of another kind that carries no mark: a NIC moved in by

@@ -33,6 +33,13 @@ pub fn macvlan(nspid: u64, guest_if: &str) -> String {
     n
 }
 
+/// The reference's temporary name of a dummy, `du<NSPID><GUESTIF>`, cut to 15.
+pub fn dummy(nspid: u64, guest_if: &str) -> String {
+    let mut n = format!("du{nspid}{guest_if}");
+    n.truncate(IFNAMSIZ_MAX);
+    n
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

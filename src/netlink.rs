@@ -10,7 +10,7 @@ use futures::TryStreamExt;
 use ipnet::IpNet;
 use macaddr::MacAddr6;
 use rtnetlink::packet_route::link::{
-    InfoData, InfoKind, InfoMacVlan, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkLayerType,
+    InfoData, InfoKind, InfoMacVlan, InfoVlan, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkLayerType,
     LinkMessage, MacVlanMode, State, InfoPortData, InfoBridgePort, BridgePortState,
 };
 // Boot is what `ip route add` uses: routes look exactly like the reference's.
@@ -45,6 +45,8 @@ pub struct Link {
     pub controller: Option<u32>,
     /// IFLA_IFALIAS, the free-text description.
     pub alias: Option<String>,
+    /// For an 802.1Q device: its VLAN ID.
+    pub vlan_id: Option<u16>,
     /// IFLA_LINK: a veth's peer, a macvlan's parent (index in that device's
     /// namespace).
     pub parent: Option<u32>,
@@ -65,6 +67,7 @@ impl Link {
             controller: None,
             parent: None,
             alias: None,
+            vlan_id: None,
         };
         for a in m.attributes {
             match a {
@@ -79,6 +82,12 @@ impl Link {
                     for i in infos {
                         match i {
                             LinkInfo::Kind(k) => l.kind = Some(k),
+                            LinkInfo::Data(InfoData::Vlan(v)) => {
+                                l.vlan_id = v.iter().find_map(|i| match i {
+                                    InfoVlan::Id(id) => Some(*id),
+                                    _ => None,
+                                })
+                            }
                             LinkInfo::PortData(InfoPortData::BridgePort(port)) => {
                                 l.forwarding = port.iter().find_map(|p| match p {
                                     InfoBridgePort::State(s) => Some(*s == BridgePortState::Forwarding),
@@ -183,6 +192,30 @@ impl Netlink {
     }
 
     /// A bridge-mode macvlan on `parent`, created directly in `ns`.
+    /// `ip link add link PARENT name NAME mtu MTU type vlan id ID`, in our namespace.
+    pub async fn add_vlan(&self, name: &str, parent: u32, id: u16, mtu: u32) -> Result<()> {
+        let msg = rtnetlink::LinkVlan::new(name, parent, id).mtu(mtu).build();
+        self.handle.link().add(msg).execute().await.map_err(nl)
+    }
+
+    /// An IPoIB child of `parent` (with its partition key), born inside `ns`.
+    pub async fn add_ipoib(&self, name: &str, parent: u32, pkey: Option<u16>, ns: &File) -> Result<()> {
+        let mut b = rtnetlink::LinkIpoib::new(name).link(parent).setns_by_fd(ns.as_raw_fd());
+        if let Some(k) = pkey {
+            b = b.pkey(k);
+        }
+        self.handle.link().add(b.build()).execute().await.map_err(nl)
+    }
+
+    /// A dummy device born inside `ns`.
+    pub async fn add_dummy(&self, name: &str, ns: &File, mac: Option<MacAddr6>) -> Result<()> {
+        let mut b = rtnetlink::LinkDummy::new(name).setns_by_fd(ns.as_raw_fd());
+        if let Some(mac) = mac {
+            b = b.address(mac.as_bytes().to_vec());
+        }
+        self.handle.link().add(b.build()).execute().await.map_err(nl)
+    }
+
     pub async fn add_macvlan(&self, name: &str, parent: u32, mtu: u32, ns: &File, mac: Option<MacAddr6>) -> Result<()> {
         let mut b = LinkMessageBuilder::<LinkUnspec>::new_with_info_kind(InfoKind::MacVlan)
             .name(name.to_string())

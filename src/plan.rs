@@ -38,6 +38,19 @@ pub struct Facts {
     pub container: Option<Container>,
     /// The guest as the user named it: the DHCP hostname.
     pub guest_label: String,
+    /// `@VLAN` on a physical parent: the 802.1Q device the macvlan sits on.
+    pub vlan_dev: Option<VlanDev>,
+    /// `@PKEY` on an IPoIB parent: the key, and its text as typed (it is
+    /// part of the child's name, as in the reference).
+    pub pkey: Option<(u16, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct VlanDev {
+    pub name: String,
+    /// It is already there (and right): reused, never deleted.
+    pub exists: bool,
+    pub up: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -58,6 +71,13 @@ pub enum Step {
     /// The veth host side comes up (on OVS, after it became a port, as in
     /// the reference). No undo of its own: undo deletes the veth.
     PortUp { link: String },
+    /// `PARENT.VLAN` in the host, with the parent's MTU.
+    CreateVlan { name: String, parent: String, id: u16, mtu: u32 },
+    /// An IPoIB child of the parent, born in the guest under its reference
+    /// name (`PARENT.NSPID` or `PARENT.PKEY.NSPID`).
+    CreateIpoib { name: String, parent: String, pkey: Option<u16> },
+    /// A dummy born in the guest under a temporary name.
+    CreateDummy { name: String, mac: Option<MacAddr6> },
     /// Macvlan born in the guest under a temporary name.
     CreateMacvlan { name: String, parent: String, mtu: u32, mac: Option<MacAddr6> },
     /// `ip link set PARENT up` in the host.
@@ -126,14 +146,35 @@ pub fn plan(req: &Attach, f: &Facts) -> Plan {
             steps.push(Step::MoveToGuest { link: f.host_name.clone(), new_name: guest_if.clone(), mac: req.mac });
         }
         Kind::Physical => {
+            let mut parent = f.host_name.clone();
+            if let (Some(v), Some(id)) = (&f.vlan_dev, req.vlan) {
+                if !v.exists {
+                    steps.push(Step::CreateVlan { name: v.name.clone(), parent: parent.clone(), id, mtu: f.mtu });
+                }
+                parent = v.name.clone();
+            }
             let temp = names::macvlan(f.nspid, &guest_if);
-            steps.push(Step::CreateMacvlan { name: temp.clone(), parent: f.host_name.clone(), mtu: f.mtu, mac: req.mac });
+            steps.push(Step::CreateMacvlan { name: temp.clone(), parent, mtu: f.mtu, mac: req.mac });
             if temp != guest_if {
                 steps.push(Step::RenameInGuest { from: temp, to: guest_if.clone() });
             }
         }
         // Refused while gathering facts; nothing to plan.
-        Kind::Ipoib | Kind::NewDummy => {}
+        Kind::NewDummy => {
+            let temp = names::dummy(f.nspid, &guest_if);
+            steps.push(Step::CreateDummy { name: temp.clone(), mac: req.mac });
+            if temp != guest_if {
+                steps.push(Step::RenameInGuest { from: temp, to: guest_if.clone() });
+            }
+        }
+        Kind::Ipoib => {
+            let child = match &f.pkey {
+                Some((_, text)) => format!("{}.{text}.{}", f.host_name, f.nspid),
+                None => format!("{}.{}", f.host_name, f.nspid),
+            };
+            steps.push(Step::CreateIpoib { name: child.clone(), parent: f.host_name.clone(), pkey: f.pkey.as_ref().map(|p| p.0) });
+            steps.push(Step::RenameInGuest { from: child, to: guest_if.clone() });
+        }
     }
 
     let (addr, gateway) = match &req.address {
@@ -159,8 +200,13 @@ pub fn plan(req: &Attach, f: &Facts) -> Plan {
     // that cannot be taken back (qdisc, the peer's IPv6 link-local), so no
     // step that can still fail comes after it. DHCP is the exception: its
     // packets leave through the parent.
-    if f.host_kind == Kind::Physical && !req.direct_phys && !f.host_up {
-        steps.push(Step::HostUp { link: f.host_name.clone() });
+    if (f.host_kind == Kind::Physical && !req.direct_phys) || f.host_kind == Kind::Ipoib {
+        if !f.host_up {
+            steps.push(Step::HostUp { link: f.host_name.clone() });
+        }
+        if let Some(v) = f.vlan_dev.as_ref().filter(|v| !v.up) {
+            steps.push(Step::HostUp { link: v.name.clone() });
+        }
     }
     if let AddressSpec::Dhcp { method, options } = &req.address {
         let spec = DhcpSpec {
@@ -241,6 +287,17 @@ impl Step {
             Step::AddOvsPort(spec) => format!("ovs-vsctl {}", spec.args().join(" ")),
             Step::PortUp { link } => format!("ip link set {link} up"),
             Step::Dhcp { spec, .. } => spec.describe(&names.exec),
+            Step::CreateVlan { name, parent, id, mtu } => {
+                format!("ip link add link {parent} name {name} mtu {mtu} type vlan id {id}")
+            }
+            Step::CreateIpoib { name, parent, pkey } => format!(
+                "ip link add link {parent} name {name} netns {guest} type ipoib{}",
+                pkey.map(|k| format!(" pkey 0x{k:x}")).unwrap_or_default()
+            ),
+            Step::CreateDummy { name, mac } => format!(
+                "ip link add {name}{} netns {guest} type dummy",
+                mac.map(|m| format!(" address {}", format_mac(&m))).unwrap_or_default()
+            ),
             Step::CreateMacvlan { name, parent, mtu, mac } => format!(
                 "ip link add link {parent} name {name} mtu {mtu}{} netns {guest} type macvlan mode bridge",
                 mac.map(|m| format!(" address {}", format_mac(&m))).unwrap_or_default()
@@ -278,6 +335,7 @@ mod tests {
             address: AddressSpec::parse(addr, None).unwrap(),
             mac: None,
             vlan: None,
+            vlan_text: None,
             direct_phys: false,
             ovs: Default::default(),
             dhcp_timeout: std::time::Duration::from_secs(30),
@@ -298,6 +356,8 @@ mod tests {
             pid: Some(4242),
             container: None,
             guest_label: "web1".into(),
+            vlan_dev: None,
+            pkey: None,
         }
     }
 
@@ -411,6 +471,50 @@ mod tests {
                 "nsenter -t 4242 -n udhcpc -q -i eth1 -x hostname:web1 -p /var/run/udhcpc.web1.pid",
             ]
         );
+    }
+
+    #[test]
+    fn vlan_on_a_physical_parent() {
+        let mut a = attach("10.0.0.2/24");
+        a.vlan = Some(100);
+        let mut f = facts(Kind::Physical);
+        f.host_name = "eth2".into();
+        f.host_up = false;
+        f.vlan_dev = Some(VlanDev { name: "eth2.100".into(), exists: false, up: false });
+        let c = commands(&plan(&a, &f));
+        assert_eq!(c[0], "ip link add link eth2 name eth2.100 mtu 1500 type vlan id 100");
+        assert_eq!(c[1], "ip link add link eth2.100 name ph4242eth1 mtu 1500 netns 4242 type macvlan mode bridge");
+        assert_eq!(c[c.len() - 3..c.len() - 1], ["ip link set eth2 up", "ip link set eth2.100 up"]);
+        // An existing, right, up device is only used.
+        f.vlan_dev = Some(VlanDev { name: "eth2.100".into(), exists: true, up: true });
+        let c = commands(&plan(&a, &f));
+        assert!(c[0].starts_with("ip link add link eth2.100 name ph4242eth1"));
+        assert!(!c.iter().any(|l| l.contains("eth2.100 up")));
+    }
+
+    #[test]
+    fn ipoib_child_with_and_without_a_partition_key() {
+        let mut f = facts(Kind::Ipoib);
+        f.host_name = "ib0".into();
+        f.guest_if = IfName::parse("ib0", "t").unwrap();
+        f.host_up = false;
+        let c = commands(&plan(&attach("10.9.0.2/16"), &f));
+        assert_eq!(
+            c[..2],
+            ["ip link add link ib0 name ib0.4242 netns 4242 type ipoib", "nsenter -t 4242 -n ip link set ib0.4242 name ib0"]
+        );
+        assert!(c.contains(&"ip link set ib0 up".to_string()));
+        f.pkey = Some((0x8001, "8001".into()));
+        let c = commands(&plan(&attach("10.9.0.2/16"), &f));
+        assert_eq!(c[0], "ip link add link ib0 name ib0.8001.4242 netns 4242 type ipoib pkey 0x8001");
+    }
+
+    #[test]
+    fn dummy_is_born_in_the_guest() {
+        let mut f = facts(Kind::NewDummy);
+        f.host_name = "dummy0".into();
+        let c = commands(&plan(&attach("10.0.0.2/24@10.0.0.1"), &f));
+        assert_eq!(c[..2], ["ip link add du4242eth1 netns 4242 type dummy", "nsenter -t 4242 -n ip link set du4242eth1 name eth1"]);
     }
 
     #[test]

@@ -35,7 +35,10 @@ pub struct Attach {
     pub guest: GuestRef,
     pub address: AddressSpec,
     pub mac: Option<MacAddr6>,
+    /// `@VLAN` when it is a valid VLAN ID (1-4094); see `vlan_text`.
     pub vlan: Option<u16>,
+    /// `@VLAN` as typed: a VLAN ID, or an IPoIB partition key in hex.
+    pub vlan_text: Option<String>,
     pub direct_phys: bool,
     pub ovs: OvsOptions,
     /// How long a DHCP method may take to a lease before the attach is undone.
@@ -386,19 +389,29 @@ impl AddressSpec {
 }
 
 /// The optional last argument, `[MAC][@VLAN]`.
-pub fn parse_mac_vlan(s: &str) -> Result<(Option<MacAddr6>, Option<u16>)> {
+/// `[MAC][@VLAN]`. The VLAN text comes back as typed: on an IPoIB parent it
+/// is a partition key in hex, which only the host interface's kind tells.
+pub fn parse_mac_vlan(s: &str) -> Result<(Option<MacAddr6>, Option<String>)> {
     let mut parts = s.split('@');
     let mac = parts.next().unwrap_or("");
     let vlan = parts.next();
     let mac = if mac.is_empty() { None } else { Some(parse_mac(mac)?) };
     let vlan = match vlan {
         None | Some("") => None,
-        Some(v) => Some(parse_vlan(v)?),
+        Some(v) => Some(v.to_string()),
     };
     Ok((mac, vlan))
 }
 
-fn parse_vlan(v: &str) -> Result<u16> {
+/// An IPoIB partition key: hex digits, as the reference passes `pkey 0xPKEY`.
+pub fn parse_pkey(v: &str) -> Result<u16> {
+    match u16::from_str_radix(v.trim_start_matches("0x"), 16) {
+        Ok(k) if k != 0 => Ok(k),
+        _ => bail!("'@{v}': on an IPoIB interface this is a partition key, 1 to ffff in hex"),
+    }
+}
+
+pub fn parse_vlan(v: &str) -> Result<u16> {
     match v.parse::<u16>() {
         Ok(id) if (1..=4094).contains(&id) => Ok(id),
         _ => bail!("'@{v}': a VLAN ID is a number from 1 to 4094"),
@@ -450,12 +463,16 @@ mod tests {
     #[test]
     fn mac_and_vlan_forms() {
         let m: MacAddr6 = "aa:bb:cc:dd:ee:f0".parse().unwrap();
-        assert_eq!(parse_mac_vlan("aa:bb:cc:dd:ee:f0@100").unwrap(), (Some(m), Some(100)));
+        assert_eq!(parse_mac_vlan("aa:bb:cc:dd:ee:f0@100").unwrap(), (Some(m), Some("100".into())));
         assert_eq!(parse_mac_vlan("aa:bb:cc:dd:ee:f0").unwrap(), (Some(m), None));
-        assert_eq!(parse_mac_vlan("@42").unwrap(), (None, Some(42)));
-        assert!(parse_mac_vlan("@0").is_err());
-        assert!(parse_mac_vlan("@4095").is_err());
+        assert_eq!(parse_mac_vlan("@42").unwrap(), (None, Some("42".into())));
         assert!(parse_mac_vlan("01:00:5e:00:00:01").is_err());
+        assert_eq!(parse_vlan("42").unwrap(), 42);
+        assert!(parse_vlan("0").is_err() && parse_vlan("4095").is_err());
+        // On IPoIB the same field is a partition key, in hex.
+        assert_eq!(parse_pkey("8001").unwrap(), 0x8001);
+        assert_eq!(parse_pkey("0x7fff").unwrap(), 0x7fff);
+        assert!(parse_pkey("0").is_err() && parse_pkey("10000").is_err() && parse_pkey("xyz").is_err());
     }
 
     #[test]

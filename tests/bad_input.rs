@@ -50,7 +50,8 @@ const CASES: &[Case] = &[
     case("br0 -i taken0 {g} 10.0.0.2/24", "already has an interface named taken0"),
     case("br0 -i eth5 {g} 10.0.0.2/24", "veth5pl{g} already exists and is up"),
     case("--direct-phys br0 {g} 10.0.0.2/24", "--direct-phys moves a physical interface"),
-    case("lan0 {g} 10.0.0.2/24 @10", "802.1Q"),
+    case("lan0 {g} 10.0.0.2/24 @7", "lan0.7 exists but is not the 802.1Q device for VLAN 7 on lan0"),
+    case("--direct-phys lan0 {g} 10.0.0.2/24 @7", "cannot also take @7"),
     case("br0 {g} dhcp", "is not a Docker container; use udhcpc, dhclient, dhcpcd or builtin-dhcp"),
     Case { args: "br0 {g} dhclient-f", says: "DHCP client dhclient (dhclient-f), but it is not installed (Debian/Ubuntu package: isc-dhcp-client)", bare_path: true },
     case("br0 {g} builtin-dhcp:-x", "builtin-dhcp takes no :OPTIONS"),
@@ -68,6 +69,7 @@ fn bad_input_exits_1_says_why_and_changes_nothing() {
     // interface the guest already has, and a host side that is in use.
     host.ok("ip link add br0 type bridge && ip link set br0 up");
     host.ok("ip link add lan0 type veth peer name lan0p && ip link set lan0p up");
+    host.ok("ip link add lan0.7 type veth peer name lan07p");
     guest.ok("ip link add taken0 type veth peer name taken0p");
     host.ok(&format!("ip link add veth5pl{g} type veth peer name inuse0 && ip link set veth5pl{g} up"));
 
