@@ -40,14 +40,20 @@ Open vSwitch bridge, a macvlan on a physical interface, or the interface itself,
 shell script: its command lines work unchanged, every change is a netlink request, and a failed \
 attach removes everything it made.",
     override_usage = "pipework [--direct-phys] HOSTIF [-i GUESTIF] [-l HOSTSIDEIF] [-a FAMILY] GUEST ADDRESS [MAC][@VLAN]\n       pipework route|rule|tc GUEST ARGS...\n       pipework --wait [-i GUESTIF]\n       pipework --detach [--strict] [-i GUESTIF] GUEST",
-    after_help = "HOSTIF is a Linux bridge (created when missing and named br*), a physical interface \
-(a macvlan is made on it), or mac:AA:BB:CC:DD:EE:FF for the interface with that address.\n\
-ADDRESS is A.B.C.D/N[@GATEWAY], an IPv6 prefix[@GATEWAY], 0/0 for no address, or a DHCP method.\n\
-MAC is aa:bb:cc:dd:ee:ff or U:text (a stable address derived from text); @VLAN is an 802.1Q tag.\n\
-GUEST is a Docker container name or ID, an LXC container, a PID (or pid:N), a network namespace \
-name under /var/run/netns (or netns:NAME), or a path to a network namespace file.\n\n\
+    after_help = "HOSTIF is a Linux bridge (created when missing and named br*), an Open vSwitch bridge \
+(created when missing and named ovs*), a dummy* name (a dummy interface in the guest), an IPoIB \
+interface, a physical interface (a macvlan is made on it), or mac:AA:BB:CC:DD:EE:FF for the \
+interface with that address.\n\
+ADDRESS is A.B.C.D/N[@GATEWAY], an IPv6 prefix[@GATEWAY], 0/0 for no address, or a DHCP method: \
+dhcp, udhcpc, udhcpc-f, dhclient, dhclient-f, dhcpcd (each [:OPTIONS]), builtin-dhcp, builtin-dhcp-f.\n\
+MAC is aa:bb:cc:dd:ee:ff or U:text (a stable address derived from text); @VLAN is an 802.1Q tag \
+(an OVS access tag, or PARENT.VLAN under a macvlan; on IPoIB, the partition key).\n\
+GUEST is a Docker, Podman or containerd container (or docker:/podman:/containerd:NAME), an LXC \
+container, a PID (or pid:N), a network namespace name under /var/run/netns (or netns:NAME), or a \
+path to a network namespace file.\n\n\
 Examples:\n  pipework br1 web1 192.168.1.10/24@192.168.1.1\n  pipework eth2 -i eth1 db1 10.0.5.2/24 U:db1.example.com\n  \
-pipework route web1 add 10.9.0.0/16 via 192.168.1.254\n\nSee pipework(8) for the whole manual."
+pipework ovsbr0 web1 10.0.5.2/24 @100\n  pipework br1 web1 builtin-dhcp\n  \
+pipework route web1 add 10.9.0.0/16 via 192.168.1.254\n  pipework --detach web1\n\nSee pipework(8) for the whole manual."
 )]
 pub struct Cli {
     /// Move HOSTIF itself into the guest instead of making a macvlan on it.
