@@ -25,6 +25,25 @@ pub struct Target<'a> {
     pub ovs: Option<&'a Vsctl>,
 }
 
+impl<'a> Target<'a> {
+    pub fn new(
+        host: &'a Netlink,
+        guest: &'a Netlink,
+        g: &'a crate::guest::Guest,
+        facts: &'a crate::plan::Facts,
+        ovs: Option<&'a Vsctl>,
+    ) -> Target<'a> {
+        Target {
+            host,
+            guest,
+            guest_ns: &g.netns,
+            guest_label: &g.label,
+            host_if: facts.host_index.map(|i| (facts.host_name.as_str(), i)),
+            ovs,
+        }
+    }
+}
+
 /// How to take one change back. Links are held by index, which survives
 /// the renames that follow their creation.
 enum Undo {
@@ -121,27 +140,21 @@ async fn run(step: &Step, t: &Target<'_>, ix: &mut Indexes, undo: &mut Vec<Undo>
         Step::AddOvsPort(spec) => {
             let vsctl = t.ovs.context("ovs-vsctl is needed for this step, and it is not installed")?;
             let added = vsctl.add_port(spec)?;
-            if added.committed {
-                // Pushed bridge first: rollback runs newest first, so the
-                // port goes before the bridge is checked for emptiness.
-                if spec.create_bridge.is_some() {
-                    undo.push(Undo::OvsDelBridgeIfEmpty(spec.bridge.clone()));
-                }
-                if !added.port_existed {
-                    undo.push(Undo::OvsDelPort { bridge: spec.bridge.clone(), port: spec.port.clone() });
-                }
+            // Pushed bridge first: rollback runs newest first, so the port
+            // goes before the bridge is checked for emptiness.
+            if spec.create_bridge.is_some() {
+                undo.push(Undo::OvsDelBridgeIfEmpty(spec.bridge.clone()));
+            }
+            if !added.port_existed {
+                undo.push(Undo::OvsDelPort { bridge: spec.bridge.clone(), port: spec.port.clone() });
             }
             if let Some(e) = added.error {
                 return Err(e);
             }
         }
         Step::Dhcp { spec, bridge_port } => {
-            if let Some(port) = bridge_port {
-                wait_for(t.host, port, |l| l.forwarding == Some(true)).await?;
-            }
-            wait_for(t.guest, &spec.link, |l| l.running).await?;
-            let i = ix.guest(t, &spec.link).await?;
-            crate::dhcp::obtain(spec, t.guest_ns, t.guest, i).await.with_context(|| {
+            let l = passing_traffic(t, &spec.link, bridge_port.as_deref()).await?;
+            crate::dhcp::obtain(spec, t.guest_ns, t.guest, l.index).await.with_context(|| {
                 format!("DHCP ({}) on {} in guest {}", spec.method.keyword(), spec.link, t.guest_label)
             })?;
         }
@@ -255,11 +268,17 @@ async fn run(step: &Step, t: &Target<'_>, ix: &mut Indexes, undo: &mut Vec<Undo>
 }
 
 async fn announce(t: &Target<'_>, link: &str, ip: std::net::Ipv4Addr, bridge_port: Option<&str>) -> Result<()> {
+    let l = passing_traffic(t, link, bridge_port).await?;
+    arp::announce(t.guest_ns, &l, ip)
+}
+
+/// The guest's link, once what it sends gets through: the bridge forwards
+/// its host side (when on a bridge) and the link itself is running.
+async fn passing_traffic(t: &Target<'_>, link: &str, bridge_port: Option<&str>) -> Result<crate::netlink::Link> {
     if let Some(port) = bridge_port {
         wait_for(t.host, port, |l| l.forwarding == Some(true)).await?;
     }
-    let l = wait_for(t.guest, link, |l| l.running).await?;
-    arp::announce(t.guest_ns, &l, ip)
+    wait_for(t.guest, link, |l| l.running).await
 }
 
 /// A link just set up drops what is sent through it until the kernel has

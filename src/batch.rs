@@ -96,10 +96,7 @@ pub async fn run(path: &str, fail_fast: bool, dry_run: bool) -> Result<u8> {
     if dry_run {
         for p in &prepared {
             println!("# line {}: {}", p.line, p.text);
-            let names = p.guest.names();
-            for step in &p.plan.steps {
-                println!("{}", step.command(&names));
-            }
+            p.plan.print(&p.guest.names());
         }
         return Ok(0);
     }
@@ -114,14 +111,7 @@ pub async fn run(path: &str, fail_fast: bool, dry_run: bool) -> Result<u8> {
             eprint!("\rpipework: attaching {}/{total} (line {})\x1b[K", i + 1, p.line);
             let _ = std::io::stderr().flush();
         }
-        let target = Target {
-            host: &host,
-            guest: &p.inside,
-            guest_ns: &p.guest.netns,
-            guest_label: &p.guest.label,
-            host_if: p.facts.host_index.map(|i| (p.facts.host_name.as_str(), i)),
-            ovs: p.vsctl.as_deref(),
-        };
+        let target = Target::new(&host, &p.inside, &p.guest, &p.facts, p.vsctl.as_deref());
         ran += 1;
         if let Err(e) = apply::apply(&p.plan, &target).await {
             if progress {

@@ -97,40 +97,37 @@ impl DhcpSpec {
     pub fn client_command(&self) -> Option<(&'static str, Vec<String>)> {
         let (i, h) = (self.link.clone(), self.hostname.clone());
         let pid = || self.pid_file().map(|p| p.display().to_string()).unwrap_or_default();
-        let (program, mut args): (&str, Vec<String>) = match self.method {
-            DhcpMethod::DockerBusybox => (
-                "docker",
-                vec![
-                    "run".into(),
-                    "--rm".into(),
-                    "--name".into(),
-                    self.helper_container(),
-                    "--net".into(),
-                    format!("container:{}", self.container.as_deref().unwrap_or("")),
-                    "--cap-add".into(),
-                    "NET_ADMIN".into(),
-                    "busybox".into(),
-                    "udhcpc".into(),
-                    "-q".into(),
-                    "-f".into(),
-                    "-i".into(),
-                    i,
-                    "-x".into(),
-                    format!("hostname:{h}"),
-                ],
-            ),
+        let program = self.method.program()?;
+        let mut args: Vec<String> = match self.method {
+            DhcpMethod::DockerBusybox => vec![
+                "run".into(),
+                "--rm".into(),
+                "--name".into(),
+                self.helper_container(),
+                "--net".into(),
+                format!("container:{}", self.container.as_deref().unwrap_or("")),
+                "--cap-add".into(),
+                "NET_ADMIN".into(),
+                "busybox".into(),
+                "udhcpc".into(),
+                "-q".into(),
+                "-f".into(),
+                "-i".into(),
+                i,
+                "-x".into(),
+                format!("hostname:{h}"),
+            ],
             DhcpMethod::Udhcpc { renew } => {
                 let mut a = if renew { vec![] } else { vec!["-q".to_string()] };
                 a.extend(["-i".into(), i, "-x".into(), format!("hostname:{h}"), "-p".into(), pid()]);
-                ("udhcpc", a)
+                a
             }
-            DhcpMethod::Dhclient { .. } => (
-                "dhclient",
-                vec![i, "-pf".into(), pid(), "-lf".into(), self.lease_file().display().to_string()],
-            ),
+            DhcpMethod::Dhclient { .. } => {
+                vec![i, "-pf".into(), pid(), "-lf".into(), self.lease_file().display().to_string()]
+            }
             // -I '': a client ID from the MAC, as the other clients send,
             // rather than a DUID: a U: MAC then gets its lease back.
-            DhcpMethod::Dhcpcd => ("dhcpcd", vec!["-q".into(), "-1".into(), "-I".into(), String::new(), i, "-h".into(), h]),
+            DhcpMethod::Dhcpcd => vec!["-q".into(), "-1".into(), "-I".into(), String::new(), i, "-h".into(), h],
             DhcpMethod::Builtin { .. } => return None,
         };
         args.extend(self.options.iter().cloned());

@@ -164,13 +164,7 @@ fn check_dhcp_client(method: DhcpMethod, guest: &Guest) -> Result<()> {
             guest.label
         );
     }
-    let program = match method {
-        DhcpMethod::DockerBusybox => "docker",
-        DhcpMethod::Udhcpc { .. } => "udhcpc",
-        DhcpMethod::Dhclient { .. } => "dhclient",
-        DhcpMethod::Dhcpcd => "dhcpcd",
-        DhcpMethod::Builtin { .. } => return Ok(()),
-    };
+    let Some(program) = method.program() else { return Ok(()) };
     if which::which(program).is_err() {
         bail!(
             "you asked for the DHCP client {program} ({}), but it is not installed (Debian/Ubuntu package: {}); \

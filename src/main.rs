@@ -123,20 +123,10 @@ async fn attach(req: &Attach, dry_run: bool) -> Result<()> {
     let facts = facts::gather(req, &guest, &host, &inside, vsctl.as_ref()).await?;
     let plan = plan::plan(req, &facts);
     if dry_run {
-        let names = guest.names();
-        for step in &plan.steps {
-            println!("{}", step.command(&names));
-        }
+        plan.print(&guest.names());
         return Ok(());
     }
-    let target = apply::Target {
-        host: &host,
-        guest: &inside,
-        guest_ns: &guest.netns,
-        guest_label: &guest.label,
-        host_if: facts.host_index.map(|i| (facts.host_name.as_str(), i)),
-        ovs: vsctl.as_ref(),
-    };
+    let target = apply::Target::new(&host, &inside, &guest, &facts, vsctl.as_ref());
     let result = apply::apply(&plan, &target).await;
     arp::release_sockets();
     result

@@ -38,11 +38,10 @@ pub struct PortSpec {
     pub external_ids: Vec<(String, String)>,
 }
 
-/// What one add-port transaction did.
+/// What one add-port transaction did. Returned whenever the transaction
+/// may have reached the database (also when unsure, so that undo looks); an
+/// `Err` from `add_port` means nothing was committed.
 pub struct Added {
-    /// The database may hold our change (true also when unsure, so that undo
-    /// looks).
-    pub committed: bool,
     /// The port was already on the bridge and was reused, as the reference
     /// does; undo must leave it.
     pub port_existed: bool,
@@ -142,7 +141,6 @@ impl Vsctl {
         if out.status.signal() == Some(libc::SIGALRM) {
             // Timed out waiting for ovs-vswitchd, most likely after the commit.
             return Ok(Added {
-                committed: true,
                 port_existed: false,
                 error: Some(anyhow!(
                     "ovs-vswitchd did not apply the new port {} on {} within {TIMEOUT_SECS} s; \
@@ -163,7 +161,7 @@ impl Vsctl {
         // so on stderr. A port that cannot forward is a failure.
         if stderr.contains("Error detected while setting up") {
             let error = Some(self.explain_setup_error(spec));
-            return Ok(Added { committed: true, port_existed, error });
+            return Ok(Added { port_existed, error });
         }
         if port_existed {
             // The old row names a device that is gone: we made a new veth of
@@ -172,10 +170,10 @@ impl Vsctl {
             // nothing), so the port is taken out and put back, with the
             // daemon applying each step.
             if let Err(e) = self.readd_port(spec) {
-                return Ok(Added { committed: true, port_existed, error: Some(e) });
+                return Ok(Added { port_existed, error: Some(e) });
             }
         }
-        Ok(Added { committed: true, port_existed, error: None })
+        Ok(Added { port_existed, error: None })
     }
 
     fn readd_port(&self, spec: &PortSpec) -> Result<()> {

@@ -271,6 +271,15 @@ impl GuestNames {
     }
 }
 
+impl Plan {
+    /// `--dry-run`: the plan as commands, one per line.
+    pub fn print(&self, names: &GuestNames) {
+        for step in &self.steps {
+            println!("{}", step.command(names));
+        }
+    }
+}
+
 impl Step {
     /// The equivalent command line, as `--dry-run` prints it.
     pub fn command(&self, names: &GuestNames) -> String {

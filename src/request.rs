@@ -306,6 +306,17 @@ impl DhcpMethod {
         DhcpMethod::Builtin { renew: true },
     ];
 
+    /// The program that obtains the lease; None for the built-in client.
+    pub fn program(self) -> Option<&'static str> {
+        match self {
+            DhcpMethod::DockerBusybox => Some("docker"),
+            DhcpMethod::Udhcpc { .. } => Some("udhcpc"),
+            DhcpMethod::Dhclient { .. } => Some("dhclient"),
+            DhcpMethod::Dhcpcd => Some("dhcpcd"),
+            DhcpMethod::Builtin { .. } => None,
+        }
+    }
+
     /// The word on the command line.
     pub fn keyword(self) -> &'static str {
         match self {
