@@ -7,8 +7,8 @@ use anyhow::{bail, Result};
 use clap::Parser;
 
 use crate::request::{
-    parse_mac_vlan, parse_vlan, AddressSpec, Attach, Datapath, Family, OvsOptions, GuestRef, HostIfRef, IfName, PassThrough,
-    Request, Verb,
+    parse_mac_tag, AddressSpec, Attach, Datapath, Detach, Engine, Family, GuestRef, HostIfRef, IfName, OvsOptions,
+    PassThrough, Request, Verb,
 };
 
 pub const USAGE: &str = "\
@@ -119,7 +119,7 @@ pub struct Cli {
     /// [default: Docker, then Podman, then containerd, for a name that is not
     /// a PID or network namespace]
     #[arg(long, value_name = "ENGINE", env = "PIPEWORK_ENGINE", value_enum)]
-    pub engine: Option<crate::engines::Engine>,
+    pub engine: Option<Engine>,
 
     /// Print a completion script for this shell (bash, zsh, fish, elvish, powershell)
     #[arg(long, value_name = "SHELL")]
@@ -227,13 +227,12 @@ pub fn parse(cli: &Cli) -> Result<Parsed> {
     let host_side = host_side.as_deref().map(|n| IfName::parse(n, "-l")).transpose()?;
     let guest = GuestRef::parse(guest, cli.engine)?;
     let address = AddressSpec::parse(address, family)?;
-    let (mac, vlan_text) = match mac_vlan {
-        Some(s) => parse_mac_vlan(s)?,
+    // The tag is read as a VLAN ID, or as a partition key, by the host
+    // interface's kind.
+    let (mac, tag) = match mac_vlan {
+        Some(s) => parse_mac_tag(s)?,
         None => (None, None),
     };
-    // Checked as a VLAN ID, or as a partition key, once the host interface's
-    // kind is known.
-    let vlan = vlan_text.as_deref().and_then(|v| parse_vlan(v).ok());
 
     Ok(Parsed::Request(Request::Attach(Attach {
         host_if,
@@ -242,8 +241,7 @@ pub fn parse(cli: &Cli) -> Result<Parsed> {
         guest,
         address,
         mac,
-        vlan,
-        vlan_text,
+        tag,
         direct_phys: cli.direct_phys,
         ovs: OvsOptions { datapath: cli.ovs_datapath, db: cli.ovs_db.clone() },
         dhcp_timeout: std::time::Duration::from_secs(cli.dhcp_timeout),
@@ -277,7 +275,7 @@ fn parse_detach(cli: &Cli, mut guest_if: Option<String>) -> Result<Parsed> {
         [_host_if, guest, ..] if positional.len() <= 4 => *guest,
         _ => bail!("--detach takes GUEST, or an attach command line (HOSTIF GUEST [ADDRESS [MAC]])"),
     };
-    Ok(Parsed::Request(Request::Detach(crate::detach::Detach {
+    Ok(Parsed::Request(Request::Detach(Detach {
         guest: GuestRef::parse(guest, cli.engine)?,
         guest_if: IfName::parse(guest_if.as_deref().unwrap_or("eth1"), "-i")?,
         strict: cli.strict,
@@ -326,7 +324,7 @@ mod tests {
                 gateway: Some("192.168.1.254".parse().unwrap())
             }
         );
-        assert_eq!((a.guest_if, a.mac, a.vlan), (None, None, None));
+        assert_eq!((a.guest_if, a.mac, a.tag), (None, None, None));
     }
 
     #[test]
@@ -356,9 +354,9 @@ mod tests {
         let a = attach("eth2 $CONTAINERID 50.19.169.157/24 26:2e:71:98:60:8f@10");
         assert_eq!(a.host_if, HostIfRef::Name(name("eth2")));
         assert_eq!(a.mac, Some("26:2e:71:98:60:8f".parse().unwrap()));
-        assert_eq!(a.vlan, Some(10));
+        assert_eq!(a.tag.unwrap().vlan_id().unwrap(), 10);
         let a = attach("ovsbr0 web1 192.168.1.1/24 @10");
-        assert_eq!((a.mac, a.vlan), (None, Some(10)));
+        assert_eq!((a.mac, a.tag.map(|t| t.vlan_id().unwrap())), (None, Some(10)));
     }
 
     #[test]

@@ -11,17 +11,61 @@ use ipnet::IpNet;
 use macaddr::MacAddr6;
 use md5::{Digest, Md5};
 
-use crate::engines::Engine;
-
 /// The whole of one invocation.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Request {
     Attach(Attach),
     PassThrough(PassThrough),
     /// `--wait [-i IF]`: block until IF exists in our own namespace.
-    Wait { guest_if: IfName },
+    Wait {
+        guest_if: IfName,
+    },
     /// `--detach [-i IF] GUEST`: remove what an attach made.
-    Detach(crate::detach::Detach),
+    Detach(Detach),
+}
+
+/// `--detach [--strict] [-i IF] GUEST`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Detach {
+    pub guest: GuestRef,
+    pub guest_if: IfName,
+    /// A guest or interface that is not there is an error, not "nothing to do".
+    pub strict: bool,
+    pub ovs_db: Option<String>,
+}
+
+/// The container engines that can name a guest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Engine {
+    Docker,
+    Podman,
+    /// containerd itself, through `ctr` (CONTAINERD_ADDRESS and
+    /// CONTAINERD_NAMESPACE are honoured, as ctr honours them).
+    Containerd,
+}
+
+impl Engine {
+    /// Asked in this order for a plain GUEST word, after LXC, PIDs and netns names.
+    pub const AUTO_ORDER: [Engine; 3] = [Engine::Docker, Engine::Podman, Engine::Containerd];
+
+    /// `docker:NAME` names a Docker container, and so on.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Engine::Docker => "docker:",
+            Engine::Podman => "podman:",
+            Engine::Containerd => "containerd:",
+        }
+    }
+}
+
+impl fmt::Display for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Engine::Docker => "Docker",
+            Engine::Podman => "Podman",
+            Engine::Containerd => "containerd",
+        })
+    }
 }
 
 /// `HOSTIF [-i GUESTIF] [-l HOSTSIDEIF] [-a FAMILY] GUEST ADDRESS [MAC][@VLAN]`
@@ -35,10 +79,8 @@ pub struct Attach {
     pub guest: GuestRef,
     pub address: AddressSpec,
     pub mac: Option<MacAddr6>,
-    /// `@VLAN` when it is a valid VLAN ID (1-4094); see `vlan_text`.
-    pub vlan: Option<u16>,
-    /// `@VLAN` as typed: a VLAN ID, or an IPoIB partition key in hex.
-    pub vlan_text: Option<String>,
+    /// `@VLAN`, read by the host interface's kind.
+    pub tag: Option<Tag>,
     pub direct_phys: bool,
     pub ovs: OvsOptions,
     /// How long a DHCP method may take to a lease before the attach is undone.
@@ -125,10 +167,7 @@ impl IfName {
             bail!("{what}: an interface name cannot be empty");
         }
         if s.len() > IFNAMSIZ_MAX {
-            bail!(
-                "{what}: interface name '{s}' is {} bytes long; Linux allows at most {IFNAMSIZ_MAX}",
-                s.len()
-            );
+            bail!("{what}: interface name '{s}' is {} bytes long; Linux allows at most {IFNAMSIZ_MAX}", s.len());
         }
         if s == "." || s == ".." {
             bail!("{what}: '{s}' is not a valid interface name");
@@ -161,9 +200,9 @@ pub enum HostIfRef {
 impl HostIfRef {
     pub fn parse(s: &str) -> Result<HostIfRef> {
         if let Some(mac) = s.strip_prefix("mac:") {
-            let mac = mac.parse::<MacAddr6>().map_err(|_| {
-                anyhow::anyhow!("'{s}': '{mac}' is not a MAC address (expected mac:aa:bb:cc:dd:ee:ff)")
-            })?;
+            let mac = mac
+                .parse::<MacAddr6>()
+                .map_err(|_| anyhow::anyhow!("'{s}': '{mac}' is not a MAC address (expected mac:aa:bb:cc:dd:ee:ff)"))?;
             return Ok(HostIfRef::Mac(mac));
         }
         Ok(HostIfRef::Name(IfName::parse(s, "host interface")?))
@@ -200,10 +239,7 @@ impl GuestRef {
         }
         let r = if let Some(pid) = s.strip_prefix("pid:") {
             GuestRef::Pid(
-                pid.parse()
-                    .ok()
-                    .filter(|p| *p > 0)
-                    .with_context(|| format!("'{s}': '{pid}' is not a process ID"))?,
+                pid.parse().ok().filter(|p| *p > 0).with_context(|| format!("'{s}': '{pid}' is not a process ID"))?,
             )
         } else if let Some(name) = s.strip_prefix("netns:") {
             if name.is_empty() || name.contains('/') {
@@ -211,7 +247,7 @@ impl GuestRef {
             }
             GuestRef::NetnsName(name.to_string())
         } else if let Some((e, name)) =
-            crate::engines::AUTO_ORDER.iter().find_map(|e| s.strip_prefix(e.prefix()).map(|n| (*e, n)))
+            Engine::AUTO_ORDER.iter().find_map(|e| s.strip_prefix(e.prefix()).map(|n| (*e, n)))
         {
             if name.is_empty() {
                 bail!("'{s}': a container name must follow {}", e.prefix());
@@ -276,9 +312,17 @@ impl fmt::Display for Family {
 #[derive(Debug, Clone, PartialEq)]
 pub enum AddressSpec {
     /// `0/0`: move and set up the interface, configure no address.
-    None { gateway: Option<IpAddr> },
-    Static { addr: IpNet, gateway: Option<IpAddr> },
-    Dhcp { method: DhcpMethod, options: Vec<String> },
+    None {
+        gateway: Option<IpAddr>,
+    },
+    Static {
+        addr: IpNet,
+        gateway: Option<IpAddr>,
+    },
+    Dhcp {
+        method: DhcpMethod,
+        options: Vec<String>,
+    },
 }
 
 /// How the lease is obtained. `renew`: the `-f` forms, whose client stays in
@@ -287,11 +331,17 @@ pub enum AddressSpec {
 pub enum DhcpMethod {
     /// `dhcp`: udhcpc in a throw-away busybox container (Docker guests).
     DockerBusybox,
-    Udhcpc { renew: bool },
-    Dhclient { renew: bool },
+    Udhcpc {
+        renew: bool,
+    },
+    Dhclient {
+        renew: bool,
+    },
     Dhcpcd,
     /// `builtin-dhcp[-f]`: our own client; nothing needs to be installed.
-    Builtin { renew: bool },
+    Builtin {
+        renew: bool,
+    },
 }
 
 impl DhcpMethod {
@@ -340,12 +390,8 @@ impl AddressSpec {
         };
         let method = DhcpMethod::ALL.into_iter().find(|m| m.keyword() == head);
         if let Some(method) = method {
-            let options = opts
-                .unwrap_or("")
-                .split(' ')
-                .filter(|w| !w.is_empty())
-                .map(str::to_string)
-                .collect::<Vec<_>>();
+            let options =
+                opts.unwrap_or("").split(' ').filter(|w| !w.is_empty()).map(str::to_string).collect::<Vec<_>>();
             if matches!(method, DhcpMethod::Builtin { .. }) && !options.is_empty() {
                 bail!("{head} takes no :OPTIONS (it is pipework's own client, not a program)");
             }
@@ -357,10 +403,7 @@ impl AddressSpec {
             None => (s, None),
         };
         let gateway = gateway
-            .map(|g| {
-                g.parse::<IpAddr>()
-                    .with_context(|| format!("'{s}': the gateway '{g}' is not an IP address"))
-            })
+            .map(|g| g.parse::<IpAddr>().with_context(|| format!("'{s}': the gateway '{g}' is not an IP address")))
             .transpose()?;
 
         if addr == "0/0" {
@@ -396,37 +439,53 @@ impl AddressSpec {
         }
         Ok(AddressSpec::Static { addr: net, gateway })
     }
+}
 
+/// `@VLAN` as typed. Its meaning depends on the host interface, so each
+/// kind reads it as it needs: a VLAN ID on an OVS bridge or under a macvlan,
+/// a partition key on IPoIB; a Linux bridge refuses it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tag(String);
+
+impl Tag {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// An 802.1Q VLAN ID, 1 to 4094.
+    pub fn vlan_id(&self) -> Result<u16> {
+        match self.0.parse::<u16>() {
+            Ok(id) if (1..=4094).contains(&id) => Ok(id),
+            _ => bail!("'@{}': a VLAN ID is a number from 1 to 4094", self.0),
+        }
+    }
+
+    /// An IPoIB partition key: hex digits, as the reference passes `pkey 0xPKEY`.
+    pub fn pkey(&self) -> Result<u16> {
+        match u16::from_str_radix(self.0.trim_start_matches("0x"), 16) {
+            Ok(k) if k != 0 => Ok(k),
+            _ => bail!("'@{}': on an IPoIB interface this is a partition key, 1 to ffff in hex", self.0),
+        }
+    }
+}
+
+impl fmt::Display for Tag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 /// The optional last argument, `[MAC][@VLAN]`.
-/// `[MAC][@VLAN]`. The VLAN text comes back as typed: on an IPoIB parent it
-/// is a partition key in hex, which only the host interface's kind tells.
-pub fn parse_mac_vlan(s: &str) -> Result<(Option<MacAddr6>, Option<String>)> {
+pub fn parse_mac_tag(s: &str) -> Result<(Option<MacAddr6>, Option<Tag>)> {
     let mut parts = s.split('@');
     let mac = parts.next().unwrap_or("");
-    let vlan = parts.next();
+    let tag = parts.next();
     let mac = if mac.is_empty() { None } else { Some(parse_mac(mac)?) };
-    let vlan = match vlan {
+    let tag = match tag {
         None | Some("") => None,
-        Some(v) => Some(v.to_string()),
+        Some(v) => Some(Tag(v.to_string())),
     };
-    Ok((mac, vlan))
-}
-
-/// An IPoIB partition key: hex digits, as the reference passes `pkey 0xPKEY`.
-pub fn parse_pkey(v: &str) -> Result<u16> {
-    match u16::from_str_radix(v.trim_start_matches("0x"), 16) {
-        Ok(k) if k != 0 => Ok(k),
-        _ => bail!("'@{v}': on an IPoIB interface this is a partition key, 1 to ffff in hex"),
-    }
-}
-
-pub fn parse_vlan(v: &str) -> Result<u16> {
-    match v.parse::<u16>() {
-        Ok(id) if (1..=4094).contains(&id) => Ok(id),
-        _ => bail!("'@{v}': a VLAN ID is a number from 1 to 4094"),
-    }
+    Ok((mac, tag))
 }
 
 /// An explicit MAC, or `U:text` for a stable one derived from text.
@@ -434,9 +493,8 @@ pub fn parse_mac(s: &str) -> Result<MacAddr6> {
     if let Some(seed) = s.strip_prefix("U:") {
         return Ok(stable_mac(seed));
     }
-    let mac: MacAddr6 = s
-        .parse()
-        .map_err(|_| anyhow::anyhow!("'{s}' is not a MAC address (expected aa:bb:cc:dd:ee:ff or U:text)"))?;
+    let mac: MacAddr6 =
+        s.parse().map_err(|_| anyhow::anyhow!("'{s}' is not a MAC address (expected aa:bb:cc:dd:ee:ff or U:text)"))?;
     if mac.as_bytes()[0] & 1 == 1 {
         bail!("{s} is a multicast MAC address; an interface needs a unicast one (even first byte)");
     }
@@ -474,16 +532,18 @@ mod tests {
     #[test]
     fn mac_and_vlan_forms() {
         let m: MacAddr6 = "aa:bb:cc:dd:ee:f0".parse().unwrap();
-        assert_eq!(parse_mac_vlan("aa:bb:cc:dd:ee:f0@100").unwrap(), (Some(m), Some("100".into())));
-        assert_eq!(parse_mac_vlan("aa:bb:cc:dd:ee:f0").unwrap(), (Some(m), None));
-        assert_eq!(parse_mac_vlan("@42").unwrap(), (None, Some("42".into())));
-        assert!(parse_mac_vlan("01:00:5e:00:00:01").is_err());
-        assert_eq!(parse_vlan("42").unwrap(), 42);
-        assert!(parse_vlan("0").is_err() && parse_vlan("4095").is_err());
+        let tag = |s: &str| Some(Tag(s.into()));
+        assert_eq!(parse_mac_tag("aa:bb:cc:dd:ee:f0@100").unwrap(), (Some(m), tag("100")));
+        assert_eq!(parse_mac_tag("aa:bb:cc:dd:ee:f0").unwrap(), (Some(m), None));
+        assert_eq!(parse_mac_tag("@42").unwrap(), (None, tag("42")));
+        assert!(parse_mac_tag("01:00:5e:00:00:01").is_err());
+        assert_eq!(Tag("42".into()).vlan_id().unwrap(), 42);
+        assert!(Tag("0".into()).vlan_id().is_err() && Tag("4095".into()).vlan_id().is_err());
         // On IPoIB the same field is a partition key, in hex.
-        assert_eq!(parse_pkey("8001").unwrap(), 0x8001);
-        assert_eq!(parse_pkey("0x7fff").unwrap(), 0x7fff);
-        assert!(parse_pkey("0").is_err() && parse_pkey("10000").is_err() && parse_pkey("xyz").is_err());
+        assert_eq!(Tag("8001".into()).pkey().unwrap(), 0x8001);
+        assert_eq!(Tag("0x7fff".into()).pkey().unwrap(), 0x7fff);
+        let bad = ["0", "10000", "xyz"];
+        assert!(bad.iter().all(|k| Tag(k.to_string()).pkey().is_err()));
     }
 
     #[test]

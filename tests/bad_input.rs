@@ -53,10 +53,18 @@ const CASES: &[Case] = &[
     case("lan0 {g} 10.0.0.2/24 @7", "lan0.7 exists but is not the 802.1Q device for VLAN 7 on lan0"),
     case("--direct-phys lan0 {g} 10.0.0.2/24 @7", "cannot also take @7"),
     case("br0 {g} dhcp", "is not a Docker container; use udhcpc, dhclient, dhcpcd or builtin-dhcp"),
-    Case { args: "br0 {g} dhclient-f", says: "DHCP client dhclient (dhclient-f), but it is not installed (Debian/Ubuntu package: isc-dhcp-client)", bare_path: true },
+    Case {
+        args: "br0 {g} dhclient-f",
+        says: "DHCP client dhclient (dhclient-f), but it is not installed (Debian/Ubuntu package: isc-dhcp-client)",
+        bare_path: true,
+    },
     case("br0 {g} builtin-dhcp:-x", "builtin-dhcp takes no :OPTIONS"),
     case("--dhcp-timeout 0 br0 {g} udhcpc", "--dhcp-timeout"),
-    Case { args: "ovsbr0 {g} 10.0.0.2/24 @10", says: "needs ovs-vsctl, which is not installed (apt-get install openvswitch-switch)", bare_path: true },
+    Case {
+        args: "ovsbr0 {g} 10.0.0.2/24 @10",
+        says: "needs ovs-vsctl, which is not installed (apt-get install openvswitch-switch)",
+        bare_path: true,
+    },
     case("--no-such-flag br0 {g} 10.0.0.2/24", "--no-such-flag"),
 ];
 
@@ -76,7 +84,8 @@ fn bad_input_exits_1_says_why_and_changes_nothing() {
     let before = (host.state(), guest.state());
     let mut failures = Vec::new();
     for c in CASES {
-        let args: Vec<String> = c.args.replace("{g}", &g).replace("{host}", &host.ns).split(' ').map(String::from).collect();
+        let args: Vec<String> =
+            c.args.replace("{g}", &g).replace("{host}", &host.ns).split(' ').map(String::from).collect();
         let says = c.says.replace("{g}", &g);
         let out = if c.bare_path {
             let argv = args.iter().map(|a| format!("'{a}'")).collect::<Vec<_>>().join(" ");
@@ -86,7 +95,11 @@ fn bad_input_exits_1_says_why_and_changes_nothing() {
         };
         let err = stderr(&out);
         if out.status.code() != Some(1) || !err.contains(&says) {
-            failures.push(format!("pipework {}: status {:?}, stderr {err:?}, wanted {says:?}", c.args, out.status.code()));
+            failures.push(format!(
+                "pipework {}: status {:?}, stderr {err:?}, wanted {says:?}",
+                c.args,
+                out.status.code()
+            ));
         }
         let after = (host.state(), guest.state());
         if after != before {

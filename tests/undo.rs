@@ -13,10 +13,8 @@ fn assert_unchanged(before: &(String, String), host: &Host, guest: &Guest) {
 
 /// The guest already has an uplink, up0, and a default route through it.
 fn give_old_default_route(guest: &Guest) {
-    guest.ok(
-        "ip link add up0 type veth peer name up0p && ip link set up0p up && ip link set up0 up \
-         && ip addr add 10.1.0.2/24 dev up0 && ip route add default via 10.1.0.1",
-    );
+    guest.ok("ip link add up0 type veth peer name up0p && ip link set up0p up && ip link set up0 up \
+         && ip addr add 10.1.0.2/24 dev up0 && ip route add default via 10.1.0.1");
 }
 
 /// The guest has IPv6 switched off, so adding the address fails after the
@@ -100,11 +98,9 @@ fn undo_leaves_an_existing_bridge_alone() {
 fn failed_parent_up_after_new_default_restores_the_old_one() {
     let host = Host::new();
     let guest = host.guest();
-    host.ok(
-        "ip link add lan0 type veth peer name lan0p && ip link set lan0p up && ip link set lan0 up \
+    host.ok("ip link add lan0 type veth peer name lan0p && ip link set lan0p up && ip link set lan0 up \
          && ip link add mvq link lan0 address 02:00:00:00:aa:01 type macvlan mode bridge && ip link set mvq up \
-         && ip link add mvp link lan0 address 02:00:00:00:aa:01 type macvlan mode bridge",
-    );
+         && ip link add mvp link lan0 address 02:00:00:00:aa:01 type macvlan mode bridge");
     give_old_default_route(&guest);
     let before = (host.state(), guest.state());
 

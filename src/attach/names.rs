@@ -21,23 +21,31 @@ pub fn host_veth(guest_if: &str, nspid: u64) -> String {
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
     let name = format!("v{}{tail}", &hex[..room]);
     // NSPIDs longer than 12 digits (namespace inodes) leave no room at all:
-    // keep the last 15 bytes, which hold the most distinctive digits.
+    // keep the last 15 bytes, which hold the most distinctive digits. All
+    // ASCII here, so any byte is a character boundary.
     name[name.len().saturating_sub(IFNAMSIZ_MAX)..].to_string()
 }
 
 /// Temporary name of a macvlan while it is created in the guest:
 /// `ph<NSPID><GUESTIF>` cut to 15 bytes, as the reference does.
 pub fn macvlan(nspid: u64, guest_if: &str) -> String {
-    let mut n = format!("ph{nspid}{guest_if}");
-    n.truncate(IFNAMSIZ_MAX);
-    n
+    fit(format!("ph{nspid}{guest_if}"))
 }
 
 /// The reference's temporary name of a dummy, `du<NSPID><GUESTIF>`, cut to 15.
 pub fn dummy(nspid: u64, guest_if: &str) -> String {
-    let mut n = format!("du{nspid}{guest_if}");
-    n.truncate(IFNAMSIZ_MAX);
-    n
+    fit(format!("du{nspid}{guest_if}"))
+}
+
+/// Cut to at most 15 bytes, never inside a character (GUESTIF may be any
+/// UTF-8 the kernel takes).
+fn fit(mut name: String) -> String {
+    let mut end = IFNAMSIZ_MAX.min(name.len());
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    name.truncate(end);
+    name
 }
 
 #[cfg(test)]
@@ -60,5 +68,12 @@ mod tests {
         assert!(a.starts_with('v') && a.ends_with("pl4194303"), "{a}");
         let c = host_veth("eth1", 4026532281);
         assert!(c.len() <= 15, "{c}");
+    }
+
+    #[test]
+    fn multi_byte_names_are_cut_between_characters() {
+        // 2 + 5 digits + 'a' = 8 bytes, then 2-byte characters: byte 15 falls inside one.
+        assert_eq!(macvlan(12345, "aéééééé"), "ph12345aééé");
+        assert_eq!(dummy(4242, "ééééééé"), "du4242éééé");
     }
 }

@@ -15,23 +15,24 @@ use std::time::Instant;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Parser;
 
-use crate::apply::{self, Target};
+use crate::attach::apply;
+use crate::attach::facts::{self, Facts};
+use crate::attach::plan::{self, Plan};
+use crate::attach::step::Target;
 use crate::cli::{self, Cli, Parsed};
 use crate::guest::{self, Guest};
-use crate::netlink::Netlink;
-use crate::ovs::Vsctl;
-use crate::plan::{self, Facts, Plan};
 use crate::request::{Attach, Request};
-use crate::{arp, facts};
+use crate::sys::arp::Announcer;
+use crate::sys::netlink::Netlink;
+use crate::sys::vsctl::Vsctl;
 
 /// One attach line, ready to run.
 struct Prepared {
     line: usize,
     text: String,
     guest: Rc<Guest>,
-    inside: Rc<Netlink>,
+    guest_nl: Rc<Netlink>,
     vsctl: Option<Rc<Vsctl>>,
-    facts: Facts,
     plan: Plan,
 }
 
@@ -87,12 +88,12 @@ fn parse_line(line: &str) -> Result<Attach> {
     }
 }
 
-pub async fn run(path: &str, fail_fast: bool, dry_run: bool) -> Result<u8> {
+pub fn run(path: &str, fail_fast: bool, dry_run: bool) -> Result<u8> {
     let lines = parse_all(&read_lines(path)?)?;
     raise_fd_limit();
     let started = Instant::now();
-    let host = Netlink::connect()?;
-    let prepared = prepare_all(lines, &host).await?;
+    let host_nl = Netlink::connect()?;
+    let prepared = prepare_all(lines, &host_nl)?;
     if dry_run {
         for p in &prepared {
             println!("# line {}: {}", p.line, p.text);
@@ -103,7 +104,7 @@ pub async fn run(path: &str, fail_fast: bool, dry_run: bool) -> Result<u8> {
 
     let progress = std::io::stderr().is_terminal();
     let total = prepared.len();
-    arp::send_from_helper_thread();
+    let arp = Announcer::on_helper_thread();
     let mut failed = Vec::new();
     let mut ran = 0;
     for (i, p) in prepared.iter().enumerate() {
@@ -111,9 +112,9 @@ pub async fn run(path: &str, fail_fast: bool, dry_run: bool) -> Result<u8> {
             eprint!("\rpipework: attaching {}/{total} (line {})\x1b[K", i + 1, p.line);
             let _ = std::io::stderr().flush();
         }
-        let target = Target::new(&host, &p.inside, &p.guest, &p.facts, p.vsctl.as_deref());
+        let mut target = Target::new(&host_nl, &p.guest_nl, &p.guest.netns, p.guest.label(), p.vsctl.as_deref(), &arp);
         ran += 1;
-        if let Err(e) = apply::apply(&p.plan, &target).await {
+        if let Err(e) = apply::apply(&p.plan, &mut target) {
             if progress {
                 eprint!("\r\x1b[K");
             }
@@ -124,7 +125,9 @@ pub async fn run(path: &str, fail_fast: bool, dry_run: bool) -> Result<u8> {
             }
         }
     }
-    arp::release_sockets();
+    // Every announcement is out, and the packet sockets handed off, before
+    // the summary.
+    drop(arp);
     if progress {
         eprint!("\r\x1b[K");
     }
@@ -145,14 +148,14 @@ pub async fn run(path: &str, fail_fast: bool, dry_run: bool) -> Result<u8> {
 
 /// Guests, connections and facts for every line, before any change. One
 /// netlink connection per guest namespace, however many lines name it.
-async fn prepare_all(lines: Vec<(usize, String, Attach)>, host: &Netlink) -> Result<Vec<Prepared>> {
+fn prepare_all(lines: Vec<(usize, String, Attach)>, host_nl: &Netlink) -> Result<Vec<Prepared>> {
     let mut guests: HashMap<String, Rc<Guest>> = HashMap::new();
     let mut conns: HashMap<(u64, u64), Rc<Netlink>> = HashMap::new();
     let mut vsctls: HashMap<Option<String>, Option<Rc<Vsctl>>> = HashMap::new();
     let mut out = Vec::with_capacity(lines.len());
     let mut errors = Vec::new();
     for (line, text, req) in lines {
-        let prepared = async {
+        let mut prepare = || {
             let key = req.guest.to_string();
             let guest = match guests.get(&key) {
                 Some(g) => g.clone(),
@@ -163,22 +166,23 @@ async fn prepare_all(lines: Vec<(usize, String, Attach)>, host: &Netlink) -> Res
                 }
             };
             let meta = guest.netns.metadata()?;
-            let inside = match conns.get(&(meta.dev(), meta.ino())) {
+            let guest_nl = match conns.get(&(meta.dev(), meta.ino())) {
                 Some(c) => c.clone(),
                 None => {
-                    let c = Rc::new(Netlink::connect_in(&guest.netns).context("opening netlink inside the guest")?);
+                    let c = Rc::new(host_nl.open_in(&guest.netns).context("opening netlink inside the guest")?);
                     conns.insert((meta.dev(), meta.ino()), c.clone());
                     c
                 }
             };
-            let vsctl =
-                vsctls.entry(req.ovs.db.clone()).or_insert_with(|| Vsctl::find(req.ovs.db.as_deref()).map(Rc::new)).clone();
-            let facts = facts::gather(&req, &guest, host, &inside, vsctl.as_deref()).await?;
+            let vsctl = vsctls
+                .entry(req.ovs.db.clone())
+                .or_insert_with(|| Vsctl::find(req.ovs.db.as_deref()).map(Rc::new))
+                .clone();
+            let facts: Facts = facts::gather(&req, &guest, host_nl, &guest_nl, vsctl.as_deref())?;
             let plan = plan::plan(&req, &facts);
-            Ok::<_, anyhow::Error>(Prepared { line, text: text.clone(), guest, inside, vsctl, facts, plan })
-        }
-        .await;
-        match prepared {
+            Ok::<_, anyhow::Error>(Prepared { line, text: text.clone(), guest, guest_nl, vsctl, plan })
+        };
+        match prepare() {
             Ok(p) => out.push(p),
             Err(e) => errors.push(format!("line {line}: {e:#}")),
         }
@@ -221,7 +225,10 @@ mod tests {
     fn every_bad_line_is_reported_at_once() {
         let err = parse_all("br1 web1 10.0.0.300/24\nbr1 web2 10.0.0.3/24\n--detach web1\nbr1 web3\n").unwrap_err();
         let msg = format!("{err:#}");
-        assert!(msg.contains("line 1:") && msg.contains("line 3: only attach") && msg.contains("line 4: incomplete"), "{msg}");
+        assert!(
+            msg.contains("line 1:") && msg.contains("line 3: only attach") && msg.contains("line 4: incomplete"),
+            "{msg}"
+        );
         assert!(!msg.contains("line 2:"), "{msg}");
     }
 }

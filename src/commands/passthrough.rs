@@ -4,13 +4,16 @@
 use anyhow::{Context, Result};
 
 use crate::guest;
-use crate::guest_exec::{self, Isolation};
 use crate::request::PassThrough;
+use crate::sys::exec::{self, Isolation};
 
 pub fn run(p: &PassThrough, dry_run: bool) -> Result<i32> {
     let (program, lead) = p.verb.command();
     let path = which::which(program).with_context(|| {
-        format!("'{program}' is not installed; pipework {} needs it (Debian/Ubuntu: apt-get install iproute2)", lead.first().unwrap_or(&program))
+        format!(
+            "'{program}' is not installed; pipework {} needs it (Debian/Ubuntu: apt-get install iproute2)",
+            lead.first().unwrap_or(&program)
+        )
     })?;
     let g = guest::resolve(&p.guest)?;
     if dry_run {
@@ -18,8 +21,8 @@ pub fn run(p: &PassThrough, dry_run: bool) -> Result<i32> {
         println!("{} {program} {}", g.names().exec, words.join(" "));
         return Ok(0);
     }
-    let mut cmd = guest_exec::command(&path, &g.netns, Isolation::Network);
+    let mut cmd = exec::command(&path, &g.netns, Isolation::Network);
     cmd.args(lead).args(&p.args);
-    let status = cmd.status().with_context(|| format!("running {program} in guest {}", g.label))?;
+    let status = cmd.status().with_context(|| format!("running {program} in guest {}", g.label()))?;
     Ok(status.code().unwrap_or(1))
 }

@@ -5,13 +5,13 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use crate::netlink::Netlink;
 use crate::request::IfName;
+use crate::sys::netlink::Netlink;
 
-pub async fn until_present(name: &IfName) -> Result<()> {
+pub fn until_present(name: &IfName) -> Result<()> {
     let nl = Netlink::connect()?;
-    while nl.link(name.as_str()).await?.is_none() {
-        tokio::time::sleep(Duration::from_millis(200)).await;
+    while nl.link(name.as_str())?.is_none() {
+        std::thread::sleep(Duration::from_millis(200));
     }
     Ok(())
 }

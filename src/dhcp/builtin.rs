@@ -16,7 +16,7 @@ use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use ipnet::{IpNet, Ipv4Net};
@@ -24,20 +24,16 @@ use mozim::{DhcpV4Client, DhcpV4Config, DhcpV4Lease, DhcpV4State};
 use nix::fcntl::OFlag;
 use nix::sched::{setns, CloneFlags};
 
-use crate::dhcp::DhcpSpec;
-use crate::netlink::{errno, Netlink};
+use crate::dhcp::spec::DhcpSpec;
+use crate::sys::netlink::{errno, Netlink};
 
 /// Marks the process as the client; the values travel in these variables.
 pub const CHILD_ENV: &str = "PIPEWORK_DHCP_CHILD";
 const NS_FD: i32 = 3;
 const REPORT_FD: i32 = 4;
 
-pub fn pid_file(tag: &str, link: &str) -> PathBuf {
-    format!("/var/run/pipework-dhcp.{tag}.{link}.pid").into()
-}
-
 /// Parent side: start the client process and wait for its first report.
-pub async fn obtain(spec: &DhcpSpec, guest_ns: &File, renew: bool) -> Result<()> {
+pub fn obtain(spec: &DhcpSpec, guest_ns: &File, renew: bool) -> Result<()> {
     let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK).context("creating a pipe")?;
     let ns = guest_ns.as_fd().as_raw_fd();
     let w = write.as_raw_fd();
@@ -55,14 +51,21 @@ pub async fn obtain(spec: &DhcpSpec, guest_ns: &File, renew: bool) -> Result<()>
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    // SAFETY: dup2 and setsid are async-signal-safe; both fds stay open in
-    // the parent until spawn returns. dup2 clears close-on-exec on the copies.
+    // SAFETY: fcntl, dup2, close and setsid are async-signal-safe; both fds
+    // stay open in the parent until spawn returns.
     unsafe {
         cmd.pre_exec(move || {
-            for (from, to) in [(ns, NS_FD), (w, REPORT_FD)] {
-                if libc::dup2(from, to) < 0 {
+            // Each source is first copied above the targets: a source may
+            // itself be fd 3 or 4 (dup2 onto itself would keep its
+            // close-on-exec flag, and the first dup2 could overwrite the
+            // second source). Copies made by F_DUPFD and dup2 do not close
+            // on exec.
+            let high = [libc::fcntl(ns, libc::F_DUPFD, 10), libc::fcntl(w, libc::F_DUPFD, 10)];
+            for (from, to) in high.into_iter().zip([NS_FD, REPORT_FD]) {
+                if from < 0 || libc::dup2(from, to) < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
+                libc::close(from);
             }
             // Its own session: it may outlive us, and a terminal's ^C on
             // pipework must not reach a renewing client later.
@@ -74,7 +77,7 @@ pub async fn obtain(spec: &DhcpSpec, guest_ns: &File, renew: bool) -> Result<()>
     drop(write);
 
     // The client enforces the limit itself; this margin covers its start.
-    let deadline = tokio::time::Instant::now() + spec.timeout + Duration::from_secs(2);
+    let deadline = Instant::now() + spec.timeout + Duration::from_secs(2);
     let mut pipe = File::from(read);
     let mut report = String::new();
     loop {
@@ -88,12 +91,12 @@ pub async fn obtain(spec: &DhcpSpec, guest_ns: &File, renew: bool) -> Result<()>
         if report.contains('\n') {
             break;
         }
-        if tokio::time::Instant::now() >= deadline {
+        if Instant::now() >= deadline {
             let _ = child.kill();
             let _ = child.wait();
             bail!("the built-in DHCP client did not report within {} s", spec.timeout.as_secs());
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        std::thread::sleep(Duration::from_millis(10));
     }
     if !renew {
         let _ = child.wait();
@@ -115,12 +118,10 @@ pub fn child_main() -> ExitCode {
     // else in this process owns them.
     let (ns, report) = unsafe { (OwnedFd::from_raw_fd(NS_FD), File::from_raw_fd(REPORT_FD)) };
     let mut report = Some(report);
-    let result = setns(ns.as_fd(), CloneFlags::CLONE_NEWNET)
-        .context("entering the guest's network namespace")
-        .and_then(|()| {
+    let result =
+        setns(ns.as_fd(), CloneFlags::CLONE_NEWNET).context("entering the guest's network namespace").and_then(|()| {
             drop(ns);
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-            rt.block_on(run_client(&mut report))
+            run_client(&mut report)
         });
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -156,10 +157,14 @@ impl Params {
     }
 }
 
-async fn run_client(report: &mut Option<File>) -> Result<()> {
+/// mozim is async: its sockets live on this runtime, which is driven only
+/// to wait for the protocol; the address and route are applied between
+/// waits, over the synchronous netlink door.
+fn run_client(report: &mut Option<File>) -> Result<()> {
     let p = Params::from_env()?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let nl = Netlink::connect()?;
-    let link = nl.link(&p.link).await?.with_context(|| format!("{} is not in the guest", p.link))?;
+    let link = nl.link(&p.link)?.with_context(|| format!("{} is not in the guest", p.link))?;
     let mac = link.mac.clone().with_context(|| format!("{} has no MAC address", p.link))?;
 
     let mut config = DhcpV4Config::new(&p.link);
@@ -171,17 +176,22 @@ async fn run_client(report: &mut Option<File>) -> Result<()> {
     // Identified by MAC, like the other clients: a U: MAC gets its lease back.
     config.use_mac_as_client_id();
     config.set_timeout_sec(p.timeout);
-    let mut client = DhcpV4Client::init(config, None).await.map_err(|e| anyhow!("{e}"))?;
+    let mut client = rt.block_on(DhcpV4Client::init(config, None)).map_err(|e| anyhow!("{e}"))?;
 
     let first = loop {
-        match client.run().await {
+        match rt.block_on(client.run()) {
             Ok(DhcpV4State::Done(lease)) => break *lease,
             Ok(_) => continue,
-            Err(e) => bail!("no DHCP lease on {} within {} s: {}; is a DHCP server on that network? \
-                             (--dhcp-timeout changes the limit)", p.link, p.timeout, e.msg()),
+            Err(e) => bail!(
+                "no DHCP lease on {} within {} s: {}; is a DHCP server on that network? \
+                 (--dhcp-timeout changes the limit)",
+                p.link,
+                p.timeout,
+                e.msg()
+            ),
         }
     };
-    let mut held = apply(&nl, link.index, &first, None).await?;
+    let mut held = apply_lease(&nl, link.index, &first, None)?;
     if let Some(mut r) = report.take() {
         writeln!(r, "ok {held}")?;
     }
@@ -191,16 +201,24 @@ async fn run_client(report: &mut Option<File>) -> Result<()> {
     if let Some(f) = &p.pid_file {
         std::fs::write(f, format!("{}\n", std::process::id())).with_context(|| format!("writing {}", f.display()))?;
     }
-    let outcome = renew_until_gone(&mut client, &nl, link.index, &p, &mut held, &first).await;
+    let outcome = renew_until_gone(&rt, &mut client, &nl, link.index, &p, &mut held, &first);
     if let Some(f) = &p.pid_file {
         let _ = std::fs::remove_file(f);
     }
     outcome
 }
 
+/// What woke the renewing client.
+enum Wake {
+    Protocol(std::result::Result<DhcpV4State, mozim::DhcpError>),
+    GuestGone,
+    Tick,
+}
+
 /// Keeps the lease fresh until the guest's process exits or the interface
 /// is gone. A lease that runs out takes its address and route with it.
-async fn renew_until_gone(
+fn renew_until_gone(
+    rt: &tokio::runtime::Runtime,
     client: &mut DhcpV4Client,
     nl: &Netlink,
     index: u32,
@@ -208,31 +226,38 @@ async fn renew_until_gone(
     held: &mut Ipv4Net,
     first: &DhcpV4Lease,
 ) -> Result<()> {
-    let guest_exit = p.guest_pid.and_then(pidfd);
-    let mut expires = tokio::time::Instant::now() + Duration::from_secs(first.lease_time_sec.into());
+    let guest_exit = {
+        let _ctx = rt.enter();
+        p.guest_pid.and_then(pidfd)
+    };
+    let mut expires = Instant::now() + Duration::from_secs(first.lease_time_sec.into());
     let mut have_address = true;
-    let mut tick = tokio::time::interval(Duration::from_secs(5));
     loop {
-        tokio::select! {
-            state = client.run() => match state {
-                Ok(DhcpV4State::Done(lease)) => {
-                    *held = apply(nl, index, &lease, have_address.then_some(*held)).await?;
-                    have_address = true;
-                    expires = tokio::time::Instant::now() + Duration::from_secs(lease.lease_time_sec.into());
+        let wake = rt.block_on(async {
+            tokio::select! {
+                state = client.run() => Wake::Protocol(state),
+                () = wait_readable(guest_exit.as_ref()) => Wake::GuestGone,
+                () = tokio::time::sleep(Duration::from_secs(5)) => Wake::Tick,
+            }
+        });
+        match wake {
+            Wake::Protocol(Ok(DhcpV4State::Done(lease))) => {
+                *held = apply_lease(nl, index, &lease, have_address.then_some(*held))?;
+                have_address = true;
+                expires = Instant::now() + Duration::from_secs(lease.lease_time_sec.into());
+            }
+            Wake::Protocol(Ok(_)) => {}
+            Wake::Protocol(Err(_)) => {
+                if have_address && Instant::now() >= expires {
+                    let _ = nl.delete_address(index, IpNet::V4(*held));
+                    have_address = false;
                 }
-                Ok(_) => {}
-                Err(_) => {
-                    if have_address && tokio::time::Instant::now() >= expires {
-                        let _ = nl.delete_address(index, IpNet::V4(*held)).await;
-                        have_address = false;
-                    }
-                    client.clean_up();
-                    tokio::time::sleep(Duration::from_secs(5)).await;
-                }
-            },
-            () = wait_readable(guest_exit.as_ref()) => return Ok(()),
-            _ = tick.tick() => {
-                if nl.link(&p.link).await?.is_none() {
+                client.clean_up();
+                std::thread::sleep(Duration::from_secs(5));
+            }
+            Wake::GuestGone => return Ok(()),
+            Wake::Tick => {
+                if nl.link(&p.link)?.is_none() {
                     return Ok(());
                 }
             }
@@ -242,26 +267,27 @@ async fn renew_until_gone(
 
 /// Address with the server's prefix, and the default route via its first
 /// router. A renewed lease for the same address changes nothing.
-async fn apply(nl: &Netlink, index: u32, lease: &DhcpV4Lease, old: Option<Ipv4Net>) -> Result<Ipv4Net> {
+fn apply_lease(nl: &Netlink, index: u32, lease: &DhcpV4Lease, old: Option<Ipv4Net>) -> Result<Ipv4Net> {
     let addr = Ipv4Net::new(lease.yiaddr, lease.prefix_length()).context("the server sent a bad subnet mask")?;
     if old == Some(addr) {
         return Ok(addr);
     }
     if let Some(old) = old {
-        nl.delete_address(index, IpNet::V4(old)).await.context("removing the address of the old lease")?;
+        nl.delete_address(index, IpNet::V4(old)).context("removing the address of the old lease")?;
     }
-    match nl.add_address(index, IpNet::V4(addr)).await {
+    match nl.add_address(index, IpNet::V4(addr)) {
         Err(e) if errno(&e) != Some(libc::EEXIST) => return Err(e.context(format!("adding {addr}"))),
         _ => {}
     }
     if let Some(gw) = lease.gateways.as_ref().and_then(|g| g.first()) {
         let gw: Ipv4Addr = *gw;
-        nl.replace_default(index, IpAddr::V4(gw)).await.with_context(|| format!("setting the default route via {gw}"))?;
+        nl.replace_default(index, IpAddr::V4(gw)).with_context(|| format!("setting the default route via {gw}"))?;
     }
     Ok(addr)
 }
 
-/// A descriptor that becomes readable when the process exits.
+/// A descriptor that becomes readable when the process exits. Must be made
+/// inside the runtime that will wait on it.
 fn pidfd(pid: i32) -> Option<tokio::io::unix::AsyncFd<OwnedFd>> {
     // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };

@@ -1,52 +1,31 @@
-//! Container engines that can name a guest: Docker (as the reference),
-//! Podman and containerd. Each is asked with one command; an engine that is
-//! not installed, or does not know the name, lets the next one try.
+//! The door to container engines that can name a guest: Docker (as the
+//! reference), Podman and containerd. Each is asked with one command; an
+//! engine that is not installed, or does not know the name, lets the next
+//! one try.
 
-use std::fmt;
 use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use crate::guest::Container;
+use crate::request::Engine;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Engine {
-    Docker,
-    Podman,
-    /// containerd itself, through `ctr` (CONTAINERD_ADDRESS and
-    /// CONTAINERD_NAMESPACE are honoured, as ctr honours them).
-    Containerd,
+/// The engine's view of the guest, for OVS external-ids and the DHCP helper
+/// container.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Container {
+    pub id: String,
+    /// Verbatim, leading `/` included: the reference stores it that way in
+    /// `pipework.containername`, and scripts search OVS for that value.
+    pub name: String,
 }
 
-/// Tried in this order for a plain GUEST word, after LXC, PIDs and netns names.
-pub const AUTO_ORDER: [Engine; 3] = [Engine::Docker, Engine::Podman, Engine::Containerd];
-
-impl fmt::Display for Engine {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Engine::Docker => "Docker",
-            Engine::Podman => "Podman",
-            Engine::Containerd => "containerd",
-        })
-    }
-}
-
-impl Engine {
-    pub fn prefix(self) -> &'static str {
-        match self {
-            Engine::Docker => "docker:",
-            Engine::Podman => "podman:",
-            Engine::Containerd => "containerd:",
-        }
-    }
-
-    fn program(self) -> &'static str {
-        match self {
-            Engine::Docker => "docker",
-            Engine::Podman => "podman",
-            Engine::Containerd => "ctr",
-        }
+/// The command-line program that speaks for an engine.
+fn program_of(engine: Engine) -> &'static str {
+    match engine {
+        Engine::Docker => "docker",
+        Engine::Podman => "podman",
+        Engine::Containerd => "ctr",
     }
 }
 
@@ -59,8 +38,8 @@ pub enum Answer {
 }
 
 pub fn ask(engine: Engine, name: &str) -> Result<Answer> {
-    let Ok(program) = which::which(engine.program()) else {
-        return Ok(Answer::Unknown(format!("{} is not installed", engine.program())));
+    let Ok(program) = which::which(program_of(engine)) else {
+        return Ok(Answer::Unknown(format!("{} is not installed", program_of(engine))));
     };
     match engine {
         Engine::Docker | Engine::Podman => inspect(engine, &program, name),
@@ -84,8 +63,9 @@ fn inspect(engine: Engine, program: &std::path::Path, name: &str) -> Result<Answ
             return Ok(Answer::Unknown(why));
         }
         let text = String::from_utf8_lossy(&out.stdout);
-        let (pid, container) = parse_inspect(&text)
-            .with_context(|| format!("unexpected answer from {} inspect for '{name}': {}", engine.program(), text.trim()))?;
+        let (pid, container) = parse_inspect(&text).with_context(|| {
+            format!("unexpected answer from {} inspect for '{name}': {}", program_of(engine), text.trim())
+        })?;
         if pid != 0 {
             return Ok(Answer::Running(pid, container));
         }
@@ -107,7 +87,10 @@ pub fn parse_inspect(text: &str) -> Option<(u32, Container)> {
 
 /// `ctr task ls`: the task of a container carries its ID and its PID.
 fn ctr_task(program: &std::path::Path, name: &str) -> Result<Answer> {
-    let out = Command::new(program).args(["task", "ls"]).output().with_context(|| format!("running {}", program.display()))?;
+    let out = Command::new(program)
+        .args(["task", "ls"])
+        .output()
+        .with_context(|| format!("running {}", program.display()))?;
     if !out.status.success() {
         let why = String::from_utf8_lossy(&out.stderr).lines().next().unwrap_or("").trim().to_string();
         return Ok(Answer::Unknown(why));
@@ -116,7 +99,9 @@ fn ctr_task(program: &std::path::Path, name: &str) -> Result<Answer> {
         Some((pid, status)) if status == "RUNNING" && pid != 0 => {
             Ok(Answer::Running(pid, Container { id: name.to_string(), name: name.to_string() }))
         }
-        Some((_, status)) => Err(anyhow!("container '{name}' is not running (containerd reports {status}); start it first")),
+        Some((_, status)) => {
+            Err(anyhow!("container '{name}' is not running (containerd reports {status}); start it first"))
+        }
         None => Ok(Answer::Unknown(format!("no task named '{name}'"))),
     }
 }

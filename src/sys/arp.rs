@@ -1,14 +1,17 @@
-//! One gratuitous ARP reply for a new address, like `arping -c 1 -A`, sent
-//! from a packet socket opened inside the guest: no arping needed anywhere.
+//! The door to packet sockets: one gratuitous ARP reply for a new address,
+//! like `arping -c 1 -A`, sent from a packet socket opened inside the guest,
+//! so no arping is needed anywhere.
 
+use std::cell::RefCell;
 use std::fs::File;
 use std::net::Ipv4Addr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::mpsc::{channel, Sender};
+use std::thread::JoinHandle;
 
 use anyhow::{bail, Context, Result};
 
-use crate::netlink::Link;
-use crate::netns;
+use crate::sys::netns;
 
 const ETH_P_ARP: u16 = 0x0806;
 const ARP_REPLY: u16 = 2;
@@ -29,39 +32,99 @@ pub fn announcement(mac: [u8; 6], ip: Ipv4Addr) -> [u8; 28] {
     p
 }
 
-pub fn announce(guest_ns: &File, link: &Link, ip: Ipv4Addr) -> Result<()> {
-    let Some(mac) = link.mac.as_deref().and_then(|m| <[u8; 6]>::try_from(m).ok()) else {
-        return Ok(()); // not Ethernet: nothing to announce
-    };
-    let sock = {
-        let _inside = netns::enter(guest_ns)?;
-        // SAFETY: plain socket(2); the result is checked before use.
-        let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, ETH_P_ARP.to_be() as i32) };
-        if fd < 0 {
-            return Err(std::io::Error::last_os_error()).context("opening a packet socket in the guest");
+/// Sends gratuitous ARPs, and keeps the packet sockets it used open until it
+/// is dropped (see `Drop`). One per attach, or one for a whole batch.
+pub struct Announcer {
+    /// In a batch, announcements go out from a helper thread.
+    helper: Option<(Sender<Job>, JoinHandle<Vec<OwnedFd>>)>,
+    /// Packet sockets that have done their work.
+    sent: RefCell<Vec<OwnedFd>>,
+}
+
+impl Announcer {
+    /// Announcements go out before `announce` returns.
+    pub fn new() -> Announcer {
+        Announcer { helper: None, sent: RefCell::new(Vec::new()) }
+    }
+
+    /// For a batch: announcements are sent by a helper thread. A bridge
+    /// copies each broadcast to every port inside the sender's sendto, which
+    /// with a thousand ports is most of an attach; on the helper thread that
+    /// work runs on another core while the next attach goes on. Every
+    /// announcement is still out before the announcer is dropped.
+    pub fn on_helper_thread() -> Announcer {
+        let (tx, rx) = channel::<Job>();
+        let worker = std::thread::spawn(move || {
+            let mut done = Vec::new();
+            for job in rx {
+                if let Err(e) = send(&job) {
+                    eprintln!("pipework: warning: gratuitous ARP for {} failed: {e:#}", job.ip);
+                }
+                done.push(job.sock);
+            }
+            done
+        });
+        Announcer { helper: Some((tx, worker)), sent: RefCell::new(Vec::new()) }
+    }
+
+    /// Announces `ip` at the MAC of the link `index` of the namespace
+    /// `guest_ns`. A link without an Ethernet address has nothing to announce.
+    pub fn announce(&self, guest_ns: &File, index: u32, mac: Option<[u8; 6]>, ip: Ipv4Addr) -> Result<()> {
+        let Some(mac) = mac else { return Ok(()) };
+        let sock = {
+            let _inside = netns::enter(guest_ns)?;
+            // SAFETY: plain socket(2); the result is checked before use.
+            let fd = unsafe {
+                libc::socket(libc::AF_PACKET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, ETH_P_ARP.to_be() as i32)
+            };
+            if fd < 0 {
+                return Err(std::io::Error::last_os_error()).context("opening a packet socket in the guest");
+            }
+            // SAFETY: fd is a fresh descriptor we own.
+            unsafe { OwnedFd::from_raw_fd(fd) }
+        };
+        let payload = announcement(mac, ip);
+        // SAFETY: sockaddr_ll is plain old data; zeroed is a valid start.
+        let mut to: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        to.sll_family = libc::AF_PACKET as u16;
+        to.sll_protocol = ETH_P_ARP.to_be();
+        to.sll_ifindex = index as i32;
+        to.sll_halen = 6;
+        to.sll_addr[..6].copy_from_slice(&[0xff; 6]);
+        let job = Job { sock, payload, to, ip };
+        let job = match &self.helper {
+            Some((tx, _)) => match tx.send(job) {
+                Ok(()) => return Ok(()),
+                Err(e) => e.0,
+            },
+            None => job,
+        };
+        send(&job)?;
+        self.sent.borrow_mut().push(job.sock);
+        Ok(())
+    }
+}
+
+impl Default for Announcer {
+    fn default() -> Self {
+        Announcer::new()
+    }
+}
+
+impl Drop for Announcer {
+    /// The last close of a packet socket waits for an RCU grace period (the
+    /// kernel's packet_release calls synchronize_net): about 30 ms here, ten
+    /// times the rest of an attach, and per socket. A child that holds copies
+    /// of all of them until we have dropped ours makes the final closes its
+    /// own, off our path: one fork for one attach or a whole batch.
+    fn drop(&mut self) {
+        let mut socks = std::mem::take(self.sent.get_mut());
+        if let Some((tx, worker)) = self.helper.take() {
+            drop(tx);
+            socks.extend(worker.join().unwrap_or_default());
         }
-        // SAFETY: fd is a fresh descriptor we own.
-        unsafe { OwnedFd::from_raw_fd(fd) }
-    };
-    let payload = announcement(mac, ip);
-    // SAFETY: sockaddr_ll is plain old data; zeroed is a valid start.
-    let mut to: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-    to.sll_family = libc::AF_PACKET as u16;
-    to.sll_protocol = ETH_P_ARP.to_be();
-    to.sll_ifindex = link.index as i32;
-    to.sll_halen = 6;
-    to.sll_addr[..6].copy_from_slice(&[0xff; 6]);
-    let job = Job { sock, payload, to, ip };
-    let queued = SENDER.with(|s| match s.borrow().as_ref() {
-        Some((tx, _)) => tx.send(job).map_err(|e| e.0),
-        None => Err(job),
-    });
-    match queued {
-        Ok(()) => Ok(()),
-        Err(job) => {
-            send(&job)?;
-            SENT.with(|s| s.borrow_mut().push(job.sock));
-            Ok(())
+        if !socks.is_empty() {
+            close_in_background(socks);
         }
     }
 }
@@ -98,56 +161,9 @@ fn send(job: &Job) -> Result<()> {
     Ok(())
 }
 
-type Worker = (std::sync::mpsc::Sender<Job>, std::thread::JoinHandle<Vec<OwnedFd>>);
-
-thread_local! {
-    /// In a batch, announcements go out from a helper thread.
-    static SENDER: std::cell::RefCell<Option<Worker>> = const { std::cell::RefCell::new(None) };
-}
-
-/// For a batch: from now on, announcements are sent by a helper thread. A
-/// bridge copies each broadcast to every port inside the sender's sendto,
-/// which with a thousand ports is most of an attach; on the helper thread
-/// that work runs on another core while the next attach goes on. Every
-/// announcement is still out before `release_sockets` returns.
-pub fn send_from_helper_thread() {
-    let (tx, rx) = std::sync::mpsc::channel::<Job>();
-    let worker = std::thread::spawn(move || {
-        let mut done = Vec::new();
-        for job in rx {
-            if let Err(e) = send(&job) {
-                eprintln!("pipework: warning: gratuitous ARP for {} failed: {e:#}", job.ip);
-            }
-            done.push(job.sock);
-        }
-        done
-    });
-    SENDER.with(|s| *s.borrow_mut() = Some((tx, worker)));
-}
-
-thread_local! {
-    /// Packet sockets that have done their work, kept open until
-    /// `release_sockets`.
-    static SENT: std::cell::RefCell<Vec<OwnedFd>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// The last close of a packet socket waits for an RCU grace period (the
-/// kernel's packet_release calls synchronize_net): about 30 ms here, ten
-/// times the rest of an attach, and per socket. A child that holds copies of
-/// all of them until we have dropped ours makes the final closes its own,
-/// off our path: one fork for one attach or a whole batch.
-pub fn release_sockets() {
-    if let Some((tx, worker)) = SENDER.with(|s| s.borrow_mut().take()) {
-        drop(tx);
-        let sent = worker.join().unwrap_or_default();
-        SENT.with(|s| s.borrow_mut().extend(sent));
-    }
-    let socks = SENT.with(|s| std::mem::take(&mut *s.borrow_mut()));
-    if !socks.is_empty() {
-        close_in_background(socks);
-    }
-}
-
+/// Hands the last references of `socks` to a child that exits once ours are
+/// closed. The child is not waited for: it exits by itself, and pipework
+/// exits soon after (a batch drops its announcer once, at the end).
 fn close_in_background(socks: Vec<OwnedFd>) {
     use nix::unistd::{fork, pipe, read, ForkResult};
     let Ok((rx, tx)) = pipe() else { return drop(socks) };
@@ -158,7 +174,7 @@ fn close_in_background(socks: Vec<OwnedFd>) {
             drop(tx);
             let mut b = [0u8; 1];
             let _ = read(&rx, &mut b); // EOF once the parent closed its copies
-            // SAFETY: _exit skips Rust's cleanup, which is not ours to run.
+                                       // SAFETY: _exit skips Rust's cleanup, which is not ours to run.
             unsafe { libc::_exit(0) }
         }
         Ok(ForkResult::Parent { .. }) => {

@@ -1,4 +1,4 @@
-//! Running a program inside the guest's network namespace.
+//! The door to programs run inside a guest's network namespace.
 //!
 //! DHCP clients also get a private mount and UTS namespace: their scripts
 //! write /etc/resolv.conf and may set the hostname, and run in the host's

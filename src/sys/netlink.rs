@@ -1,30 +1,76 @@
-//! The only file that speaks rtnetlink. rtnetlink changes its API in most
-//! minor releases; keeping every request here means a bump touches one file.
+//! The door to route netlink: the only module that names rtnetlink,
+//! netlink-packet-route or tokio for it. rtnetlink changes its API in most
+//! minor releases, so every request is built here, and the rest of pipework
+//! sees a synchronous `Netlink` and our own small types (`Link`, `LinkKind`,
+//! `SavedRoute`).
+//!
+//! rtnetlink is async: each `Netlink` drives its requests to completion on a
+//! current-thread tokio runtime it shares with the connections opened from
+//! it (`open_in`), so the callers never see a future.
 
 use std::fs::File;
+use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsRawFd;
+use std::rc::Rc;
 
 use anyhow::{anyhow, Context, Result};
 use futures::TryStreamExt;
 use ipnet::IpNet;
 use macaddr::MacAddr6;
+use rtnetlink::packet_route::address::{AddressAttribute, AddressMessage};
 use rtnetlink::packet_route::link::{
-    InfoData, InfoKind, InfoMacVlan, InfoVlan, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkLayerType,
-    LinkMessage, MacVlanMode, State, InfoPortData, InfoBridgePort, BridgePortState,
+    BridgePortState, InfoBridgePort, InfoData, InfoKind, InfoMacVlan, InfoPortData, InfoVeth, InfoVlan, LinkAttribute,
+    LinkFlags, LinkInfo, LinkLayerType, LinkMessage, MacVlanMode, State,
 };
 // Boot is what `ip route add` uses: routes look exactly like the reference's.
-use rtnetlink::packet_route::route::{RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope};
-use rtnetlink::packet_route::address::{AddressAttribute, AddressMessage};
+use rtnetlink::packet_route::route::{RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType};
 use rtnetlink::packet_route::AddressFamily;
 use rtnetlink::{Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, RouteMessageBuilder};
 
-use crate::netns;
-use crate::request::Family;
+use crate::sys::netns;
 
-/// A route-netlink connection bound to one namespace.
+/// A route-netlink connection bound to one network namespace.
 pub struct Netlink {
+    rt: Rc<tokio::runtime::Runtime>,
     handle: Handle,
+}
+
+/// The kind of a link, as the kernel names it in IFLA_INFO_KIND.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkKind {
+    Bridge,
+    Veth,
+    Macvlan,
+    Macvtap,
+    Ipvlan,
+    Dummy,
+    /// An 802.1Q device.
+    Vlan,
+    Ipoib,
+    /// TUN/TAP; userspace-datapath OVS bridges are tap devices.
+    Tun,
+    /// A kernel-datapath Open vSwitch device.
+    Openvswitch,
+    Other(String),
+}
+
+impl LinkKind {
+    fn from_info(k: InfoKind) -> LinkKind {
+        match k {
+            InfoKind::Bridge => LinkKind::Bridge,
+            InfoKind::Veth => LinkKind::Veth,
+            InfoKind::MacVlan => LinkKind::Macvlan,
+            InfoKind::MacVtap => LinkKind::Macvtap,
+            InfoKind::IpVlan => LinkKind::Ipvlan,
+            InfoKind::Dummy => LinkKind::Dummy,
+            InfoKind::Vlan => LinkKind::Vlan,
+            InfoKind::Ipoib => LinkKind::Ipoib,
+            InfoKind::Tun => LinkKind::Tun,
+            InfoKind::Other(k) if k == "openvswitch" => LinkKind::Openvswitch,
+            other => LinkKind::Other(format!("{other:?}").to_lowercase()),
+        }
+    }
 }
 
 /// What we read of a link.
@@ -33,8 +79,10 @@ pub struct Link {
     pub index: u32,
     pub name: String,
     pub mtu: u32,
-    pub kind: Option<InfoKind>,
-    pub link_layer: LinkLayerType,
+    /// None for a device without a kind: a physical NIC.
+    pub kind: Option<LinkKind>,
+    /// An InfiniBand link layer (ARP type 32): IPoIB.
+    pub infiniband: bool,
     pub mac: Option<Vec<u8>>,
     pub up: bool,
     /// Operational state is up (or unknown, as for devices without carrier
@@ -59,7 +107,7 @@ impl Link {
             name: String::new(),
             mtu: 0,
             kind: None,
-            link_layer: m.header.link_layer_type,
+            infiniband: m.header.link_layer_type == LinkLayerType::Infiniband,
             mac: None,
             up: m.header.flags.contains(LinkFlags::Up),
             running: false,
@@ -81,7 +129,7 @@ impl Link {
                 LinkAttribute::LinkInfo(infos) => {
                     for i in infos {
                         match i {
-                            LinkInfo::Kind(k) => l.kind = Some(k),
+                            LinkInfo::Kind(k) => l.kind = Some(LinkKind::from_info(k)),
                             LinkInfo::Data(InfoData::Vlan(v)) => {
                                 l.vlan_id = v.iter().find_map(|i| match i {
                                     InfoVlan::Id(id) => Some(*id),
@@ -103,6 +151,27 @@ impl Link {
         }
         l
     }
+
+    /// The 6-byte Ethernet address, when the link has one.
+    pub fn ethernet_mac(&self) -> Option<[u8; 6]> {
+        self.mac.as_deref().and_then(|m| <[u8; 6]>::try_from(m).ok())
+    }
+}
+
+/// A route as the kernel reported it, kept whole so it can be put back
+/// exactly (undo of a replaced default route).
+#[derive(Debug, Clone)]
+pub struct SavedRoute(RouteMessage);
+
+impl SavedRoute {
+    /// "inet" or "inet6", for messages.
+    pub fn family_name(&self) -> &'static str {
+        if self.0.header.address_family == AddressFamily::Inet6 {
+            "inet6"
+        } else {
+            "inet"
+        }
+    }
 }
 
 /// The errno behind a failed request, if the kernel sent one.
@@ -118,68 +187,85 @@ fn nl(e: rtnetlink::Error) -> anyhow::Error {
 }
 
 impl Netlink {
-    /// A connection in this thread's namespace. Must run inside the tokio
-    /// runtime: the connection task is spawned onto it.
+    /// A connection in this thread's namespace, on a runtime of its own.
     pub fn connect() -> Result<Netlink> {
-        let (conn, handle, _) = rtnetlink::new_connection().context("opening a netlink socket")?;
-        tokio::spawn(conn);
-        Ok(Netlink { handle })
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+            .context("starting the netlink event loop")?;
+        Self::connect_on(Rc::new(rt))
     }
 
-    /// A connection whose socket lives in `ns`: enter, open, come back.
-    pub fn connect_in(ns: &File) -> Result<Netlink> {
+    fn connect_on(rt: Rc<tokio::runtime::Runtime>) -> Result<Netlink> {
+        let handle = {
+            // The socket registers with the runtime's reactor as it is made.
+            let _ctx = rt.enter();
+            let (conn, handle, _) = rtnetlink::new_connection().context("opening a netlink socket")?;
+            rt.spawn(conn);
+            handle
+        };
+        Ok(Netlink { rt, handle })
+    }
+
+    /// A connection whose socket lives in `ns` (enter, open, come back),
+    /// driven by the same runtime as this one.
+    pub fn open_in(&self, ns: &File) -> Result<Netlink> {
         let _inside = netns::enter(ns)?;
-        Self::connect()
+        Self::connect_on(self.rt.clone())
     }
 
-    pub async fn link(&self, name: &str) -> Result<Option<Link>> {
-        let mut s = self.handle.link().get().match_name(name.to_string()).execute();
-        match s.try_next().await {
-            Ok(m) => Ok(m.map(Link::from_message)),
-            // "No such device" is an answer here, not an error.
-            Err(rtnetlink::Error::NetlinkError(m)) if m.raw_code() == -libc::ENODEV => Ok(None),
-            Err(e) => Err(nl(e).context(format!("reading link {name}"))),
-        }
+    /// Runs one request to completion. The connection task, spawned on the
+    /// same runtime, makes progress while we wait.
+    fn run<F: Future>(&self, f: F) -> F::Output {
+        self.rt.block_on(f)
     }
 
-    pub async fn links(&self) -> Result<Vec<Link>> {
-        let msgs: Vec<LinkMessage> =
-            self.handle.link().get().execute().try_collect().await.map_err(nl).context("listing links")?;
-        Ok(msgs.into_iter().map(Link::from_message).collect())
+    pub fn link(&self, name: &str) -> Result<Option<Link>> {
+        self.run(async {
+            let mut s = self.handle.link().get().match_name(name.to_string()).execute();
+            match s.try_next().await {
+                Ok(m) => Ok(m.map(Link::from_message)),
+                // "No such device" is an answer here, not an error.
+                Err(rtnetlink::Error::NetlinkError(m)) if m.raw_code() == -libc::ENODEV => Ok(None),
+                Err(e) => Err(nl(e).context(format!("reading link {name}"))),
+            }
+        })
     }
 
-    pub async fn link_by_index(&self, index: u32) -> Result<Option<Link>> {
-        let mut s = self.handle.link().get().match_index(index).execute();
-        match s.try_next().await {
-            Ok(m) => Ok(m.map(Link::from_message)),
-            Err(rtnetlink::Error::NetlinkError(m)) if m.raw_code() == -libc::ENODEV => Ok(None),
-            Err(e) => Err(nl(e).context(format!("reading link #{index}"))),
-        }
+    pub fn links(&self) -> Result<Vec<Link>> {
+        self.run(async {
+            let msgs: Vec<LinkMessage> =
+                self.handle.link().get().execute().try_collect().await.map_err(nl).context("listing links")?;
+            Ok(msgs.into_iter().map(Link::from_message).collect())
+        })
+    }
+
+    pub fn link_by_index(&self, index: u32) -> Result<Option<Link>> {
+        self.run(async {
+            let mut s = self.handle.link().get().match_index(index).execute();
+            match s.try_next().await {
+                Ok(m) => Ok(m.map(Link::from_message)),
+                Err(rtnetlink::Error::NetlinkError(m)) if m.raw_code() == -libc::ENODEV => Ok(None),
+                Err(e) => Err(nl(e).context(format!("reading link #{index}"))),
+            }
+        })
     }
 
     /// Ports enslaved to a bridge.
-    pub async fn ports_of(&self, bridge: u32) -> Result<Vec<Link>> {
-        Ok(self.links().await?.into_iter().filter(|l| l.controller == Some(bridge)).collect())
+    pub fn ports_of(&self, bridge: u32) -> Result<Vec<Link>> {
+        Ok(self.links()?.into_iter().filter(|l| l.controller == Some(bridge)).collect())
     }
 
-    pub async fn add_bridge(&self, name: &str) -> Result<()> {
+    /// `ip link add NAME type bridge` and up, in one request.
+    pub fn add_bridge(&self, name: &str) -> Result<()> {
         let msg = LinkBridge::new(name).up().build();
-        self.handle.link().add(msg).execute().await.map_err(nl)
+        self.run(self.handle.link().add(msg).execute()).map_err(nl)
     }
 
     /// A veth pair whose peer is born inside `peer_ns` under its final name.
-    pub async fn add_veth(
-        &self,
-        name: &str,
-        mtu: u32,
-        peer: &str,
-        peer_ns: &File,
-        peer_mac: Option<MacAddr6>,
-    ) -> Result<()> {
-        let mut p = LinkMessageBuilder::<LinkUnspec>::new()
-            .name(peer.to_string())
-            .mtu(mtu)
-            .setns_by_fd(peer_ns.as_raw_fd());
+    pub fn add_veth(&self, name: &str, mtu: u32, peer: &str, peer_ns: &File, peer_mac: Option<MacAddr6>) -> Result<()> {
+        let mut p =
+            LinkMessageBuilder::<LinkUnspec>::new().name(peer.to_string()).mtu(mtu).setns_by_fd(peer_ns.as_raw_fd());
         if let Some(mac) = peer_mac {
             p = p.address(mac.as_bytes().to_vec());
         }
@@ -188,35 +274,36 @@ impl Netlink {
             .mtu(mtu)
             .set_info_data(InfoData::Veth(InfoVeth::Peer(p.build())))
             .build();
-        self.handle.link().add(msg).execute().await.map_err(nl)
+        self.run(self.handle.link().add(msg).execute()).map_err(nl)
     }
 
-    /// A bridge-mode macvlan on `parent`, created directly in `ns`.
-    /// `ip link add link PARENT name NAME mtu MTU type vlan id ID`, in our namespace.
-    pub async fn add_vlan(&self, name: &str, parent: u32, id: u16, mtu: u32) -> Result<()> {
+    /// `ip link add link PARENT name NAME mtu MTU type vlan id ID`, in this
+    /// connection's namespace.
+    pub fn add_vlan(&self, name: &str, parent: u32, id: u16, mtu: u32) -> Result<()> {
         let msg = rtnetlink::LinkVlan::new(name, parent, id).mtu(mtu).build();
-        self.handle.link().add(msg).execute().await.map_err(nl)
+        self.run(self.handle.link().add(msg).execute()).map_err(nl)
     }
 
     /// An IPoIB child of `parent` (with its partition key), born inside `ns`.
-    pub async fn add_ipoib(&self, name: &str, parent: u32, pkey: Option<u16>, ns: &File) -> Result<()> {
+    pub fn add_ipoib(&self, name: &str, parent: u32, pkey: Option<u16>, ns: &File) -> Result<()> {
         let mut b = rtnetlink::LinkIpoib::new(name).link(parent).setns_by_fd(ns.as_raw_fd());
         if let Some(k) = pkey {
             b = b.pkey(k);
         }
-        self.handle.link().add(b.build()).execute().await.map_err(nl)
+        self.run(self.handle.link().add(b.build()).execute()).map_err(nl)
     }
 
     /// A dummy device born inside `ns`.
-    pub async fn add_dummy(&self, name: &str, ns: &File, mac: Option<MacAddr6>) -> Result<()> {
+    pub fn add_dummy(&self, name: &str, ns: &File, mac: Option<MacAddr6>) -> Result<()> {
         let mut b = rtnetlink::LinkDummy::new(name).setns_by_fd(ns.as_raw_fd());
         if let Some(mac) = mac {
             b = b.address(mac.as_bytes().to_vec());
         }
-        self.handle.link().add(b.build()).execute().await.map_err(nl)
+        self.run(self.handle.link().add(b.build()).execute()).map_err(nl)
     }
 
-    pub async fn add_macvlan(&self, name: &str, parent: u32, mtu: u32, ns: &File, mac: Option<MacAddr6>) -> Result<()> {
+    /// A bridge-mode macvlan on `parent`, born inside `ns`.
+    pub fn add_macvlan(&self, name: &str, parent: u32, mtu: u32, ns: &File, mac: Option<MacAddr6>) -> Result<()> {
         let mut b = LinkMessageBuilder::<LinkUnspec>::new_with_info_kind(InfoKind::MacVlan)
             .name(name.to_string())
             .link(parent)
@@ -226,125 +313,128 @@ impl Netlink {
         if let Some(mac) = mac {
             b = b.address(mac.as_bytes().to_vec());
         }
-        self.handle.link().add(b.build()).execute().await.map_err(nl)
+        self.run(self.handle.link().add(b.build()).execute()).map_err(nl)
     }
 
-    /// Move a link into `ns`, renaming it on the way (one request).
-    /// Moves a link into `ns` under `new_name`, with this alias (`""` clears it).
-    pub async fn move_to(&self, index: u32, ns: &File, new_name: &str, alias: &str) -> Result<()> {
+    /// Moves a link into `ns` under `new_name`, with this alias (`""` clears
+    /// it), in one request.
+    pub fn move_to(&self, index: u32, ns: &File, new_name: &str, alias: &str) -> Result<()> {
         let msg = LinkUnspec::new_with_index(index)
             .setns_by_fd(ns.as_raw_fd())
             .name(new_name.to_string())
             .alias(alias.to_string())
             .build();
-        self.handle.link().set(msg).execute().await.map_err(nl)
+        self.run(self.handle.link().set(msg).execute()).map_err(nl)
     }
 
-    pub async fn set_controller_up(&self, index: u32, controller: u32) -> Result<()> {
+    /// `ip link set LINK master CONTROLLER up`.
+    pub fn set_controller_up(&self, index: u32, controller: u32) -> Result<()> {
         let msg = LinkUnspec::new_with_index(index).controller(controller).up().build();
-        self.handle.link().set(msg).execute().await.map_err(nl)
+        self.run(self.handle.link().set(msg).execute()).map_err(nl)
     }
 
-    pub async fn set_up(&self, index: u32, up: bool) -> Result<()> {
+    pub fn set_up(&self, index: u32, up: bool) -> Result<()> {
         let b = LinkUnspec::new_with_index(index);
         let msg = if up { b.up() } else { b.down() }.build();
-        self.handle.link().set(msg).execute().await.map_err(nl)
+        self.run(self.handle.link().set(msg).execute()).map_err(nl)
     }
 
-    pub async fn rename(&self, index: u32, name: &str) -> Result<()> {
+    pub fn rename(&self, index: u32, name: &str) -> Result<()> {
         let msg = LinkUnspec::new_with_index(index).name(name.to_string()).build();
-        self.handle.link().set(msg).execute().await.map_err(nl)
+        self.run(self.handle.link().set(msg).execute()).map_err(nl)
     }
 
-    pub async fn set_mac(&self, index: u32, mac: MacAddr6) -> Result<()> {
+    pub fn set_mac(&self, index: u32, mac: MacAddr6) -> Result<()> {
         let msg = LinkUnspec::new_with_index(index).address(mac.as_bytes().to_vec()).build();
-        self.handle.link().set(msg).execute().await.map_err(nl)
+        self.run(self.handle.link().set(msg).execute()).map_err(nl)
     }
 
-    pub async fn delete(&self, index: u32) -> Result<()> {
-        self.handle.link().del(index).execute().await.map_err(nl)
+    pub fn delete(&self, index: u32) -> Result<()> {
+        self.run(self.handle.link().del(index).execute()).map_err(nl)
     }
 
     /// Adds an address; IPv4 gets its broadcast address computed.
-    pub async fn add_address(&self, index: u32, addr: IpNet) -> Result<()> {
-        self.handle.address().add(index, addr.addr(), addr.prefix_len()).execute().await.map_err(nl)
+    pub fn add_address(&self, index: u32, addr: IpNet) -> Result<()> {
+        self.run(self.handle.address().add(index, addr.addr(), addr.prefix_len()).execute()).map_err(nl)
     }
 
     /// The IPv4 addresses on a link (what a DHCP client configured).
-    pub async fn ipv4_addresses(&self, index: u32) -> Result<Vec<ipnet::Ipv4Net>> {
-        Ok(self.address_messages(index).await?.into_iter().filter_map(|(net, _)| match net {
-            IpNet::V4(n) => Some(n),
-            IpNet::V6(_) => None,
-        }).collect())
+    pub fn ipv4_addresses(&self, index: u32) -> Result<Vec<ipnet::Ipv4Net>> {
+        Ok(self
+            .address_messages(index)?
+            .into_iter()
+            .filter_map(|(net, _)| match net {
+                IpNet::V4(n) => Some(n),
+                IpNet::V6(_) => None,
+            })
+            .collect())
     }
 
-    pub async fn delete_address(&self, index: u32, addr: IpNet) -> Result<()> {
-        for (net, msg) in self.address_messages(index).await? {
+    pub fn delete_address(&self, index: u32, addr: IpNet) -> Result<()> {
+        for (net, msg) in self.address_messages(index)? {
             if net == addr {
-                self.handle.address().del(msg).execute().await.map_err(nl)?;
+                self.run(self.handle.address().del(msg).execute()).map_err(nl)?;
             }
         }
         Ok(())
     }
 
-    async fn address_messages(&self, index: u32) -> Result<Vec<(IpNet, AddressMessage)>> {
+    fn address_messages(&self, index: u32) -> Result<Vec<(IpNet, AddressMessage)>> {
         let msgs: Vec<AddressMessage> = self
-            .handle
-            .address()
-            .get()
-            .set_link_index_filter(index)
-            .execute()
-            .try_collect()
-            .await
+            .run(self.handle.address().get().set_link_index_filter(index).execute().try_collect())
             .map_err(nl)
             .context("listing addresses")?;
         Ok(msgs
             .into_iter()
             .filter_map(|m| {
-                let ip = m.attributes.iter().find_map(|a| match a {
+                let local = m.attributes.iter().find_map(|a| match a {
                     AddressAttribute::Local(ip) => Some(*ip),
                     _ => None,
-                }).or_else(|| m.attributes.iter().find_map(|a| match a {
-                    AddressAttribute::Address(ip) => Some(*ip),
-                    _ => None,
-                }))?;
+                });
+                let ip = local.or_else(|| {
+                    m.attributes.iter().find_map(|a| match a {
+                        AddressAttribute::Address(ip) => Some(*ip),
+                        _ => None,
+                    })
+                })?;
                 let net = IpNet::new(ip, m.header.prefix_len).ok()?;
                 Some((net, m))
             })
             .collect())
     }
 
-    /// Default routes of the main table, as the kernel reports them (kept
-    /// whole so they can be put back exactly).
-    pub async fn default_routes(&self, family: Family) -> Result<Vec<RouteMessage>> {
-        let filter = match family {
-            Family::V4 => RouteMessageBuilder::<Ipv4Addr>::new().build(),
-            Family::V6 => RouteMessageBuilder::<Ipv6Addr>::new().build(),
+    /// Default routes of the main table for one family.
+    pub fn default_routes(&self, ipv6: bool) -> Result<Vec<SavedRoute>> {
+        let filter = if ipv6 {
+            RouteMessageBuilder::<Ipv6Addr>::new().build()
+        } else {
+            RouteMessageBuilder::<Ipv4Addr>::new().build()
         };
         let all: Vec<RouteMessage> =
-            self.handle.route().get(filter).execute().try_collect().await.map_err(nl).context("listing routes")?;
+            self.run(self.handle.route().get(filter).execute().try_collect()).map_err(nl).context("listing routes")?;
         Ok(all
             .into_iter()
             .filter(|r| {
                 r.header.destination_prefix_length == 0
                     && table_of(r) == u32::from(RouteHeader::RT_TABLE_MAIN)
-                    && r.header.kind == rtnetlink::packet_route::route::RouteType::Unicast
+                    && r.header.kind == RouteType::Unicast
             })
+            .map(SavedRoute)
             .collect())
     }
 
-    pub async fn delete_route(&self, r: RouteMessage) -> Result<()> {
-        self.handle.route().del(r).execute().await.map_err(nl)
+    pub fn delete_route(&self, r: &SavedRoute) -> Result<()> {
+        self.run(self.handle.route().del(r.0.clone()).execute()).map_err(nl)
     }
 
     /// Puts a saved route back, replacing any route with the same key (our
     /// own new default, say), so restoring never fails on "exists".
-    pub async fn restore_route(&self, r: RouteMessage) -> Result<()> {
-        self.handle.route().add(r).replace().execute().await.map_err(nl)
+    pub fn restore_route(&self, r: &SavedRoute) -> Result<()> {
+        self.run(self.handle.route().add(r.0.clone()).replace().execute()).map_err(nl)
     }
 
     /// `ip route add GW/32 dev IF` (scope link): makes an off-link gateway reachable.
-    pub async fn add_host_route(&self, index: u32, gw: IpAddr) -> Result<()> {
+    pub fn add_host_route(&self, index: u32, gw: IpAddr) -> Result<()> {
         let len = if gw.is_ipv4() { 32 } else { 128 };
         let msg = RouteMessageBuilder::<IpAddr>::new()
             .destination_prefix(gw, len)
@@ -353,11 +443,11 @@ impl Netlink {
             .scope(RouteScope::Link)
             .protocol(RouteProtocol::Boot)
             .build();
-        self.handle.route().add(msg).execute().await.map_err(nl)
+        self.run(self.handle.route().add(msg).execute()).map_err(nl)
     }
 
     /// `ip route replace default via GW dev IF`.
-    pub async fn replace_default(&self, index: u32, gw: IpAddr) -> Result<()> {
+    pub fn replace_default(&self, index: u32, gw: IpAddr) -> Result<()> {
         let unspecified = match gw {
             IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
@@ -369,7 +459,7 @@ impl Netlink {
             .output_interface(index)
             .protocol(RouteProtocol::Boot)
             .build();
-        self.handle.route().add(msg).replace().execute().await.map_err(nl)
+        self.run(self.handle.route().add(msg).replace().execute()).map_err(nl)
     }
 }
 
@@ -378,13 +468,4 @@ fn table_of(r: &RouteMessage) -> u32 {
         .iter()
         .find_map(|a| if let RouteAttribute::Table(t) = a { Some(*t) } else { None })
         .unwrap_or(u32::from(r.header.table))
-}
-
-/// For messages: "inet" / "inet6" of a route.
-pub fn route_family(r: &RouteMessage) -> Family {
-    if r.header.address_family == AddressFamily::Inet6 {
-        Family::V6
-    } else {
-        Family::V4
-    }
 }

@@ -1,4 +1,4 @@
-//! Network namespaces as open files. A guest's namespace is opened once and
+//! The door to network namespaces, as open files. A guest's namespace is opened once and
 //! every later step uses that fd, so a PID reused mid-run cannot redirect us.
 
 use std::fs::File;

@@ -1,4 +1,5 @@
-//! Open vSwitch through `ovs-vsctl`, the one program an OVS attach runs.
+//! The door to Open vSwitch's database: the only module that runs
+//! `ovs-vsctl`, the one program an OVS attach runs.
 //!
 //! An attach costs exactly one call: creating the bridge (when asked), the
 //! port, its VLAN tag and the external-ids are one ovsdb transaction, so the
@@ -12,7 +13,7 @@ use std::process::{Command, Output, Stdio};
 
 use anyhow::{anyhow, Context, Result};
 
-use crate::request::Datapath;
+use crate::sys::genl;
 
 /// How long ovs-vsctl may wait for ovs-vswitchd to apply a change. A live
 /// daemon answers in milliseconds; a dead one never does.
@@ -30,8 +31,9 @@ pub struct Vsctl {
 pub struct PortSpec {
     pub bridge: String,
     pub port: String,
-    /// Create the bridge in the same transaction, with this datapath.
-    pub create_bridge: Option<Datapath>,
+    /// Create the bridge in the same transaction, with this datapath type
+    /// (`system`, the kernel's; `netdev`, ovs-vswitchd's own).
+    pub create_bridge: Option<String>,
     /// Access VLAN (`@VLAN`).
     pub tag: Option<u16>,
     /// The reference's `pipework.*` keys on the Interface row.
@@ -58,12 +60,12 @@ impl PortSpec {
     }
 
     fn bridge_args(&self) -> Vec<String> {
-        let Some(dp) = self.create_bridge else { return Vec::new() };
+        let Some(dp) = &self.create_bridge else { return Vec::new() };
         let b = &self.bridge;
         let mut a = words(&["--may-exist", "add-br", b]);
         // `system` is ovsdb's default: a plain add-br, as the reference does.
-        if dp != Datapath::System {
-            a.extend(words(&["--", "set", "Bridge", b, &format!("datapath_type={}", dp.as_str())]));
+        if dp != "system" {
+            a.extend(words(&["--", "set", "Bridge", b, &format!("datapath_type={dp}")]));
         }
         a.push("--".into());
         a
@@ -202,7 +204,9 @@ impl Vsctl {
                  (pipework creates new bridges that way on such kernels)"
             )
         } else {
-            anyhow!("Open vSwitch bridge {b} cannot forward: ovs-vswitchd could not set it up (see the ovs-vswitchd log)")
+            anyhow!(
+                "Open vSwitch bridge {b} cannot forward: ovs-vswitchd could not set it up (see the ovs-vswitchd log)"
+            )
         }
     }
 
@@ -241,11 +245,8 @@ fn check(out: &Output) -> Result<()> {
 
 /// ovs-vsctl's complaint, without its program-name prefix.
 fn vsctl_message(stderr: &str) -> String {
-    let msg: Vec<&str> = stderr
-        .lines()
-        .map(|l| l.trim().trim_start_matches("ovs-vsctl:").trim())
-        .filter(|l| !l.is_empty())
-        .collect();
+    let msg: Vec<&str> =
+        stderr.lines().map(|l| l.trim().trim_start_matches("ovs-vsctl:").trim()).filter(|l| !l.is_empty()).collect();
     if msg.is_empty() {
         "ovs-vsctl failed without saying why".into()
     } else {
@@ -279,36 +280,7 @@ pub fn has_mgmt_socket(bridge: &str) -> bool {
 /// `ovs_datapath` family also loads the module when it is installed but not
 /// yet loaded, which is what ovs-vswitchd would need anyway.
 pub fn kernel_datapath_present() -> bool {
-    genl_family_exists("ovs_datapath").unwrap_or(false)
-}
-
-fn genl_family_exists(name: &str) -> Result<bool> {
-    use netlink_packet_core::{NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_REQUEST};
-    use netlink_packet_generic::ctrl::{nlas::GenlCtrlAttrs, GenlCtrl, GenlCtrlCmd};
-    use netlink_packet_generic::GenlMessage;
-    use netlink_sys::{protocols::NETLINK_GENERIC, Socket, SocketAddr};
-
-    let mut socket = Socket::new(NETLINK_GENERIC)?;
-    socket.bind_auto()?;
-    socket.connect(&SocketAddr::new(0, 0))?;
-    let mut msg = NetlinkMessage::from(GenlMessage::from_payload(GenlCtrl {
-        cmd: GenlCtrlCmd::GetFamily,
-        nlas: vec![GenlCtrlAttrs::FamilyName(name.to_string())],
-    }));
-    msg.header.flags = NLM_F_REQUEST | NLM_F_ACK;
-    msg.finalize();
-    let mut buf = vec![0u8; msg.buffer_len()];
-    msg.serialize(&mut buf);
-    socket.send(&buf, 0)?;
-
-    let mut rx = Vec::with_capacity(8192);
-    socket.recv(&mut rx, 0)?;
-    let reply = <NetlinkMessage<GenlMessage<GenlCtrl>>>::deserialize(&rx).map_err(|e| anyhow!("{e}"))?;
-    Ok(match reply.payload {
-        NetlinkPayload::InnerMessage(_) => true,
-        // ENOENT: no such family. An ack without data cannot happen here.
-        _ => false,
-    })
+    genl::family_exists("ovs_datapath").unwrap_or(false)
 }
 
 #[cfg(test)]
@@ -337,19 +309,21 @@ mod tests {
     #[test]
     fn new_bridge_comes_first_in_the_same_transaction() {
         let mut s = spec();
-        s.create_bridge = Some(Datapath::Netdev);
+        s.create_bridge = Some("netdev".into());
         s.tag = None;
         assert!(s.args().join(" ").starts_with(
             "--may-exist add-br ovsbr0 -- set Bridge ovsbr0 datapath_type=netdev -- --may-exist add-port ovsbr0 veth1pl42 --"
         ));
-        s.create_bridge = Some(Datapath::System);
+        s.create_bridge = Some("system".into());
         assert!(s.args().join(" ").starts_with("--may-exist add-br ovsbr0 -- --may-exist add-port"));
     }
 
     #[test]
     fn vsctl_messages_lose_their_prefix() {
         assert_eq!(
-            vsctl_message("ovs-vsctl: cannot create a port named p because a port named p already exists on bridge b\n"),
+            vsctl_message(
+                "ovs-vsctl: cannot create a port named p because a port named p already exists on bridge b\n"
+            ),
             "cannot create a port named p because a port named p already exists on bridge b"
         );
     }

@@ -12,10 +12,7 @@ use std::time::{Duration, Instant};
 static SEQ: AtomicUsize = AtomicUsize::new(0);
 
 pub fn require_root() {
-    assert!(
-        nix_is_root(),
-        "these tests build network namespaces and must run as root (see README: scripts/test)"
-    );
+    assert!(nix_is_root(), "these tests build network namespaces and must run as root (see README: scripts/test)");
 }
 
 fn nix_is_root() -> bool {

@@ -1,0 +1,228 @@
+//! What every kind ends with, in the guest: the device renamed to GUESTIF,
+//! its address, up, the default route, a DHCP lease, the gratuitous ARP.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use ipnet::IpNet;
+
+use crate::attach::step::{Step, Target};
+use crate::dhcp::{self, DhcpSpec};
+use crate::guest::GuestNames;
+use crate::request::Family;
+use crate::sys::netlink::{errno, Link, Netlink};
+
+/// `ip link set FROM name TO` in the guest.
+#[derive(Debug)]
+pub struct Rename {
+    pub from: String,
+    pub to: String,
+}
+
+impl Step for Rename {
+    fn command(&self, g: &GuestNames) -> String {
+        format!("{} link set {} name {}", g.ip, self.from, self.to)
+    }
+
+    fn run(&self, t: &mut Target) -> Result<()> {
+        let i = t.guest_index(&self.from)?;
+        t.guest_nl
+            .rename(i, &self.to)
+            .with_context(|| format!("renaming {} to {} in the guest", self.from, self.to))?;
+        t.renamed_in_guest(&self.from, &self.to, i);
+        Ok(())
+    }
+}
+
+/// `ip addr add ADDR [brd …] dev LINK` in the guest.
+#[derive(Debug)]
+pub struct AddAddress {
+    pub link: String,
+    pub addr: IpNet,
+}
+
+impl Step for AddAddress {
+    fn command(&self, g: &GuestNames) -> String {
+        let (addr, link) = (&self.addr, &self.link);
+        match addr {
+            IpNet::V4(a) if a.prefix_len() < 31 => format!("{} addr add {addr} brd {} dev {link}", g.ip, a.broadcast()),
+            _ => format!("{} addr add {addr} dev {link}", g.ip),
+        }
+    }
+
+    fn run(&self, t: &mut Target) -> Result<()> {
+        let i = t.guest_index(&self.link)?;
+        t.guest_nl
+            .add_address(i, self.addr)
+            .with_context(|| format!("adding {} to {} in the guest", self.addr, self.link))
+    }
+}
+
+/// `ip link set LINK up` in the guest.
+#[derive(Debug)]
+pub struct GuestUp {
+    pub link: String,
+}
+
+impl Step for GuestUp {
+    fn command(&self, g: &GuestNames) -> String {
+        format!("{} link set {} up", g.ip, self.link)
+    }
+
+    fn run(&self, t: &mut Target) -> Result<()> {
+        let i = t.guest_index(&self.link)?;
+        t.guest_nl.set_up(i, true).with_context(|| format!("setting {} up in the guest", self.link))
+    }
+}
+
+/// Deletes the guest's default routes of this family; undo puts them back.
+#[derive(Debug, PartialEq)]
+pub struct DropDefaultRoutes {
+    pub family: Family,
+}
+
+impl Step for DropDefaultRoutes {
+    fn command(&self, g: &GuestNames) -> String {
+        format!("{} -f {} route del default", g.ip, self.family)
+    }
+
+    fn run(&self, t: &mut Target) -> Result<()> {
+        let routes = t.guest_nl.default_routes(self.family == Family::V6)?;
+        let mut dropped = Vec::new();
+        let mut failure = None;
+        for r in routes {
+            match t.guest_nl.delete_route(&r) {
+                Ok(()) => dropped.push(r),
+                Err(e) if errno(&e) == Some(libc::ESRCH) => {}
+                Err(e) => {
+                    failure = Some(e.context("deleting the guest's old default route"));
+                    break;
+                }
+            }
+        }
+        // Restored with replace, so putting them back never meets our own
+        // new default as "exists". (Our new default needs no undo of its
+        // own: it goes with our link, which rollback deletes last.)
+        let what = format!("restore the guest's {} old default route(s)", dropped.len());
+        t.on_undo(what, move |t| {
+            for r in &dropped {
+                let family = r.family_name();
+                t.guest_nl.restore_route(r).with_context(|| format!("restoring an {family} default route"))?;
+            }
+            Ok(())
+        });
+        failure.map_or(Ok(()), Err)
+    }
+}
+
+/// `ip route add GW dev LINK scope link`: the gateway is not in our prefix.
+#[derive(Debug, PartialEq)]
+pub struct AddGatewayRoute {
+    pub link: String,
+    pub gateway: IpAddr,
+}
+
+impl Step for AddGatewayRoute {
+    fn command(&self, g: &GuestNames) -> String {
+        format!("{} route add {} dev {} scope link", g.ip, self.gateway, self.link)
+    }
+
+    fn run(&self, t: &mut Target) -> Result<()> {
+        let i = t.guest_index(&self.link)?;
+        t.guest_nl
+            .add_host_route(i, self.gateway)
+            .with_context(|| format!("adding a route to gateway {} on {}", self.gateway, self.link))
+    }
+}
+
+/// `ip route replace default via GW dev LINK`.
+#[derive(Debug)]
+pub struct ReplaceDefault {
+    pub link: String,
+    pub gateway: IpAddr,
+}
+
+impl Step for ReplaceDefault {
+    fn command(&self, g: &GuestNames) -> String {
+        format!("{} route replace default via {} dev {}", g.ip, self.gateway, self.link)
+    }
+
+    fn run(&self, t: &mut Target) -> Result<()> {
+        let i = t.guest_index(&self.link)?;
+        t.guest_nl
+            .replace_default(i, self.gateway)
+            .with_context(|| format!("setting the default route via {} on {}", self.gateway, self.link))
+    }
+}
+
+/// Obtain and apply a DHCP lease, once the link passes traffic (on a
+/// bridge: once the port forwards), so the first request is not lost.
+#[derive(Debug)]
+pub struct Dhcp {
+    pub spec: DhcpSpec,
+    pub bridge_port: Option<String>,
+}
+
+impl Step for Dhcp {
+    fn command(&self, g: &GuestNames) -> String {
+        self.spec.describe(&g.exec)
+    }
+
+    fn run(&self, t: &mut Target) -> Result<()> {
+        let spec = &self.spec;
+        let l = passing_traffic(t, &spec.link, self.bridge_port.as_deref())?;
+        dhcp::obtain(spec, t.guest_ns, t.guest_nl, l.index)
+            .with_context(|| format!("DHCP ({}) on {} in guest {}", spec.method.keyword(), spec.link, t.guest_label))
+    }
+}
+
+/// One gratuitous ARP so neighbours learn the new address. On a bridge it
+/// waits until the host side forwards, or the bridge would drop it.
+#[derive(Debug)]
+pub struct Announce {
+    pub link: String,
+    pub ip: Ipv4Addr,
+    pub bridge_port: Option<String>,
+}
+
+impl Step for Announce {
+    fn command(&self, g: &GuestNames) -> String {
+        format!("{} arping -c 1 -A -I {} {}", g.exec, self.link, self.ip)
+    }
+
+    /// Best effort, as in the reference: a lost announcement only delays
+    /// neighbours until they ask.
+    fn run(&self, t: &mut Target) -> Result<()> {
+        let sent = passing_traffic(t, &self.link, self.bridge_port.as_deref())
+            .and_then(|l| t.arp.announce(t.guest_ns, l.index, l.ethernet_mac(), self.ip));
+        if let Err(e) = sent {
+            eprintln!("pipework: warning: gratuitous ARP for {} on {} failed: {e:#}", self.ip, self.link);
+        }
+        Ok(())
+    }
+}
+
+/// The guest's link, once what it sends gets through: the bridge forwards
+/// its host side (when on a bridge) and the link itself is running.
+fn passing_traffic(t: &Target, link: &str, bridge_port: Option<&str>) -> Result<Link> {
+    if let Some(port) = bridge_port {
+        wait_for(t.host_nl, port, |l| l.forwarding == Some(true))?;
+    }
+    wait_for(t.guest_nl, link, |l| l.running)
+}
+
+/// A link just set up drops what is sent through it until the kernel has
+/// seen its carrier (a real qdisc; a bridge port that forwards). That takes
+/// well under a millisecond, so poll briefly; past the limit the caller
+/// goes on anyway.
+fn wait_for(nl: &Netlink, name: &str, ready: impl Fn(&Link) -> bool) -> Result<Link> {
+    let deadline = Instant::now() + Duration::from_millis(500);
+    loop {
+        let l = nl.link(name)?.with_context(|| format!("{name} vanished"))?;
+        if ready(&l) || Instant::now() >= deadline {
+            return Ok(l);
+        }
+        std::thread::sleep(Duration::from_micros(100));
+    }
+}

@@ -1,0 +1,82 @@
+//! A missing `dummy*` HOSTIF: the guest gets a dummy interface, born in the
+//! guest under the reference's temporary name `du<NSPID><GUESTIF>`. Nothing
+//! is made in the host.
+
+use anyhow::{Context, Result};
+use macaddr::MacAddr6;
+
+use crate::attach::kinds::device::DeleteInGuest;
+use crate::attach::kinds::kind::{Ctx, Entry, Found, Kind, Probe};
+use crate::attach::names;
+use crate::attach::step::{Step, Steps, Target};
+use crate::guest::GuestNames;
+use crate::request::format_mac;
+use crate::sys::netlink::LinkKind;
+
+pub const ENTRY: Entry = Entry { recognise, detach };
+
+#[derive(Debug)]
+struct Dummy {
+    name: String,
+}
+
+fn recognise(p: &Probe) -> Result<Option<Box<dyn Kind>>> {
+    if p.link.is_some() || !p.name.starts_with("dummy") {
+        return Ok(None);
+    }
+    p.refuse_tag("a dummy interface")?;
+    Ok(Some(Box::new(Dummy { name: p.name.clone() })))
+}
+
+impl Kind for Dummy {
+    fn host_name(&self) -> &str {
+        &self.name
+    }
+
+    fn bring_in(&self, ctx: &Ctx, steps: &mut Steps) -> String {
+        let temp = names::dummy(ctx.guest.nspid, ctx.guest_if);
+        steps.push(Box::new(CreateDummy { name: temp.clone(), mac: ctx.req.mac }));
+        temp
+    }
+}
+
+/// The dummy, born in the guest. Undo deletes it there.
+#[derive(Debug)]
+struct CreateDummy {
+    name: String,
+    mac: Option<MacAddr6>,
+}
+
+impl Step for CreateDummy {
+    fn command(&self, g: &GuestNames) -> String {
+        let mac = self.mac.map(|m| format!(" address {}", format_mac(&m))).unwrap_or_default();
+        format!("ip link add {}{mac} netns {} type dummy", self.name, g.netns)
+    }
+
+    fn run(&self, t: &mut Target) -> Result<()> {
+        t.host_nl
+            .add_dummy(&self.name, t.guest_ns, self.mac)
+            .with_context(|| format!("creating dummy interface {} in guest {}", self.name, t.guest_label))?;
+        let i = t.guest_index(&self.name)?;
+        t.on_undo(format!("delete guest interface {}", self.name), move |t| t.guest_nl.delete(i));
+        Ok(())
+    }
+}
+
+fn detach(f: &Found) -> Result<Option<Steps>> {
+    Ok(DeleteInGuest::claim(f, &[LinkKind::Dummy]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::attach::kinds::kind::testing::{guest, kind_commands, request};
+
+    #[test]
+    fn dummy_is_born_in_the_guest() {
+        let dummy0 = Dummy { name: "dummy0".into() };
+        let (c, made) = kind_commands(&dummy0, &request("10.0.0.2/24@10.0.0.1"), &guest());
+        assert_eq!(c, ["ip link add du4242eth1 netns 4242 type dummy"]);
+        assert_eq!(made, "du4242eth1", "the plan renames it to eth1");
+    }
+}

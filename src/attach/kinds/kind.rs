@@ -1,0 +1,140 @@
+//! What a kind is: the trait every kind of host interface implements, and
+//! what it is given to recognise HOSTIF, to plan, and to detach.
+
+use std::fmt;
+
+use anyhow::{bail, Result};
+
+use crate::attach::step::Steps;
+use crate::guest::Identity;
+use crate::request::Attach;
+use crate::sys::netlink::{Link, Netlink};
+use crate::sys::vsctl::Vsctl;
+
+/// A kind's answer to "is HOSTIF yours?".
+pub type Recognised = Option<Box<dyn Kind>>;
+
+/// One kind, as the rest of pipework reaches it.
+pub struct Entry {
+    /// Claims HOSTIF when it is of this kind (None: not mine), with the
+    /// kind's refusals, which change nothing.
+    pub recognise: fn(&Probe) -> Result<Recognised>,
+    /// Claims a guest interface for `--detach` when this kind made it: the
+    /// steps that remove it.
+    pub detach: fn(&Found) -> Result<Option<Steps>>,
+}
+
+/// The host interface as its kind sees it, after the kind's refusals.
+pub trait Kind: fmt::Debug {
+    /// HOSTIF's name (a `mac:` selector resolved).
+    fn host_name(&self) -> &str;
+
+    /// The guest interface's name when `-i` is not given.
+    fn default_guest_if(&self) -> &'static str {
+        "eth1"
+    }
+
+    /// Whether this kind makes a veth whose host side `-l` names.
+    fn has_host_side(&self) -> bool {
+        false
+    }
+
+    /// The steps that make the device and bring it into the guest. Returns
+    /// the device's name in the guest after them; the plan renames it to
+    /// GUESTIF when that differs.
+    fn bring_in(&self, ctx: &Ctx, steps: &mut Steps) -> String;
+
+    /// Steps that come after the guest side is configured: a parent that
+    /// must come up last.
+    fn finish(&self, _ctx: &Ctx, _steps: &mut Steps) {}
+
+    /// The bridge port that must forward before the guest's first packets
+    /// (DHCP, the gratuitous ARP) can get through.
+    fn bridge_port(&self, _ctx: &Ctx) -> Option<String> {
+        None
+    }
+}
+
+/// What every kind is given to plan with: the request, the guest interface
+/// (its default filled in) and the guest.
+pub struct Ctx<'a> {
+    pub req: &'a Attach,
+    pub guest_if: &'a str,
+    pub guest: &'a Identity,
+}
+
+/// What a kind is given to recognise HOSTIF.
+pub struct Probe<'a> {
+    pub req: &'a Attach,
+    /// HOSTIF's name: as typed, or the name of the interface `mac:` found.
+    pub name: String,
+    /// The host interface, when it exists.
+    pub link: Option<Link>,
+    pub host_nl: &'a Netlink,
+    pub guest: &'a Identity,
+    /// None when ovs-vsctl is not installed.
+    pub vsctl: Option<&'a Vsctl>,
+}
+
+impl Probe<'_> {
+    /// GUESTIF, for a kind whose default is `eth1`.
+    pub fn guest_if(&self) -> &str {
+        self.req.guest_if.as_ref().map(|n| n.as_str()).unwrap_or("eth1")
+    }
+
+    /// `@VLAN` means nothing to this kind: refused, naming it.
+    pub fn refuse_tag(&self, what: &str) -> Result<()> {
+        match &self.req.tag {
+            Some(t) => bail!("@VLAN has no meaning for {what} ({}): drop the @{t}", self.name),
+            None => Ok(()),
+        }
+    }
+}
+
+/// What `--detach` found in the guest, for the kinds to claim.
+pub struct Found<'a> {
+    /// The guest's interface.
+    pub link: &'a Link,
+    pub host_nl: &'a Netlink,
+    pub vsctl: Option<&'a Vsctl>,
+}
+
+/// Requests, guests and commands for the kinds' unit tests.
+#[cfg(test)]
+pub mod testing {
+    use super::*;
+    use crate::guest::GuestNames;
+    use crate::request::{AddressSpec, GuestRef, HostIfRef, IfName};
+
+    /// `pipework br1 web1 ADDR`.
+    pub fn request(addr: &str) -> Attach {
+        Attach {
+            host_if: HostIfRef::Name(IfName::parse("br1", "t").unwrap()),
+            guest_if: None,
+            host_side: None,
+            guest: GuestRef::Auto("web1".into()),
+            address: AddressSpec::parse(addr, None).unwrap(),
+            mac: None,
+            tag: None,
+            direct_phys: false,
+            ovs: Default::default(),
+            dhcp_timeout: std::time::Duration::from_secs(30),
+        }
+    }
+
+    /// The guest `web1`, PID 4242.
+    pub fn guest() -> Identity {
+        Identity { nspid: 4242, pid: Some(4242), label: "web1".into(), container: None }
+    }
+
+    /// What a kind adds to a plan, as commands: the steps that bring the
+    /// device in, then those that finish; and the device's name in the guest.
+    pub fn kind_commands(kind: &dyn Kind, req: &Attach, guest: &Identity) -> (Vec<String>, String) {
+        let guest_if = req.guest_if.as_ref().map(|n| n.as_str()).unwrap_or(kind.default_guest_if());
+        let ctx = Ctx { req, guest_if, guest };
+        let mut steps = Steps::new();
+        let made = kind.bring_in(&ctx, &mut steps);
+        kind.finish(&ctx, &mut steps);
+        (steps.iter().map(|s| s.command(&GuestNames::pid(4242))).collect(), made)
+    }
+}

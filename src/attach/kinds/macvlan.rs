@@ -1,0 +1,209 @@
+//! Any other existing interface is a macvlan parent: the guest gets a
+//! bridge-mode macvlan on it, born in the guest. With `@VLAN`, the macvlan
+//! sits on the 802.1Q device `PARENT.VLAN`, made (or reused) here. A parent
+//! that was down comes up last.
+
+use anyhow::{bail, Context, Result};
+use macaddr::MacAddr6;
+
+use crate::attach::kinds::device::{DeleteInGuest, HostUp};
+use crate::attach::kinds::kind::{Ctx, Entry, Found, Kind, Probe};
+use crate::attach::names;
+use crate::attach::step::{Step, Steps, Target};
+use crate::guest::GuestNames;
+use crate::request::{format_mac, IFNAMSIZ_MAX};
+use crate::sys::netlink::{Link, LinkKind, Netlink};
+
+pub const ENTRY: Entry = Entry { recognise, detach };
+
+#[derive(Debug)]
+struct Macvlan {
+    parent: String,
+    index: u32,
+    mtu: u32,
+    up: bool,
+    vlan: Option<VlanDev>,
+}
+
+/// `PARENT.VLAN`, the 802.1Q device the macvlan sits on.
+#[derive(Debug, Clone)]
+struct VlanDev {
+    name: String,
+    id: u16,
+    /// It is already there (and right): reused, never deleted.
+    exists: bool,
+    up: bool,
+}
+
+fn recognise(p: &Probe) -> Result<Option<Box<dyn Kind>>> {
+    let Some(parent) = &p.link else { return Ok(None) };
+    let vlan = match &p.req.tag {
+        Some(tag) => Some(vlan_device(p.host_nl, parent, tag.vlan_id()?)?),
+        None => None,
+    };
+    let m = Macvlan { parent: parent.name.clone(), index: parent.index, mtu: parent.mtu, up: parent.up, vlan };
+    Ok(Some(Box::new(m)))
+}
+
+/// `PARENT.VLAN` is reused when it is exactly that (the reference meant to
+/// check this, but tested a wrong path), refused when the name is taken by
+/// anything else.
+fn vlan_device(host_nl: &Netlink, parent: &Link, id: u16) -> Result<VlanDev> {
+    let name = format!("{}.{id}", parent.name);
+    if name.len() > IFNAMSIZ_MAX {
+        bail!(
+            "the VLAN device name {name} is longer than Linux's 15 bytes; rename {} or use a shorter VLAN",
+            parent.name
+        );
+    }
+    match host_nl.link(&name)? {
+        None => Ok(VlanDev { name, id, exists: false, up: false }),
+        Some(l) if l.kind == Some(LinkKind::Vlan) && l.vlan_id == Some(id) && l.parent == Some(parent.index) => {
+            Ok(VlanDev { name, id, exists: true, up: l.up })
+        }
+        Some(l) => {
+            let what = match (&l.kind, l.vlan_id) {
+                (Some(LinkKind::Vlan), Some(other)) => {
+                    let elsewhere = if l.parent != Some(parent.index) { " of another parent" } else { "" };
+                    format!("VLAN {other}{elsewhere}")
+                }
+                (Some(k), _) => format!("a {k:?} device").to_lowercase(),
+                (None, _) => "a device of unknown kind".into(),
+            };
+            bail!(
+                "{name} exists but is not the 802.1Q device for VLAN {id} on {} (it is {what}); delete or rename \
+                 it, or use another VLAN",
+                parent.name
+            )
+        }
+    }
+}
+
+impl Kind for Macvlan {
+    fn host_name(&self) -> &str {
+        &self.parent
+    }
+
+    fn bring_in(&self, ctx: &Ctx, steps: &mut Steps) -> String {
+        let (mut parent, mut index) = (self.parent.clone(), Some(self.index));
+        if let Some(v) = &self.vlan {
+            if !v.exists {
+                let create = CreateVlan { name: v.name.clone(), parent, index: self.index, id: v.id, mtu: self.mtu };
+                steps.push(Box::new(create));
+            }
+            (parent, index) = (v.name.clone(), None);
+        }
+        let temp = names::macvlan(ctx.guest.nspid, ctx.guest_if);
+        steps.push(Box::new(CreateMacvlan { name: temp.clone(), parent, index, mtu: self.mtu, mac: ctx.req.mac }));
+        temp
+    }
+
+    /// A down parent comes up last: bringing a link up has effects that
+    /// cannot be taken back (qdisc, the peer's IPv6 link-local), so no step
+    /// that can still fail comes after it, but DHCP, whose packets leave
+    /// through the parent.
+    fn finish(&self, _: &Ctx, steps: &mut Steps) {
+        if !self.up {
+            steps.push(Box::new(HostUp { link: self.parent.clone() }));
+        }
+        if let Some(v) = self.vlan.as_ref().filter(|v| !v.up) {
+            steps.push(Box::new(HostUp { link: v.name.clone() }));
+        }
+    }
+}
+
+/// `PARENT.VLAN` in the host, with the parent's MTU. Undo deletes it.
+#[derive(Debug)]
+struct CreateVlan {
+    name: String,
+    parent: String,
+    index: u32,
+    id: u16,
+    mtu: u32,
+}
+
+impl Step for CreateVlan {
+    fn command(&self, _: &GuestNames) -> String {
+        format!("ip link add link {} name {} mtu {} type vlan id {}", self.parent, self.name, self.mtu, self.id)
+    }
+
+    fn run(&self, t: &mut Target) -> Result<()> {
+        let (name, id) = (&self.name, self.id);
+        t.host_nl
+            .add_vlan(name, self.index, id, self.mtu)
+            .with_context(|| format!("creating 802.1Q device {name} (VLAN {id} on {})", self.parent))?;
+        let i = t.host_index(name)?;
+        t.on_undo(format!("delete host interface {name}"), move |t| t.host_nl.delete(i));
+        Ok(())
+    }
+}
+
+/// The macvlan, born in the guest under a temporary name (a macvlan made
+/// with a target namespace is checked against names in the host first).
+#[derive(Debug)]
+struct CreateMacvlan {
+    name: String,
+    parent: String,
+    /// The parent's index, when it existed before this run.
+    index: Option<u32>,
+    mtu: u32,
+    mac: Option<MacAddr6>,
+}
+
+impl Step for CreateMacvlan {
+    fn command(&self, g: &GuestNames) -> String {
+        let mac = self.mac.map(|m| format!(" address {}", format_mac(&m))).unwrap_or_default();
+        format!(
+            "ip link add link {} name {} mtu {}{mac} netns {} type macvlan mode bridge",
+            self.parent, self.name, self.mtu, g.netns
+        )
+    }
+
+    fn run(&self, t: &mut Target) -> Result<()> {
+        let p = match self.index {
+            Some(i) => i,
+            None => t.host_index(&self.parent)?,
+        };
+        t.host_nl
+            .add_macvlan(&self.name, p, self.mtu, t.guest_ns, self.mac)
+            .with_context(|| format!("creating macvlan {} on {} in guest {}", self.name, self.parent, t.guest_label))?;
+        let i = t.guest_index(&self.name)?;
+        t.on_undo(format!("delete guest interface {}", self.name), move |t| t.guest_nl.delete(i));
+        Ok(())
+    }
+}
+
+/// Devices stacked on a host NIC: deleted in the guest.
+fn detach(f: &Found) -> Result<Option<Steps>> {
+    Ok(DeleteInGuest::claim(f, &[LinkKind::Macvlan, LinkKind::Macvtap, LinkKind::Ipvlan, LinkKind::Vlan]))
+}
+
+/// `eth2`, down, MTU 1500.
+#[cfg(test)]
+pub fn example() -> Box<dyn Kind> {
+    Box::new(Macvlan { parent: "eth2".into(), index: 3, mtu: 1500, up: false, vlan: None })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::attach::kinds::kind::testing::{guest, kind_commands, request};
+
+    #[test]
+    fn vlan_on_a_physical_parent() {
+        let req = request("10.0.0.2/24");
+        let eth2 = |exists, up| {
+            let vlan = Some(VlanDev { name: "eth2.100".into(), id: 100, exists, up });
+            Macvlan { parent: "eth2".into(), index: 3, mtu: 1500, up: false, vlan }
+        };
+        let (c, made) = kind_commands(&eth2(false, false), &req, &guest());
+        assert_eq!(c[0], "ip link add link eth2 name eth2.100 mtu 1500 type vlan id 100");
+        assert_eq!(c[1], "ip link add link eth2.100 name ph4242eth1 mtu 1500 netns 4242 type macvlan mode bridge");
+        assert_eq!(made, "ph4242eth1");
+        assert_eq!(c[c.len() - 2..], ["ip link set eth2 up", "ip link set eth2.100 up"]);
+        // An existing, right, up device is only used.
+        let (c, _) = kind_commands(&eth2(true, true), &req, &guest());
+        assert!(c[0].starts_with("ip link add link eth2.100 name ph4242eth1"));
+        assert!(!c.iter().any(|l| l.contains("eth2.100 up")));
+    }
+}

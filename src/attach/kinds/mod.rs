@@ -1,0 +1,85 @@
+//! Kinds of host interface: what HOSTIF is, and so what an attach makes.
+//! Each kind is one module holding all of it: how it is recognised, its
+//! refusals, the steps it adds to the plan (with their iproute2 text and
+//! their undo), and how `--detach` removes what it made. `kind` says what
+//! every kind implements; this module only lists them and asks them in turn.
+//!
+//! A new kind is a new file here and its line in `KINDS`.
+
+use anyhow::{bail, Result};
+
+use crate::attach::step::Steps;
+use crate::guest::Identity;
+use crate::request::{format_mac, Attach, HostIfRef};
+use crate::sys::netlink::Netlink;
+use crate::sys::vsctl::Vsctl;
+
+mod bridge;
+mod device;
+mod direct_phys;
+mod dummy;
+mod ipoib;
+pub mod kind;
+mod macvlan;
+mod ovs;
+mod veth;
+
+pub use kind::{Ctx, Found, Kind};
+use kind::{Entry, Probe};
+
+/// Every kind, in the order they are asked. For an attach that is the
+/// reference's order (an existing Linux bridge, then Open vSwitch, then
+/// IPoIB, then any other interface as a macvlan parent), with
+/// `--direct-phys` first since it decides alone; for `--detach`, a device
+/// that `--direct-phys` moved in is recognised by its mark before anything
+/// else.
+const KINDS: &[Entry] = &[direct_phys::ENTRY, bridge::ENTRY, dummy::ENTRY, ovs::ENTRY, ipoib::ENTRY, macvlan::ENTRY];
+
+/// HOSTIF → its kind, asking each kind in turn.
+pub fn recognise(req: &Attach, host_nl: &Netlink, guest: &Identity, vsctl: Option<&Vsctl>) -> Result<Box<dyn Kind>> {
+    let link = match &req.host_if {
+        HostIfRef::Name(n) => host_nl.link(n.as_str())?,
+        HostIfRef::Mac(mac) => match host_nl.links()?.into_iter().find(|l| l.mac.as_deref() == Some(mac.as_bytes())) {
+            Some(l) => Some(l),
+            None => bail!("no host interface has the MAC address {}", format_mac(mac)),
+        },
+    };
+    let name = link.as_ref().map(|l| l.name.clone()).unwrap_or_else(|| req.host_if.to_string());
+    let probe = Probe { req, name, link, host_nl, guest, vsctl };
+    for entry in KINDS {
+        if let Some(kind) = (entry.recognise)(&probe)? {
+            return Ok(kind);
+        }
+    }
+    bail!(
+        "I do not know how to set up interface {}: it does not exist, and only names starting with br (Linux \
+         bridge), ovs (Open vSwitch bridge) or dummy are created on demand",
+        probe.name
+    )
+}
+
+/// The steps that remove what an attach made of this guest interface.
+pub fn detach(found: &Found) -> Result<Steps> {
+    for entry in KINDS {
+        if let Some(steps) = (entry.detach)(found)? {
+            return Ok(steps);
+        }
+    }
+    bail!("pipework does not know how to detach {} (a {:?} device)", found.link.name, found.link.kind)
+}
+
+/// Kinds as facts would find them, for the plan's unit tests.
+#[cfg(test)]
+pub mod examples {
+    use super::*;
+
+    /// `br1`: an existing Linux bridge, up, MTU 1500.
+    pub fn linux_bridge() -> Box<dyn Kind> {
+        bridge::example(true, false)
+    }
+
+    /// `eth2`: a macvlan parent that is down.
+    pub fn macvlan_parent() -> Box<dyn Kind> {
+        macvlan::example()
+    }
+}

@@ -1,0 +1,254 @@
+//! An Open vSwitch bridge: HOSTIF is one, or a missing `ovs*` name is made
+//! into one. The guest gets a veth pair whose host side becomes a port, with
+//! its access tag (`@VLAN`) and the reference's external-ids, in a single
+//! ovs-vsctl transaction.
+
+use anyhow::{bail, Context, Result};
+
+use crate::attach::kinds::device::DeleteInGuest;
+use crate::attach::kinds::kind::{Ctx, Entry, Found, Kind, Probe};
+use crate::attach::kinds::veth::{self, HostSide};
+use crate::attach::step::{Step, Steps, Target};
+use crate::guest::GuestNames;
+use crate::request::Datapath;
+use crate::sys::netlink::{Link, LinkKind};
+use crate::sys::vsctl::{self, PortSpec, Vsctl};
+
+pub const ENTRY: Entry = Entry { recognise, detach };
+
+/// MTU of a freshly created OVS bridge's internal port.
+const NEW_BRIDGE_MTU: u32 = 1500;
+
+#[derive(Debug)]
+struct OvsBridge {
+    name: String,
+    mtu: u32,
+    /// For a bridge to create: its datapath.
+    create: Option<Datapath>,
+    tag: Option<u16>,
+    host_side: HostSide,
+}
+
+/// Kernel-datapath OVS bridges say so in their link info. Userspace
+/// (`datapath_type=netdev`) ones are tap devices: ovs-vswitchd's management
+/// socket for the bridge tells, and only when it is not where OVS_RUNDIR
+/// says is ovsdb asked, as the reference asks it. A NIC, veth or macvlan
+/// parent never costs a fork of ovs-vsctl.
+pub fn is_bridge(link: &Link, vsctl: Option<&Vsctl>) -> bool {
+    match &link.kind {
+        Some(LinkKind::Openvswitch) => link.name != "ovs-system",
+        Some(LinkKind::Tun) => vsctl::has_mgmt_socket(&link.name) || vsctl.is_some_and(|v| v.bridge_exists(&link.name)),
+        _ => false,
+    }
+}
+
+fn recognise(p: &Probe) -> Result<Option<Box<dyn Kind>>> {
+    let name = &p.name;
+    let exists = match &p.link {
+        Some(l) if is_bridge(l, p.vsctl) => true,
+        Some(_) => return Ok(None),
+        None if name.starts_with("ovs") => false,
+        None if p.vsctl.is_some_and(|v| v.bridge_exists(name)) => bail!(
+            "{name} is an Open vSwitch bridge in ovsdb, but ovs-vswitchd has no device for it, so it cannot \
+             forward: is ovs-vswitchd running, and does the bridge's datapath exist on this kernel? \
+             (ovs-vsctl set Bridge {name} datapath_type=netdev uses the userspace datapath)"
+        ),
+        None => return Ok(None),
+    };
+    if p.vsctl.is_none() {
+        bail!(
+            "{name} {}, and that needs ovs-vsctl, which is not installed (apt-get install openvswitch-switch)",
+            if exists { "is an Open vSwitch bridge" } else { "does not exist; creating an Open vSwitch bridge" },
+        );
+    }
+    let tag = p.req.tag.as_ref().map(|t| t.vlan_id()).transpose()?;
+    let host_side = HostSide::check(p)?;
+    let create = (!exists).then(|| new_bridge_datapath(p.req.ovs.datapath, name));
+    let mtu = p.link.as_ref().map_or(NEW_BRIDGE_MTU, |l| l.mtu);
+    Ok(Some(Box::new(OvsBridge { name: name.clone(), mtu, create, tag, host_side })))
+}
+
+/// The datapath of an OVS bridge this run creates: as asked, else the
+/// kernel's when it has one, else userspace, which works everywhere.
+fn new_bridge_datapath(asked: Option<Datapath>, bridge: &str) -> Datapath {
+    if let Some(dp) = asked {
+        return dp;
+    }
+    if vsctl::kernel_datapath_present() {
+        return Datapath::System;
+    }
+    eprintln!(
+        "pipework: this kernel has no Open vSwitch datapath (openvswitch module); creating {bridge} with the \
+         userspace datapath (datapath_type=netdev). Choose with --ovs-datapath or PIPEWORK_OVS_DATAPATH."
+    );
+    Datapath::Netdev
+}
+
+impl Kind for OvsBridge {
+    fn host_name(&self) -> &str {
+        &self.name
+    }
+
+    fn has_host_side(&self) -> bool {
+        true
+    }
+
+    fn bring_in(&self, ctx: &Ctx, steps: &mut Steps) -> String {
+        self.host_side.make(ctx.guest_if, self.mtu, ctx.req.mac, steps);
+        let port = self.host_side.name.clone();
+        let spec = PortSpec {
+            bridge: self.name.clone(),
+            port: port.clone(),
+            create_bridge: self.create.map(|dp| dp.as_str().to_string()),
+            tag: self.tag,
+            external_ids: self.external_ids(&port, ctx),
+        };
+        steps.push(Box::new(AddPort(spec)));
+        // Up once it is a port, as in the reference.
+        steps.push(Box::new(PortUp { link: port }));
+        ctx.guest_if.to_string()
+    }
+}
+
+impl OvsBridge {
+    /// The reference's Interface external-ids, those that apply: names the
+    /// host-side port, the bridge, the container, the PID and the VLAN.
+    fn external_ids(&self, port: &str, ctx: &Ctx) -> Vec<(String, String)> {
+        let mut ids = vec![("interface", port.to_string()), ("bridge", self.name.clone())];
+        if let Some(c) = &ctx.guest.container {
+            ids.push(("containerid", c.id.clone()));
+            ids.push(("containername", c.name.clone()));
+        }
+        if let Some(pid) = ctx.guest.pid {
+            ids.push(("nspid", pid.to_string()));
+        }
+        if let Some(vlan) = self.tag {
+            ids.push(("vlan", vlan.to_string()));
+        }
+        ids.into_iter().map(|(k, v)| (format!("pipework.{k}"), v)).collect()
+    }
+}
+
+/// One ovs-vsctl transaction: the bridge if new, the port, tag and ids.
+#[derive(Debug)]
+struct AddPort(PortSpec);
+
+impl Step for AddPort {
+    fn command(&self, _: &GuestNames) -> String {
+        format!("ovs-vsctl {}", self.0.args().join(" "))
+    }
+
+    fn run(&self, t: &mut Target) -> Result<()> {
+        let spec = &self.0;
+        let vsctl = t.vsctl.context("ovs-vsctl is needed for this step, and it is not installed")?;
+        let added = vsctl.add_port(spec)?;
+        // The bridge's undo first: rollback runs newest first, so the port
+        // goes before the bridge is checked for emptiness.
+        if spec.create_bridge.is_some() {
+            let b = spec.bridge.clone();
+            t.on_undo(format!("ovs-vsctl del-br {b} (this run created it)"), move |t| {
+                t.vsctl.context("ovs-vsctl vanished")?.del_bridge_if_empty(&b)
+            });
+        }
+        if !added.port_existed {
+            let (b, p) = (spec.bridge.clone(), spec.port.clone());
+            t.on_undo(format!("ovs-vsctl del-port {b} {p}"), move |t| {
+                t.vsctl.context("ovs-vsctl vanished")?.del_port(&b, &p)
+            });
+        }
+        match added.error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+/// `ip link set PORT up`, once it is a port. No undo of its own: undo
+/// deletes the veth.
+#[derive(Debug)]
+struct PortUp {
+    link: String,
+}
+
+impl Step for PortUp {
+    fn command(&self, _: &GuestNames) -> String {
+        format!("ip link set {} up", self.link)
+    }
+
+    fn run(&self, t: &mut Target) -> Result<()> {
+        let i = t.host_index(&self.link)?;
+        t.host_nl.set_up(i, true).with_context(|| format!("setting {} up", self.link))
+    }
+}
+
+/// A veth whose host side is not a Linux bridge port, with Open vSwitch
+/// installed: its port goes, then the pair.
+fn detach(f: &Found) -> Result<Option<Steps>> {
+    let Some(peer) = veth::host_peer(f)? else { return Ok(None) };
+    if f.vsctl.is_none() || veth::on_linux_bridge(&peer, f.host_nl)? {
+        return Ok(None);
+    }
+    let remove = DeleteInGuest { name: f.link.name.clone(), index: f.link.index, host_side: Some(peer.name.clone()) };
+    Ok(Some(vec![Box::new(DelPort { port: peer.name }), Box::new(remove)]))
+}
+
+/// `--detach`: the port of this name, on whichever bridge holds it.
+#[derive(Debug)]
+struct DelPort {
+    port: String,
+}
+
+impl Step for DelPort {
+    fn command(&self, _: &GuestNames) -> String {
+        format!("ovs-vsctl --if-exists del-port {}", self.port)
+    }
+
+    fn run(&self, t: &mut Target) -> Result<()> {
+        match t.vsctl {
+            Some(v) => v.del_port_anywhere(&self.port),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::attach::kinds::kind::testing::{guest, kind_commands, request};
+    use crate::guest::Container;
+
+    fn br1(create: Option<Datapath>, tag: Option<u16>) -> Box<dyn Kind> {
+        let host_side = HostSide { name: "veth1pl4242".into(), stale: false };
+        Box::new(OvsBridge { name: "br1".into(), mtu: 1500, create, tag, host_side })
+    }
+
+    #[test]
+    fn ovs_port_with_tag_and_ids_then_up() {
+        let mut g = guest();
+        g.container = Some(Container { id: "c0ffee".into(), name: "/web1".into() });
+        assert_eq!(
+            kind_commands(&*br1(None, Some(100)), &request("10.0.0.2/24"), &g).0[..3],
+            [
+                "ip link add veth1pl4242 mtu 1500 type veth peer name eth1 mtu 1500 netns 4242",
+                "ovs-vsctl --may-exist add-port br1 veth1pl4242 -- set Port veth1pl4242 tag=100 \
+                 -- set Interface veth1pl4242 external-ids:pipework.interface=veth1pl4242 \
+                 external-ids:pipework.bridge=br1 external-ids:pipework.containerid=c0ffee \
+                 external-ids:pipework.containername=/web1 external-ids:pipework.nspid=4242 \
+                 external-ids:pipework.vlan=100",
+                "ip link set veth1pl4242 up",
+            ]
+        );
+    }
+
+    #[test]
+    fn new_ovs_bridge_is_made_in_the_port_transaction() {
+        let mut g = guest();
+        g.pid = None;
+        let (c, _) = kind_commands(&*br1(Some(Datapath::Netdev), None), &request("10.0.0.2/24"), &g);
+        assert!(!c.iter().any(|l| l.contains("type bridge")), "{c:?}");
+        assert!(c[1].starts_with(
+            "ovs-vsctl --may-exist add-br br1 -- set Bridge br1 datapath_type=netdev -- --may-exist add-port br1 veth1pl4242"
+        ));
+        assert!(!c[1].contains("nspid"), "no PID, no pipework.nspid");
+    }
+}

@@ -1,0 +1,12 @@
+//! The attach pipeline, below the entry points that share it: `facts` looks
+//! at host and guest, `plan` orders steps, `apply` runs them with undo.
+//! `kinds` holds one module per kind of host interface; `configure` the
+//! guest-side steps every kind ends with; `step` the language they share.
+
+pub mod apply;
+mod configure;
+pub mod facts;
+pub mod kinds;
+mod names;
+pub mod plan;
+pub mod step;

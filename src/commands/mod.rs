@@ -1,0 +1,8 @@
+//! Entry points: what each form of the command line does, above the attach
+//! pipeline that they share. None of them re-implements a stage.
+
+pub mod attach;
+pub mod batch;
+pub mod detach;
+pub mod passthrough;
+pub mod wait;

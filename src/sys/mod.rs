@@ -1,0 +1,10 @@
+//! Adapters to the operating system, one door per mechanism. Nothing here
+//! knows about pipework's requests or plans; everything above speaks to the
+//! system only through these modules.
+
+pub mod arp;
+pub mod exec;
+pub mod genl;
+pub mod netlink;
+pub mod netns;
+pub mod vsctl;
