@@ -441,4 +441,141 @@ mod tests {
         assert_eq!(a.guest_if, Some(name("eth3")));
         assert_eq!(a.host_side, Some(name("hostside0")));
     }
+
+    /// Words a user might type, or a hostile one: pieces of the grammar,
+    /// arbitrary text, multi-byte names, and bytes that are not UTF-8.
+    fn word() -> impl proptest::strategy::Strategy<Value = std::ffi::OsString> {
+        use proptest::prelude::*;
+        use std::os::unix::ffi::OsStringExt;
+        let grammar = prop::sample::select(vec![
+            "br0",
+            "ovsbr0",
+            "eth2",
+            "dummy0",
+            "ib0",
+            "mac:02:00:00:00:00:01",
+            "-i",
+            "-l",
+            "-a",
+            "4",
+            "inet6",
+            "--direct-phys",
+            "--detach",
+            "--strict",
+            "--wait",
+            "--dry-run",
+            "--engine",
+            "podman",
+            "web1",
+            "4242",
+            "pid:42",
+            "netns:blue",
+            "docker:web1",
+            "/var/run/netns/x",
+            "10.0.0.2/24",
+            "10.0.0.2/24@10.0.0.1",
+            "2001:db8::5/64@2001:db8::1",
+            "0/0",
+            "0/0@10.0.0.1",
+            "dhcp",
+            "udhcpc-f:-t 5",
+            "builtin-dhcp",
+            "U:web1",
+            "02:00:00:00:00:01@100",
+            "@4094",
+            "@0x8001",
+            "@",
+            "route",
+            "rule",
+            "tc",
+            "eth%d",
+            "aéééééé",
+        ]);
+        prop_oneof![
+            3 => grammar.prop_map(std::ffi::OsString::from),
+            2 => "\\PC{0,24}".prop_map(std::ffi::OsString::from),
+            2 => "[aé€😀%/:.@ -]{0,18}".prop_map(std::ffi::OsString::from),
+            1 => prop::collection::vec(any::<u8>(), 0..24).prop_map(std::ffi::OsString::from_vec),
+        ]
+    }
+
+    /// An attach line's shape, each slot a likely word or any word, so that
+    /// most cases get past the grammar to what follows it.
+    fn attach_line() -> impl proptest::strategy::Strategy<Value = Vec<std::ffi::OsString>> {
+        use proptest::prelude::*;
+        let slot = |likely: &'static [&'static str]| {
+            prop_oneof![
+                3 => prop::sample::select(likely).prop_map(std::ffi::OsString::from),
+                1 => word(),
+            ]
+        };
+        let names = "[a-z0-9é€😀%._-]{1,16}".prop_map(std::ffi::OsString::from);
+        (
+            slot(&["br0", "ovsbr0", "eth2", "dummy0", "mac:02:00:00:00:00:01"]),
+            proptest::option::of(prop_oneof![names.clone(), word()]),
+            proptest::option::of(prop_oneof![names, word()]),
+            slot(&["web1", "4242", "pid:42", "netns:blue"]),
+            slot(&["10.0.0.2/24", "10.0.0.2/24@10.0.0.1", "2001:db8::5/64@2001:db8::1", "0/0", "udhcpc-f:-t 5"]),
+            proptest::option::of(slot(&["U:web1", "02:00:00:00:00:01@100", "@4094", "@0x8001", "@"])),
+        )
+            .prop_map(|(host_if, guest_if, host_side, guest, address, mac_tag)| {
+                let mut argv = vec![host_if];
+                if let Some(g) = guest_if {
+                    argv.extend(["-i".into(), g]);
+                }
+                if let Some(h) = host_side {
+                    argv.extend(["-l".into(), h]);
+                }
+                argv.extend([guest, address]);
+                argv.extend(mac_tag);
+                argv
+            })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config {
+            cases: 10_000,
+            failure_persistence: None,
+            ..proptest::test_runner::Config::default()
+        })]
+
+        /// No command line makes pipework panic: it is a request or an error.
+        /// Everything an attach line derives before touching the host runs
+        /// too: device names for any PID, the tag's readings, whole plans.
+        #[test]
+        fn any_argv_is_a_request_or_an_error(
+            words in proptest::prop_oneof![proptest::collection::vec(word(), 0..9), attach_line()]
+        ) {
+            use crate::attach::kinds::examples::{linux_bridge, macvlan_parent};
+            use crate::attach::{facts::Facts, names, plan};
+            use crate::guest::{GuestNames, Identity};
+
+            let argv = std::iter::once(std::ffi::OsString::from("pipework")).chain(words);
+            let Ok(cli) = Cli::try_parse_from(argv) else { return Ok(()) };
+            let parsed = match passthrough_verb(&cli) {
+                Some(verb) => parse_passthrough(&cli, verb),
+                None => parse(&cli),
+            };
+            if let Ok(Parsed::Request(Request::Attach(a))) = parsed {
+                let guest_if = a.guest_if.clone().unwrap_or_else(|| name("eth1"));
+                for nspid in [1, 4242, 4194303, 4026532281, u64::MAX] {
+                    for n in [
+                        names::host_veth(guest_if.as_str(), nspid),
+                        names::macvlan(nspid, guest_if.as_str()),
+                        names::dummy(nspid, guest_if.as_str()),
+                    ] {
+                        proptest::prop_assert!(n.len() <= 15, "{n}");
+                    }
+                }
+                if let Some(t) = &a.tag {
+                    let _ = (t.vlan_id(), t.pkey());
+                }
+                for kind in [linux_bridge(), macvlan_parent()] {
+                    let guest = Identity { nspid: 4242, pid: Some(4242), label: a.guest.to_string(), container: None };
+                    let facts = Facts { kind, guest_if: guest_if.clone(), guest };
+                    plan::plan(&a, &facts).commands(&GuestNames::pid(4242));
+                }
+            }
+        }
+    }
 }

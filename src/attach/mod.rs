@@ -7,6 +7,6 @@ pub mod apply;
 mod configure;
 pub mod facts;
 pub mod kinds;
-mod names;
+pub mod names;
 pub mod plan;
 pub mod step;
