@@ -17,6 +17,8 @@ pipework sw0 -i eth2 "$G3" 10.20.0.3/24 @200
 
 ping_ok "$G1" 10.20.0.2
 ping_ok "$G2" 10.20.0.1
+tcp_ok "$G1" "$G2" 10.20.0.2
+tcp_ok "$G2" "$G1" 10.20.0.1
 ping_fails "$G3" 10.20.0.1
 ping_fails "$G3" 10.20.0.2
 ping_fails "$G1" 10.20.0.3

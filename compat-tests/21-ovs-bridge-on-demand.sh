@@ -23,3 +23,4 @@ expect "the port has no tag without @VLAN" '^\[\]$' vsctl get Port "veth1pl$G1" 
 expect "the default route goes through the new interface" "default via 10.21.0.254 dev eth1" in_guest "$G1" ip route
 ping_ok "$G1" 10.21.0.2
 ping_ok "$G2" 10.21.0.1
+tcp_ok "$G1" "$G2" 10.21.0.2

@@ -37,3 +37,4 @@ expect "the reused port got the tag" '^100$' vsctl get Port web-port tag
 expect "and fresh external-ids" "pipework.nspid=\"$G1\"" vsctl get Interface web-port external-ids
 expect "it forwards for the new veth" "^web-port$" vsctl list-ports sw0
 ping_ok "$G1" 10.22.0.2
+tcp_ok "$G1" "$G2" 10.22.0.2

@@ -18,3 +18,4 @@ expect_extids "veth1pl$pid" "pipework.containerid=$id" "pipework.containername=/
     pipework.vlan=42 pipework.bridge=sw0 "pipework.interface=veth1pl$pid"
 expect "the port is on VLAN 42" '^42$' vsctl get Port "veth1pl$pid" tag
 expect "one container pings the other over OVS" "1 packets received" docker exec "$C1" ping -c 1 -W 2 10.24.0.2
+tcp_ok "$pid" "$(docker inspect -f '{{.State.Pid}}' "$C2")" 10.24.0.2

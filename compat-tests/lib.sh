@@ -174,3 +174,41 @@ ping_fails() {
     if in_guest "$g" ping -c 2 -W 1 "$ip" >/dev/null 2>&1; then fail "guest $g can ping $ip, but must not"; fi
     note "ok: $g cannot reach $ip"
 }
+
+# tcp_ok FROM TO IP: FROM sends 1 MB of random bytes over TCP to TO, which
+# listens on IP; both sides' SHA-256 must agree. Ping alone once hid a
+# datapath that dropped every TCP segment.
+tcp_ok() {
+    local from=$1 to=$2 ip=$3 data got want srv
+    data=$(mktemp /tmp/pwtcp.XXXXXX); on_exit "rm -f $data"
+    head -c 1048576 /dev/urandom >"$data"
+    want=$(sha256sum <"$data" | cut -d' ' -f1)
+    got=$(mktemp /tmp/pwtcp.XXXXXX); on_exit "rm -f $got"
+    in_guest "$to" python3 -c '
+import hashlib, socket, sys
+s = socket.create_server(("", 5001), family=socket.AF_INET6, dualstack_ipv6=True)
+s.settimeout(15)
+c, _ = s.accept()
+c.settimeout(15)
+h = hashlib.sha256()
+while True:
+    b = c.recv(65536)
+    if not b:
+        break
+    h.update(b)
+print(h.hexdigest())
+' >"$got" 2>&1 &
+    srv=$!
+    local i
+    for i in $(seq 50); do in_guest "$to" ss -ltn 2>/dev/null | grep -q ':5001 ' && break; sleep 0.05; done
+    in_guest "$from" python3 -c '
+import socket, sys
+s = socket.create_connection((sys.argv[1], 5001), timeout=15)
+s.sendall(open(sys.argv[2], "rb").read())
+s.shutdown(socket.SHUT_WR)
+s.recv(1)
+' "$ip" "$data" || { kill "$srv" 2>/dev/null; fail "$from could not send 1 MB over TCP to $ip"; }
+    wait "$srv" || fail "$to did not receive the 1 MB sent to $ip: $(cat "$got")"
+    [ "$(cat "$got")" = "$want" ] || fail "1 MB over TCP to $ip arrived changed: $(cat "$got")"
+    note "ok: 1 MB over TCP from $from to $ip, checked"
+}

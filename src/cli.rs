@@ -83,7 +83,8 @@ pub struct Cli {
     #[arg(long, requires = "batch")]
     pub fail_fast: bool,
 
-    /// Run inside a container: wait until GUESTIF (default eth1) exists.
+    /// Run inside a container: wait until GUESTIF (default eth1) is configured
+    /// (up, with carrier and an address).
     #[arg(long)]
     pub wait: bool,
 

@@ -24,6 +24,7 @@ use crate::cli::{Cli, Parsed};
 use crate::commands::{batch, detach, passthrough, wait};
 use crate::request::Request;
 use crate::sys::netlink::Netlink;
+use crate::sys::signals::{self, Interrupted};
 
 fn main() -> ExitCode {
     // Errors are printed as one line of context ({:#}), never with a
@@ -66,7 +67,8 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("pipework: {e:#}");
-            ExitCode::from(1)
+            let interrupted = e.chain().find_map(|c| c.downcast_ref::<Interrupted>());
+            ExitCode::from(interrupted.map_or(1, |i| i.exit_code()))
         }
     }
 }
@@ -76,6 +78,9 @@ fn run(cli: Cli) -> Result<u8> {
         if !cli.words.is_empty() {
             anyhow::bail!("--batch takes its command lines from {path}, not from the command line");
         }
+        if !cli.dry_run {
+            signals::defer_interruptions()?;
+        }
         return batch::run(path, cli.fail_fast, cli.dry_run);
     }
     let parsed = match cli::passthrough_verb(&cli) {
@@ -83,6 +88,10 @@ fn run(cli: Cli) -> Result<u8> {
         Some(verb) if Netlink::connect()?.link(&cli.words[0])?.is_none() => cli::parse_passthrough(&cli, verb)?,
         _ => cli::parse(&cli)?,
     };
+    let changes_the_host = !cli.dry_run && matches!(parsed, Parsed::Request(Request::Attach(_) | Request::Detach(_)));
+    if changes_the_host {
+        signals::defer_interruptions()?;
+    }
     let request = match parsed {
         Parsed::Usage => {
             println!("{}", cli::USAGE);
@@ -94,6 +103,6 @@ fn run(cli: Cli) -> Result<u8> {
         Request::Attach(a) => commands::attach::run(&a, cli.dry_run).map(|()| 0),
         Request::PassThrough(p) => Ok(passthrough::run(&p, cli.dry_run)?.clamp(0, 255) as u8),
         Request::Detach(d) => detach::run(&d, cli.dry_run).map(|()| 0),
-        Request::Wait { guest_if } => wait::until_present(&guest_if).map(|()| 0),
+        Request::Wait { guest_if } => wait::until_configured(&guest_if).map(|()| 0),
     }
 }

@@ -175,6 +175,11 @@ impl IfName {
         if let Some(c) = s.chars().find(|c| *c == '/' || *c == ':' || c.is_whitespace()) {
             bail!("{what}: interface name '{s}' contains '{}', which Linux does not allow", c.escape_default());
         }
+        if s.contains('%') {
+            // The kernel would take it as a template (eth%d → eth0), and the
+            // device would not be called what we asked for.
+            bail!("{what}: interface name '{s}' contains '%', which Linux takes as a template for a number");
+        }
         Ok(IfName(s.to_string()))
     }
 
@@ -505,10 +510,12 @@ pub fn parse_mac(s: &str) -> Result<MacAddr6> {
 }
 
 /// The reference's `U:` MAC: `02` (locally administered, unicast) followed by
-/// the first five bytes of MD5(text + "\n") — it hashes `echo text` output.
+/// the first five bytes of MD5 of what `echo $text` prints: the text split
+/// into words at white space, joined by single spaces, and a newline.
 pub fn stable_mac(seed: &str) -> MacAddr6 {
+    let echoed = seed.split_whitespace().collect::<Vec<_>>().join(" ");
     let mut h = Md5::new();
-    h.update(seed.as_bytes());
+    h.update(echoed.as_bytes());
     h.update(b"\n");
     let d = h.finalize();
     MacAddr6::new(0x02, d[0], d[1], d[2], d[3], d[4])
@@ -527,6 +534,10 @@ mod tests {
     #[test]
     fn stable_mac_matches_the_reference() {
         assert_eq!(format_mac(&stable_mac("myhost.foo.com")), "02:72:6c:cd:9b:8d");
+        // `echo $text` word-splits: runs of white space print as one space.
+        // MD5("web 1\n") starts 18 6c 96 37 11.
+        assert_eq!(format_mac(&stable_mac("  web \t  1 ")), "02:18:6c:96:37:11");
+        assert_eq!(stable_mac("web   1"), stable_mac("web 1"));
     }
 
     #[test]
@@ -578,5 +589,6 @@ mod tests {
         assert!(IfName::parse("a/b", "x").is_err());
         assert!(IfName::parse("a b", "x").is_err());
         assert!(IfName::parse("..", "x").is_err());
+        assert!(IfName::parse("eth%d", "x").is_err());
     }
 }

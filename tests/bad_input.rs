@@ -35,6 +35,11 @@ const CASES: &[Case] = &[
     case("br0 -i averyveryverylongname {g} 10.0.0.2/24", "Linux allows at most 15"),
     case("br0 -i bad/name {g} 10.0.0.2/24", "contains '/'"),
     case("br0 -l x:y {g} 10.0.0.2/24", "contains ':'"),
+    case("br0 -l veth%d {g} 10.0.0.2/24", "contains '%', which Linux takes as a template"),
+    case("br0 -i eth%d {g} 10.0.0.2/24", "contains '%', which Linux takes as a template"),
+    case("br1%d {g} 192.168.1.10/24", "contains '%', which Linux takes as a template"),
+    case("br0 -l br0 {g} 10.0.0.2/24", "-l br0 names the bridge itself"),
+    case("br0 -l brdown {g} 10.0.0.2/24", "brdown already exists and is not a veth (it is a bridge device)"),
     case("br0 -i", "-i needs a value"),
     case("br0 -i eth2 -i eth3 {g} 10.0.0.2/24", "-i is given twice"),
     case("br0 {g} 10.0.0.2/24 02:00:00:00:00:01 extra", "unexpected argument 'extra'"),
@@ -76,6 +81,7 @@ fn bad_input_exits_1_says_why_and_changes_nothing() {
     // The world the cases run against: a bridge, a "physical" LAN port, an
     // interface the guest already has, and a host side that is in use.
     host.ok("ip link add br0 type bridge && ip link set br0 up");
+    host.ok("ip link add brdown type bridge");
     host.ok("ip link add lan0 type veth peer name lan0p && ip link set lan0p up");
     host.ok("ip link add lan0.7 type veth peer name lan07p");
     guest.ok("ip link add taken0 type veth peer name taken0p");

@@ -13,5 +13,6 @@ pipework ovsbr0 "$G3" 10.53.0.3/24 @200
 expect "a plain add-br: the kernel datapath" '^""$|^system$' vsctl get Bridge ovsbr0 datapath_type
 expect "the bridge is a kernel openvswitch device" "openvswitch" in_host ip -d link show ovsbr0
 ping_ok "$G1" 10.53.0.2
+tcp_ok "$G1" "$G2" 10.53.0.2
 ping_fails "$G3" 10.53.0.1
 ping_fails "$G2" 10.53.0.3

@@ -29,7 +29,7 @@ pub fn gather(
     guest_nl: &Netlink,
     vsctl: Option<&Vsctl>,
 ) -> Result<Facts> {
-    let kind = kinds::recognise(req, host_nl, &guest.identity, vsctl)?;
+    let kind = kinds::recognise(req, host_nl, guest_nl, &guest.identity, vsctl)?;
     if let AddressSpec::Dhcp { method, .. } = &req.address {
         check_dhcp_client(*method, guest)?;
     }
@@ -44,7 +44,7 @@ pub fn gather(
         Some(n) => n.clone(),
         None => IfName::parse(kind.default_guest_if(), "-i")?,
     };
-    if guest_nl.link(guest_if.as_str())?.is_some() {
+    if guest_nl.link(guest_if.as_str())?.is_some() && !kind.clears(guest_if.as_str()) {
         bail!("guest '{}' already has an interface named {guest_if}; choose another name with -i", guest.label());
     }
     Ok(Facts { kind, guest_if, guest: guest.identity.clone() })

@@ -91,6 +91,12 @@ impl<'a> Target<'a> {
         lookup(&mut self.guest_ix, self.guest_nl, name, "guest")
     }
 
+    /// Our own rename of a host interface: the index stays, the name moves.
+    pub fn renamed_in_host(&mut self, from: &str, to: &str, index: u32) {
+        self.host_ix.remove(from);
+        self.host_ix.insert(to.to_string(), index);
+    }
+
     /// Our own rename of a guest interface: the index stays, the name moves.
     pub fn renamed_in_guest(&mut self, from: &str, to: &str, index: u32) {
         self.guest_ix.remove(from);

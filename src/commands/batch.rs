@@ -24,6 +24,7 @@ use crate::guest::{self, Guest};
 use crate::request::{Attach, Request};
 use crate::sys::arp::Announcer;
 use crate::sys::netlink::Netlink;
+use crate::sys::signals::Interrupted;
 use crate::sys::vsctl::Vsctl;
 
 /// One attach line, ready to run.
@@ -107,6 +108,9 @@ pub fn run(path: &str, fail_fast: bool, dry_run: bool) -> Result<u8> {
     let arp = Announcer::on_helper_thread();
     let mut failed = Vec::new();
     let mut ran = 0;
+    // The lines that succeeded keep their undo logs: a signal takes back the
+    // whole batch, not only the line it fell on.
+    let mut done = Vec::new();
     for (i, p) in prepared.iter().enumerate() {
         if progress && (i % 10 == 0 || i + 1 == total) {
             eprint!("\rpipework: attaching {}/{total} (line {})\x1b[K", i + 1, p.line);
@@ -114,7 +118,19 @@ pub fn run(path: &str, fail_fast: bool, dry_run: bool) -> Result<u8> {
         }
         let mut target = Target::new(&host_nl, &p.guest_nl, &p.guest.netns, p.guest.label(), p.vsctl.as_deref(), &arp);
         ran += 1;
-        if let Err(e) = apply::apply(&p.plan, &mut target) {
+        let result = apply::apply(&p.plan, &mut target);
+        if let Err(e) = result.as_ref().err().and_then(|e| e.downcast_ref::<Interrupted>()).map_or(Ok(()), |i| Err(*i))
+        {
+            if progress {
+                eprint!("\r\x1b[K");
+            }
+            eprintln!("pipework: batch {e} at line {}; taking back the {} lines attached so far", p.line, done.len());
+            for mut t in done.into_iter().rev() {
+                Target::roll_back(&mut t);
+            }
+            return Err(e.into());
+        }
+        if let Err(e) = result {
             if progress {
                 eprint!("\r\x1b[K");
             }
@@ -123,6 +139,8 @@ pub fn run(path: &str, fail_fast: bool, dry_run: bool) -> Result<u8> {
             if fail_fast {
                 break;
             }
+        } else {
+            done.push(target);
         }
     }
     // Every announcement is out, and the packet sockets handed off, before

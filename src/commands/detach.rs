@@ -15,30 +15,47 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use crate::attach::kinds::{self, Found};
-use crate::attach::step::{Step, Target};
+use crate::attach::step::{Step, Steps, Target};
 use crate::guest::{self, GuestNames};
 use crate::request::Detach;
 use crate::sys::arp::Announcer;
 use crate::sys::netlink::Netlink;
+use crate::sys::signals;
 use crate::sys::vsctl::Vsctl;
 
 pub fn run(d: &Detach, dry_run: bool) -> Result<()> {
     let guest = match guest::resolve(&d.guest) {
         Ok(g) => g,
+        Err(e) if denied(&e) => {
+            return Err(e.context(format!(
+                "pipework --detach needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN) to reach guest {}",
+                d.guest
+            )))
+        }
         Err(e) => return nothing_to_do(d, e.context(format!("guest {}", d.guest))),
     };
     let host_nl = Netlink::connect()?;
     let guest_nl = host_nl.open_in(&guest.netns).context("opening netlink inside the guest")?;
-    let Some(link) = guest_nl.link(d.guest_if.as_str())? else {
-        let e = anyhow::anyhow!("guest '{}' has no interface {}", guest.label(), d.guest_if);
-        return nothing_to_do(d, e);
-    };
     let vsctl = Vsctl::find(d.ovs_db.as_deref());
-    let mut steps: Vec<Box<dyn Step>> = Vec::new();
-    for (pid, command) in dhcp_clients(&guest.netns, &link.name)? {
-        steps.push(Box::new(StopClient { pid, command }));
+    let mut steps = Steps::new();
+    match guest_nl.link(d.guest_if.as_str())? {
+        Some(link) => {
+            for (pid, command) in dhcp_clients(&guest.netns, &link.name)? {
+                steps.push(Box::new(StopClient { pid, command }));
+            }
+            steps.extend(kinds::detach(&Found { link: &link, host_nl: &host_nl, vsctl: vsctl.as_ref() })?);
+            steps.extend(kinds::host_leftovers(&host_nl, &guest.identity, d.guest_if.as_str())?);
+        }
+        None => {
+            // An attach killed before it made the guest's interface may still
+            // have made something in the host.
+            steps.extend(kinds::host_leftovers(&host_nl, &guest.identity, d.guest_if.as_str())?);
+            if steps.is_empty() {
+                let e = anyhow::anyhow!("guest '{}' has no interface {}", guest.label(), d.guest_if);
+                return nothing_to_do(d, e);
+            }
+        }
     }
-    steps.extend(kinds::detach(&Found { link: &link, host_nl: &host_nl, vsctl: vsctl.as_ref() })?);
     if dry_run {
         let names = guest.names();
         for s in &steps {
@@ -48,10 +65,23 @@ pub fn run(d: &Detach, dry_run: bool) -> Result<()> {
     }
     let arp = Announcer::new();
     let mut target = Target::new(&host_nl, &guest_nl, &guest.netns, guest.label(), vsctl.as_ref(), &arp);
+    // Nothing to undo here: a detach stopped by a signal is finished by
+    // running it again.
     for s in &steps {
+        signals::check()?;
         s.run(&mut target)?;
     }
     Ok(())
+}
+
+/// A permission error anywhere in the chain: an error of ours to report,
+/// never "nothing to do".
+fn denied(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::PermissionDenied)
+            || c.downcast_ref::<nix::errno::Errno>()
+                .is_some_and(|n| matches!(n, nix::errno::Errno::EPERM | nix::errno::Errno::EACCES))
+    })
 }
 
 fn nothing_to_do(d: &Detach, why: anyhow::Error) -> Result<()> {

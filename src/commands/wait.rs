@@ -1,6 +1,12 @@
-//! `pipework --wait [-i IF]`, run inside a container: return once IF exists,
-//! so an entrypoint can wait for the interface pipework will plumb in.
+//! `pipework --wait [-i IF]`, run inside a container: return once IF is
+//! ready for use, so an entrypoint can wait for the interface pipework will
+//! plumb in. Ready means configured, not merely present (the interface
+//! exists under its name before its address): up, with carrier, and with an
+//! address other than an IPv6 link-local one. An attach sets the interface
+//! up only after its address, and a DHCP lease is the last thing it waits
+//! for, so both have arrived by then.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -8,10 +14,22 @@ use anyhow::Result;
 use crate::request::IfName;
 use crate::sys::netlink::Netlink;
 
-pub fn until_present(name: &IfName) -> Result<()> {
+pub fn until_configured(name: &IfName) -> Result<()> {
     let nl = Netlink::connect()?;
-    while nl.link(name.as_str())?.is_none() {
-        std::thread::sleep(Duration::from_millis(200));
+    while !configured(&nl, name)? {
+        std::thread::sleep(Duration::from_millis(100));
     }
     Ok(())
+}
+
+fn configured(nl: &Netlink, name: &IfName) -> Result<bool> {
+    let Some(l) = nl.link(name.as_str())? else { return Ok(false) };
+    if !(l.up && l.running) {
+        return Ok(false);
+    }
+    let usable = |ip: IpAddr| match ip {
+        IpAddr::V4(_) => true,
+        IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) != 0xfe80,
+    };
+    Ok(nl.addresses(l.index)?.iter().any(|a| usable(a.addr())))
 }

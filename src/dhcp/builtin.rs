@@ -26,6 +26,7 @@ use nix::sched::{setns, CloneFlags};
 
 use crate::dhcp::spec::DhcpSpec;
 use crate::sys::netlink::{errno, Netlink};
+use crate::sys::signals;
 
 /// Marks the process as the client; the values travel in these variables.
 pub const CHILD_ENV: &str = "PIPEWORK_DHCP_CHILD";
@@ -95,6 +96,11 @@ pub fn obtain(spec: &DhcpSpec, guest_ns: &File, renew: bool) -> Result<()> {
             let _ = child.kill();
             let _ = child.wait();
             bail!("the built-in DHCP client did not report within {} s", spec.timeout.as_secs());
+        }
+        if let Err(e) = signals::check() {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(e);
         }
         std::thread::sleep(Duration::from_millis(10));
     }

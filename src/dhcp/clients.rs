@@ -4,6 +4,7 @@
 
 use std::fs::File;
 use std::io::{Read, Seek};
+use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -15,17 +16,35 @@ use nix::unistd::Pid;
 use crate::dhcp::spec::{package_of, DhcpSpec};
 use crate::request::DhcpMethod;
 use crate::sys::exec::{self, Isolation};
+use crate::sys::signals;
 
 /// Stops a client that may have gone to the background, by its pid file, and
-/// removes the file.
-pub fn stop_background_client(spec: &DhcpSpec) {
+/// removes the file. The PID is signalled only if it is that client: a DHCP
+/// client program (or pipework's own) running in the guest's namespace. A
+/// pid file this run did not write may name any process by now.
+pub fn stop_background_client(spec: &DhcpSpec, guest_ns: &File) {
     let Some(path) = spec.pid_file() else { return };
-    if let Ok(text) = std::fs::read_to_string(&path) {
-        if let Ok(pid) = text.trim().parse::<i32>() {
-            let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGTERM);
-        }
+    if let Some(pid) = client_in_pid_file(spec, guest_ns) {
+        let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGTERM);
     }
     let _ = std::fs::remove_file(&path);
+}
+
+/// The PID in the method's pid file, if it is a DHCP client in the guest's
+/// network namespace.
+fn client_in_pid_file(spec: &DhcpSpec, guest_ns: &File) -> Option<i32> {
+    let text = std::fs::read_to_string(spec.pid_file()?).ok()?;
+    let pid = text.trim().parse::<i32>().ok().filter(|p| *p > 0)?;
+    let proc = std::path::PathBuf::from(format!("/proc/{pid}"));
+    let (theirs, guest) = (std::fs::metadata(proc.join("ns/net")).ok()?, guest_ns.metadata().ok()?);
+    if (theirs.dev(), theirs.ino()) != (guest.dev(), guest.ino()) {
+        return None;
+    }
+    let exe = std::fs::read_link(proc.join("exe")).ok()?;
+    let name = exe.file_name()?.to_string_lossy().into_owned();
+    let ours = std::env::current_exe().ok().and_then(|e| e.file_name().map(|n| n.to_string_lossy().into_owned()));
+    let client = ["udhcpc", "busybox", "dhclient", "dhcpcd"].contains(&name.as_str()) || Some(&name) == ours.as_ref();
+    client.then_some(pid)
 }
 
 pub fn run(spec: &DhcpSpec, guest_ns: &File) -> Result<()> {
@@ -33,6 +52,13 @@ pub fn run(spec: &DhcpSpec, guest_ns: &File) -> Result<()> {
     let path = which::which(program).map_err(|_| {
         anyhow!("the DHCP client {program} is not installed (Debian/Ubuntu package: {})", package_of(program))
     })?;
+    // A pid file left by an earlier run whose client is gone would be taken
+    // for this run's: only a live client of this guest keeps its file.
+    if let Some(path) = spec.pid_file() {
+        if client_in_pid_file(spec, guest_ns).is_none() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
     if matches!(spec.method, DhcpMethod::Dhclient { .. }) {
         std::fs::create_dir_all("/etc/dhclient").context("creating /etc/dhclient for dhclient's lease file")?;
     }
@@ -54,9 +80,15 @@ pub fn run(spec: &DhcpSpec, guest_ns: &File) -> Result<()> {
     cmd.args(&args).stdin(Stdio::null()).stdout(Stdio::from(log.try_clone()?)).stderr(Stdio::from(log.try_clone()?));
     let mut child = cmd.spawn().with_context(|| format!("starting {program}"))?;
 
-    let finished = wait_bounded(&mut child, spec.timeout)?;
+    let finished = match wait_bounded(&mut child, spec.timeout) {
+        Ok(f) => f,
+        Err(e) => {
+            stop(&mut child, spec, guest_ns);
+            return Err(e);
+        }
+    };
     let Some(status) = finished else {
-        stop(&mut child, spec);
+        stop(&mut child, spec, guest_ns);
         bail!(
             "no DHCP lease on {} within {} s ({} got no answer{}); is a DHCP server on that network? \
              (--dhcp-timeout changes the limit)",
@@ -67,7 +99,7 @@ pub fn run(spec: &DhcpSpec, guest_ns: &File) -> Result<()> {
         );
     };
     if !status.success() {
-        stop_background_client(spec);
+        stop_background_client(spec, guest_ns);
         bail!(
             "the DHCP client {program} failed ({status}){}",
             tail(&log).map(|t| format!(": {t}")).unwrap_or_default()
@@ -75,12 +107,13 @@ pub fn run(spec: &DhcpSpec, guest_ns: &File) -> Result<()> {
     }
     if matches!(spec.method, DhcpMethod::Dhclient { renew: false }) {
         // Went to the background with the lease; the reference stops it.
-        stop_background_client(spec);
+        stop_background_client(spec, guest_ns);
     }
     Ok(())
 }
 
-/// Waits for the client's foreground process; None when time ran out.
+/// Waits for the client's foreground process; None when time ran out, an
+/// error when a signal asked the run to stop.
 fn wait_bounded(child: &mut Child, limit: Duration) -> Result<Option<std::process::ExitStatus>> {
     let deadline = Instant::now() + limit;
     loop {
@@ -90,28 +123,34 @@ fn wait_bounded(child: &mut Child, limit: Duration) -> Result<Option<std::proces
         if Instant::now() >= deadline {
             return Ok(None);
         }
+        signals::check()?;
         std::thread::sleep(Duration::from_millis(20));
     }
 }
 
 /// Ends a client that overran: its process group (scripts included), the
 /// helper container for `dhcp`, and any pid file.
-fn stop(child: &mut Child, spec: &DhcpSpec) {
+fn stop(child: &mut Child, spec: &DhcpSpec, guest_ns: &File) {
     let pgid = Pid::from_raw(child.id() as i32);
     if spec.method == DhcpMethod::DockerBusybox {
-        if let Ok(docker) = which::which("docker") {
-            let _ = Command::new(docker)
-                .args(["rm", "-f", &spec.helper_container()])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
-        }
+        remove_helper_container(spec);
     }
     let _ = killpg(pgid, Signal::SIGTERM);
     std::thread::sleep(Duration::from_millis(100));
     let _ = killpg(pgid, Signal::SIGKILL);
     let _ = child.wait();
-    stop_background_client(spec);
+    stop_background_client(spec, guest_ns);
+}
+
+/// `docker rm -f` of the `dhcp` method's helper container, if there is one.
+pub fn remove_helper_container(spec: &DhcpSpec) {
+    if let Ok(docker) = which::which("docker") {
+        let _ = Command::new(docker)
+            .args(["rm", "-f", &spec.helper_container()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
 }
 
 fn memfd() -> Result<File> {

@@ -6,11 +6,13 @@
 //! client and fails the step, and the attach is undone.
 
 use std::fs::File;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 
 use crate::request::DhcpMethod;
 use crate::sys::netlink::Netlink;
+use crate::sys::signals;
 
 pub mod builtin;
 mod clients;
@@ -27,9 +29,28 @@ pub fn obtain(spec: &DhcpSpec, guest_ns: &File, guest: &Netlink, index: u32) -> 
     }
     // A link-local 169.254/16 address is what dhcpcd falls back to without
     // a server: not a lease.
-    let leased = guest.ipv4_addresses(index)?.iter().any(|a| !a.addr().is_link_local());
-    if !leased {
-        stop_background_client(spec);
+    let leased = || -> Result<bool> { Ok(guest.ipv4_addresses(index)?.iter().any(|a| !a.addr().is_link_local())) };
+    if spec.detached() {
+        // The client was started and left running; the lease comes later.
+        let deadline = Instant::now() + spec.timeout;
+        while !leased()? {
+            if Instant::now() >= deadline || signals::check().is_err() {
+                clients::remove_helper_container(spec);
+                signals::check()?;
+                bail!(
+                    "no DHCP lease on {} within {} s ({} kept running in a container, got no answer); is a DHCP \
+                     server on that network? (--dhcp-timeout changes the limit)",
+                    spec.link,
+                    spec.timeout.as_secs(),
+                    spec.method.keyword()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        return Ok(());
+    }
+    if !leased()? {
+        stop_background_client(spec, guest_ns);
         bail!("the DHCP client ({}) finished, but {} has no IPv4 address: no lease", spec.method.keyword(), spec.link);
     }
     Ok(())

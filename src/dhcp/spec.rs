@@ -86,24 +86,20 @@ impl DhcpSpec {
         let pid = || self.pid_file().map(|p| p.display().to_string()).unwrap_or_default();
         let program = self.method.program()?;
         let mut args: Vec<String> = match self.method {
-            DhcpMethod::DockerBusybox => vec![
-                "run".into(),
-                "--rm".into(),
-                "--name".into(),
-                self.helper_container(),
-                "--net".into(),
-                format!("container:{}", self.container.as_deref().unwrap_or("")),
-                "--cap-add".into(),
-                "NET_ADMIN".into(),
-                "busybox".into(),
-                "udhcpc".into(),
-                "-q".into(),
-                "-f".into(),
-                "-i".into(),
-                i,
-                "-x".into(),
-                format!("hostname:{h}"),
-            ],
+            DhcpMethod::DockerBusybox => {
+                // `dhcp:-f` keeps the client: a detached container renewing
+                // the lease for as long as it runs, as the reference does.
+                // Otherwise the client quits with its lease (-q) and the
+                // container goes with it.
+                let mut a: Vec<String> = vec!["run".into()];
+                a.extend(self.detached().then(|| "-d".to_string()));
+                a.extend(["--rm".into(), "--name".into(), self.helper_container(), "--net".into()]);
+                a.push(format!("container:{}", self.container.as_deref().unwrap_or("")));
+                a.extend(["--cap-add", "NET_ADMIN", "busybox", "udhcpc"].map(String::from));
+                a.extend((!self.detached()).then(|| "-q".to_string()));
+                a.extend(["-f".into(), "-i".into(), i, "-x".into(), format!("hostname:{h}")]);
+                a
+            }
             DhcpMethod::Udhcpc { renew } => {
                 let mut a = if renew { vec![] } else { vec!["-q".to_string()] };
                 a.extend(["-i".into(), i, "-x".into(), format!("hostname:{h}"), "-p".into(), pid()]);
@@ -117,8 +113,15 @@ impl DhcpSpec {
             DhcpMethod::Dhcpcd => vec!["-q".into(), "-1".into(), "-I".into(), String::new(), i, "-h".into(), h],
             DhcpMethod::Builtin { .. } => return None,
         };
-        args.extend(self.options.iter().cloned());
+        // A detached `dhcp` client already runs with -f.
+        args.extend(self.options.iter().filter(|o| !(self.detached() && *o == "-f")).cloned());
         Some((program, args))
+    }
+
+    /// The client goes on in the background, and the lease comes after its
+    /// start returns: `dhcp:-f`, a busybox container left running.
+    pub fn detached(&self) -> bool {
+        self.method == DhcpMethod::DockerBusybox && self.options.iter().any(|o| o == "-f")
     }
 
     /// What `--dry-run` and the plan tests show for this step; `exec` runs
@@ -184,6 +187,18 @@ mod tests {
             line(DhcpMethod::DockerBusybox),
             "docker run --rm --name pipework-dhcp-0123456789ab-eth1 --net container:0123456789abcdef \
              --cap-add NET_ADMIN busybox udhcpc -q -f -i eth1 -x hostname:web1 -t 5"
+        );
+    }
+
+    #[test]
+    fn dhcp_with_dash_f_keeps_its_container_running() {
+        let mut s = spec(DhcpMethod::DockerBusybox);
+        s.options = vec!["-f".into(), "-t".into(), "5".into()];
+        assert!(s.detached());
+        assert_eq!(
+            s.describe("ip netns exec 42"),
+            "docker run -d --rm --name pipework-dhcp-0123456789ab-eth1 --net container:0123456789abcdef \
+             --cap-add NET_ADMIN busybox udhcpc -f -i eth1 -x hostname:web1 -t 5"
         );
     }
 

@@ -3,8 +3,10 @@
 //! system only through these modules.
 
 pub mod arp;
+pub mod ethtool;
 pub mod exec;
 pub mod genl;
 pub mod netlink;
 pub mod netns;
+pub mod signals;
 pub mod vsctl;

@@ -68,8 +68,27 @@ impl LinkKind {
             InfoKind::Ipoib => LinkKind::Ipoib,
             InfoKind::Tun => LinkKind::Tun,
             InfoKind::Other(k) if k == "openvswitch" => LinkKind::Openvswitch,
-            other => LinkKind::Other(format!("{other:?}").to_lowercase()),
+            other => LinkKind::Other(other.to_string()),
         }
+    }
+}
+
+impl std::fmt::Display for LinkKind {
+    /// The kernel's own word for the kind, as `ip -d link` shows it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LinkKind::Bridge => "bridge",
+            LinkKind::Veth => "veth",
+            LinkKind::Macvlan => "macvlan",
+            LinkKind::Macvtap => "macvtap",
+            LinkKind::Ipvlan => "ipvlan",
+            LinkKind::Dummy => "dummy",
+            LinkKind::Vlan => "vlan",
+            LinkKind::Ipoib => "ipoib",
+            LinkKind::Tun => "tun",
+            LinkKind::Openvswitch => "openvswitch",
+            LinkKind::Other(k) => k,
+        })
     }
 }
 
@@ -256,9 +275,9 @@ impl Netlink {
         Ok(self.links()?.into_iter().filter(|l| l.controller == Some(bridge)).collect())
     }
 
-    /// `ip link add NAME type bridge` and up, in one request.
+    /// `ip link add NAME type bridge`, down.
     pub fn add_bridge(&self, name: &str) -> Result<()> {
-        let msg = LinkBridge::new(name).up().build();
+        let msg = LinkBridge::new(name).build();
         self.run(self.handle.link().add(msg).execute()).map_err(nl)
     }
 
@@ -339,6 +358,15 @@ impl Netlink {
         self.run(self.handle.link().set(msg).execute()).map_err(nl)
     }
 
+    /// `ip link set LINK name NAME alias TEXT up`, in one request, so the
+    /// link has its name only with its alias (the kernel ignores an alias
+    /// given when a link is created). The link must be down: a name taken
+    /// meanwhile fails with EEXIST and changes nothing.
+    pub fn name_mark_and_up(&self, index: u32, name: &str, alias: &str) -> Result<()> {
+        let msg = LinkUnspec::new_with_index(index).name(name.to_string()).alias(alias.to_string()).up().build();
+        self.run(self.handle.link().set(msg).execute()).map_err(nl)
+    }
+
     pub fn rename(&self, index: u32, name: &str) -> Result<()> {
         let msg = LinkUnspec::new_with_index(index).name(name.to_string()).build();
         self.run(self.handle.link().set(msg).execute()).map_err(nl)
@@ -356,6 +384,11 @@ impl Netlink {
     /// Adds an address; IPv4 gets its broadcast address computed.
     pub fn add_address(&self, index: u32, addr: IpNet) -> Result<()> {
         self.run(self.handle.address().add(index, addr.addr(), addr.prefix_len()).execute()).map_err(nl)
+    }
+
+    /// Every address on a link.
+    pub fn addresses(&self, index: u32) -> Result<Vec<IpNet>> {
+        Ok(self.address_messages(index)?.into_iter().map(|(net, _)| net).collect())
     }
 
     /// The IPv4 addresses on a link (what a DHCP client configured).

@@ -218,9 +218,15 @@ impl Vsctl {
     }
 
     /// `--detach`: the port of this name, on whichever bridge holds it.
-    pub fn del_port_anywhere(&self, port: &str) -> Result<()> {
+    /// Returns false, having done nothing, when no ovsdb-server answers:
+    /// then there is no database to hold the port either.
+    pub fn del_port_anywhere(&self, port: &str) -> Result<bool> {
         let out = self.run(false, ["--if-exists", "del-port", port])?;
-        check(&out).with_context(|| format!("removing Open vSwitch port {port}"))
+        if !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("database connection failed") {
+            return Ok(false);
+        }
+        check(&out).with_context(|| format!("removing Open vSwitch port {port}"))?;
+        Ok(true)
     }
 
     /// Undo of a bridge this run created, unless another attach joined it.

@@ -2,15 +2,16 @@
 //! The guest gets a veth pair whose host side joins the bridge.
 
 use anyhow::{anyhow, bail, Context, Result};
+use md5::{Digest, Md5};
 
 use crate::attach::kinds::device::DeleteInGuest;
 use crate::attach::kinds::kind::{Ctx, Entry, Found, Kind, Probe};
 use crate::attach::kinds::veth::{self, HostSide};
 use crate::attach::step::{Step, Steps, Target};
-use crate::guest::GuestNames;
-use crate::sys::netlink::{errno, LinkKind};
+use crate::guest::{GuestNames, Identity};
+use crate::sys::netlink::{errno, LinkKind, Netlink};
 
-pub const ENTRY: Entry = Entry { recognise, detach };
+pub const ENTRY: Entry = Entry { recognise, detach, host_leftovers };
 
 /// MTU of a freshly created Linux bridge with no ports.
 const NEW_BRIDGE_MTU: u32 = 1500;
@@ -51,9 +52,14 @@ impl Kind for LinuxBridge {
         true
     }
 
+    fn clears(&self, guest_if: &str) -> bool {
+        self.host_side.clears.as_deref() == Some(guest_if)
+    }
+
     fn bring_in(&self, ctx: &Ctx, steps: &mut Steps) -> String {
         if self.index.is_none() {
-            steps.push(Box::new(CreateBridge { name: self.name.clone() }));
+            let mark = made_for(ctx.guest, ctx.guest_if);
+            steps.push(Box::new(CreateBridge { name: self.name.clone(), mark }));
         }
         self.host_side.make(ctx.guest_if, self.mtu, ctx.req.mac, steps);
         steps.push(Box::new(Enslave {
@@ -71,23 +77,49 @@ impl Kind for LinuxBridge {
     }
 }
 
-/// `ip link add BR type bridge; ip link set BR up`. Undo removes it unless
-/// someone else's port joined it meanwhile.
+/// The alias of a bridge an attach creates: which guest and interface it
+/// was made for, so that `--detach` of those can remove it once nothing
+/// uses it (also when an attach was killed before anything joined it).
+fn made_for(guest: &Identity, guest_if: &str) -> String {
+    format!("pipework: made for {guest_if} of {}", guest.nspid)
+}
+
+/// The name a new bridge has for the moment between its creation and its
+/// mark: the kernel takes no alias with a new link, so the bridge is made
+/// under a name of ours, then renamed, marked and set up in one request.
+/// A run killed in between leaves a bridge `--detach` can still tell is ours.
+fn unmarked_name(mark: &str) -> String {
+    let digest = Md5::digest(mark.as_bytes());
+    let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    format!("pwb{hex}")
+}
+
+/// `ip link add BR type bridge; ip link set BR up`, with the mark saying for
+/// which attach. Undo removes it unless someone else's port joined it
+/// meanwhile.
 #[derive(Debug)]
 struct CreateBridge {
     name: String,
+    mark: String,
 }
 
 impl Step for CreateBridge {
     fn command(&self, _: &GuestNames) -> String {
-        format!("ip link add {0} type bridge && ip link set {0} up", self.name)
+        format!("ip link add {0} type bridge && ip link set {0} up alias '{1}'", self.name, self.mark)
     }
 
     fn run(&self, t: &mut Target) -> Result<()> {
-        let name = &self.name;
-        match t.host_nl.add_bridge(name) {
+        let (name, mark) = (&self.name, &self.mark);
+        let temp = unmarked_name(mark);
+        // What a run killed at this very step left.
+        if let Some(l) = t.host_nl.link(&temp)?.filter(|l| l.kind == Some(LinkKind::Bridge)) {
+            t.host_nl.delete(l.index).with_context(|| format!("deleting {temp}, left by a killed attach"))?;
+        }
+        t.host_nl.add_bridge(&temp).with_context(|| format!("creating bridge {name}"))?;
+        let i = t.host_index(&temp)?;
+        match t.host_nl.name_mark_and_up(i, name, mark) {
             Ok(()) => {
-                let i = t.host_index(name)?;
+                t.renamed_in_host(&temp, name, i);
                 t.on_undo(format!("delete the bridge {name} this run created"), move |t| {
                     if t.host_nl.ports_of(i)?.is_empty() {
                         t.host_nl.delete(i)?;
@@ -97,6 +129,7 @@ impl Step for CreateBridge {
             }
             // Another run created it between our look and now: use theirs.
             Err(e) if errno(&e) == Some(libc::EEXIST) => {
+                t.host_nl.delete(i).with_context(|| format!("deleting our spare bridge {temp}"))?;
                 let l = t.host_nl.link(name)?.context("bridge vanished right after it was created")?;
                 if l.kind != Some(LinkKind::Bridge) {
                     return Err(anyhow!("{name} appeared meanwhile, and it is not a bridge"));
@@ -105,7 +138,10 @@ impl Step for CreateBridge {
                     t.host_nl.set_up(l.index, true)?;
                 }
             }
-            Err(e) => return Err(e.context(format!("creating bridge {name}"))),
+            Err(e) => {
+                let _ = t.host_nl.delete(i);
+                return Err(e.context(format!("creating bridge {name}")));
+            }
         }
         Ok(())
     }
@@ -135,6 +171,51 @@ impl Step for Enslave {
     }
 }
 
+/// Bridges an attach created for this guest and interface, for `--detach`
+/// to remove once nothing uses them: the bridge of a finished attach whose
+/// last port goes now, or one an attach made before it was killed.
+fn host_leftovers(host_nl: &Netlink, guest: &Identity, guest_if: &str) -> Result<Steps> {
+    let mark = made_for(guest, guest_if);
+    let temp = unmarked_name(&mark);
+    let mut steps = Steps::new();
+    for b in host_nl.links()?.into_iter().filter(|l| l.kind == Some(LinkKind::Bridge)) {
+        if b.alias.as_deref() == Some(mark.as_str()) || b.name == temp {
+            steps.push(Box::new(DeleteIfUnused { name: b.name, index: b.index }));
+        }
+    }
+    Ok(steps)
+}
+
+/// `ip link del BR` for a bridge an attach made, if by now it has no port
+/// and no address of the user's: nothing uses it.
+#[derive(Debug)]
+struct DeleteIfUnused {
+    name: String,
+    index: u32,
+}
+
+impl Step for DeleteIfUnused {
+    fn command(&self, _: &GuestNames) -> String {
+        format!("ip link del {}  # if no port and no address is left on it", self.name)
+    }
+
+    fn run(&self, t: &mut Target) -> Result<()> {
+        let i = self.index;
+        // The kernel gives a bridge an IPv6 link-local address of its own
+        // once it has had a port; any other address is the user's.
+        let users = t.host_nl.addresses(i)?.into_iter().any(|a| !is_link_local_v6(a.addr()));
+        if !t.host_nl.ports_of(i)?.is_empty() || users {
+            return Ok(());
+        }
+        eprintln!("pipework: removing bridge {}, made by an attach of this interface and now unused", self.name);
+        t.host_nl.delete(i).with_context(|| format!("deleting the unused bridge {}", self.name))
+    }
+}
+
+fn is_link_local_v6(ip: std::net::IpAddr) -> bool {
+    matches!(ip, std::net::IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xfe80)
+}
+
 /// A veth whose host side is a Linux bridge port, or any veth when Open
 /// vSwitch is not installed: deleting the guest end deletes both.
 fn detach(f: &Found) -> Result<Option<Steps>> {
@@ -157,7 +238,7 @@ fn detach(f: &Found) -> Result<Option<Steps>> {
 /// taken by a down leftover.
 #[cfg(test)]
 pub fn example(exists: bool, stale: bool) -> Box<dyn Kind> {
-    let host_side = HostSide { name: "veth1pl4242".into(), stale };
+    let host_side = HostSide { name: "veth1pl4242".into(), stale, clears: None };
     let index = exists.then_some(7);
     Box::new(LinuxBridge { name: "br1".into(), index, up: exists, mtu: 1500, host_side })
 }
@@ -170,7 +251,7 @@ mod tests {
     #[test]
     fn new_bridge_and_stale_host_side() {
         let (c, _) = kind_commands(&*example(false, true), &request("10.0.0.2/24"), &guest());
-        assert_eq!(c[0], "ip link add br1 type bridge && ip link set br1 up");
+        assert_eq!(c[0], "ip link add br1 type bridge && ip link set br1 up alias 'pipework: made for eth1 of 4242'");
         assert_eq!(c[1], "ip link del veth1pl4242");
     }
 }

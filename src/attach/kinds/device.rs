@@ -1,12 +1,13 @@
 //! Steps on a device that several kinds share: a host parent that comes up
-//! last, and a device in the guest that `--detach` deletes.
+//! last, an earlier run's leftover in the guest, and a device in the guest
+//! that `--detach` deletes.
 
 use anyhow::{Context, Result};
 
-use crate::attach::kinds::kind::Found;
+use crate::attach::kinds::kind::{Found, Probe};
 use crate::attach::step::{Step, Steps, Target};
 use crate::guest::GuestNames;
-use crate::sys::netlink::LinkKind;
+use crate::sys::netlink::{Link, LinkKind};
 
 /// `ip link set LINK up` in the host: a macvlan's or IPoIB child's parent
 /// (or 802.1Q device) that was down. Undo sets it down again.
@@ -26,6 +27,51 @@ impl Step for HostUp {
         t.on_undo(format!("set {} down again", self.link), move |t| t.host_nl.set_up(i, false));
         Ok(())
     }
+}
+
+/// An earlier run's leftover in the guest, deleted before anything is made:
+/// a device still under its temporary name, or one that never came up.
+#[derive(Debug)]
+pub struct DeleteLeftover {
+    pub name: String,
+}
+
+impl Step for DeleteLeftover {
+    fn command(&self, g: &GuestNames) -> String {
+        format!("{} link del {}", g.ip, self.name)
+    }
+
+    fn run(&self, t: &mut Target) -> Result<()> {
+        if let Some(l) = t.guest_nl.link(&self.name)? {
+            eprintln!("pipework: removing {} from the guest, left by an earlier attach that did not finish", self.name);
+            t.guest_nl.delete(l.index).with_context(|| format!("deleting leftover {} in the guest", self.name))?;
+        }
+        Ok(())
+    }
+}
+
+/// What an earlier attach left in the guest for a kind that makes `kinds`
+/// devices: the device under its temporary name, and GUESTIF if it never
+/// came up. `parent`: the host index such a device must hang from (a dummy
+/// hangs from nothing).
+pub fn leftovers(
+    p: &Probe,
+    temp: &str,
+    guest_if: &str,
+    kinds: &[LinkKind],
+    parent: Option<u32>,
+) -> Result<Vec<String>> {
+    let from_here = |l: &Link| parent.is_none() || l.parent == parent;
+    let mut found = Vec::new();
+    if let Some(l) = p.guest_nl.link(temp)? {
+        if l.kind.as_ref().is_some_and(|k| kinds.contains(k)) && from_here(&l) {
+            found.push(l.name);
+        }
+    }
+    if let Some(l) = p.half_made(guest_if, kinds)?.filter(|l| from_here(l)) {
+        found.push(l.name);
+    }
+    Ok(found)
 }
 
 /// `ip link del NAME` in the guest (`--detach`). For a veth, the host side

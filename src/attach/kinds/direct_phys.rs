@@ -5,22 +5,25 @@
 use anyhow::{bail, Context, Result};
 use macaddr::MacAddr6;
 
-use crate::attach::kinds::kind::{Ctx, Entry, Found, Kind, Probe};
+use crate::attach::kinds::kind::{no_host_leftovers, Ctx, Entry, Found, Kind, Probe};
 use crate::attach::kinds::ovs;
 use crate::attach::step::{Step, Steps, Target};
 use crate::guest::GuestNames;
 use crate::request::format_mac;
-use crate::sys::netlink::LinkKind;
+use crate::sys::netlink::{Link, LinkKind};
 use crate::sys::netns;
 
-pub const ENTRY: Entry = Entry { recognise, detach };
+pub const ENTRY: Entry = Entry { recognise, detach, host_leftovers: no_host_leftovers };
 
 /// The alias a device moved in carries: its host name after this prefix.
 const HOME_MARK: &str = "pipework-home:";
 
 #[derive(Debug)]
 struct DirectPhys {
+    /// What the device is called now.
     name: String,
+    /// Its name in the host, as HOSTIF says: it goes home under this name.
+    home: String,
     index: u32,
 }
 
@@ -28,8 +31,18 @@ fn recognise(p: &Probe) -> Result<Option<Box<dyn Kind>>> {
     if !p.req.direct_phys {
         return Ok(None);
     }
-    let Some(link) = &p.link else {
-        bail!("--direct-phys moves an existing interface into the guest, and {} does not exist", p.name)
+    let came_home;
+    let link = match &p.link {
+        Some(l) => l,
+        // A device whose guest died came home under its name in the guest,
+        // still carrying the mark: the same line finds it again.
+        None => match p.host_nl.links()?.into_iter().find(|l| home_name(l) == Some(p.name.as_str())) {
+            Some(l) => {
+                came_home = l;
+                &came_home
+            }
+            None => bail!("--direct-phys moves an existing interface into the guest, and {} does not exist", p.name),
+        },
     };
     if link.kind == Some(LinkKind::Bridge) || ovs::is_bridge(link, p.vsctl) {
         bail!("--direct-phys moves a physical interface into the guest, but {} is a bridge", p.name);
@@ -37,7 +50,13 @@ fn recognise(p: &Probe) -> Result<Option<Box<dyn Kind>>> {
     if let Some(tag) = &p.req.tag {
         bail!("--direct-phys moves {} itself into the guest; it cannot also take @{tag}", p.name);
     }
-    Ok(Some(Box::new(DirectPhys { name: link.name.clone(), index: link.index })))
+    let home = p.name.clone();
+    Ok(Some(Box::new(DirectPhys { name: link.name.clone(), home, index: link.index })))
+}
+
+/// The host name a moved device's mark records.
+fn home_name(l: &Link) -> Option<&str> {
+    l.alias.as_deref().and_then(|a| a.strip_prefix(HOME_MARK))
 }
 
 impl Kind for DirectPhys {
@@ -47,7 +66,8 @@ impl Kind for DirectPhys {
 
     fn bring_in(&self, ctx: &Ctx, steps: &mut Steps) -> String {
         let new_name = ctx.guest_if.to_string();
-        steps.push(Box::new(MoveIn { link: self.name.clone(), index: self.index, new_name, mac: ctx.req.mac }));
+        let home = self.home.clone();
+        steps.push(Box::new(MoveIn { link: self.name.clone(), home, index: self.index, new_name, mac: ctx.req.mac }));
         ctx.guest_if.to_string()
     }
 }
@@ -57,6 +77,7 @@ impl Kind for DirectPhys {
 #[derive(Debug)]
 struct MoveIn {
     link: String,
+    home: String,
     index: u32,
     new_name: String,
     mac: Option<MacAddr6>,
@@ -66,17 +87,18 @@ impl Step for MoveIn {
     fn command(&self, g: &GuestNames) -> String {
         let (link, new) = (&self.link, &self.new_name);
         let mac = self.mac.map(|m| format!(" && {} link set {new} address {}", g.ip, format_mac(&m)));
-        format!("ip link set {link} netns {} name {new} alias {HOME_MARK}{link}{}", g.netns, mac.unwrap_or_default())
+        let home = &self.home;
+        format!("ip link set {link} netns {} name {new} alias {HOME_MARK}{home}{}", g.netns, mac.unwrap_or_default())
     }
 
     fn run(&self, t: &mut Target) -> Result<()> {
         let (link, new) = (&self.link, &self.new_name);
         t.host_nl
-            .move_to(self.index, t.guest_ns, new, &format!("{HOME_MARK}{link}"))
+            .move_to(self.index, t.guest_ns, new, &format!("{HOME_MARK}{}", self.home))
             .with_context(|| format!("moving {link} into guest {} as {new}", t.guest_label))?;
         let gi = t.guest_index(new)?;
-        let home = link.clone();
-        t.on_undo(format!("move {link} back to the host"), move |t| send_home(t, gi, &home));
+        let home = self.home.clone();
+        t.on_undo(format!("move {link} back to the host as {home}"), move |t| send_home(t, gi, &home));
         if let Some(mac) = self.mac {
             t.guest_nl.set_mac(gi, mac).with_context(|| format!("setting the MAC of {new}"))?;
         }
@@ -95,7 +117,7 @@ fn send_home(t: &Target, index: u32, home_name: &str) -> Result<()> {
 /// (a NIC moved in by hand or by an older tool), home under its present name.
 fn detach(f: &Found) -> Result<Option<Steps>> {
     let l = f.link;
-    let home_name = match l.alias.as_deref().and_then(|a| a.strip_prefix(HOME_MARK)) {
+    let home_name = match home_name(l) {
         Some(home) => home.to_string(),
         None => {
             let virtual_kinds = [
@@ -143,7 +165,7 @@ mod tests {
 
     #[test]
     fn direct_phys_moves_the_device() {
-        let eth2 = DirectPhys { name: "eth2".into(), index: 3 };
+        let eth2 = DirectPhys { name: "eth2".into(), home: "eth2".into(), index: 3 };
         let (c, made) = kind_commands(&eth2, &request("10.0.0.9/24"), &guest());
         assert_eq!(c, ["ip link set eth2 netns 4242 name eth1 alias pipework-home:eth2"]);
         assert_eq!(made, "eth1", "moved in under its final name: no rename");

@@ -5,19 +5,21 @@
 use anyhow::{Context, Result};
 use macaddr::MacAddr6;
 
-use crate::attach::kinds::device::DeleteInGuest;
-use crate::attach::kinds::kind::{Ctx, Entry, Found, Kind, Probe};
+use crate::attach::kinds::device::{self, DeleteInGuest, DeleteLeftover};
+use crate::attach::kinds::kind::{no_host_leftovers, Ctx, Entry, Found, Kind, Probe};
 use crate::attach::names;
 use crate::attach::step::{Step, Steps, Target};
 use crate::guest::GuestNames;
 use crate::request::format_mac;
 use crate::sys::netlink::LinkKind;
 
-pub const ENTRY: Entry = Entry { recognise, detach };
+pub const ENTRY: Entry = Entry { recognise, detach, host_leftovers: no_host_leftovers };
 
 #[derive(Debug)]
 struct Dummy {
     name: String,
+    /// Guest devices an earlier run left half-made, deleted first.
+    leftovers: Vec<String>,
 }
 
 fn recognise(p: &Probe) -> Result<Option<Box<dyn Kind>>> {
@@ -25,7 +27,9 @@ fn recognise(p: &Probe) -> Result<Option<Box<dyn Kind>>> {
         return Ok(None);
     }
     p.refuse_tag("a dummy interface")?;
-    Ok(Some(Box::new(Dummy { name: p.name.clone() })))
+    let temp = names::dummy(p.guest.nspid, p.guest_if());
+    let leftovers = device::leftovers(p, &temp, p.guest_if(), &[LinkKind::Dummy], None)?;
+    Ok(Some(Box::new(Dummy { name: p.name.clone(), leftovers })))
 }
 
 impl Kind for Dummy {
@@ -33,7 +37,14 @@ impl Kind for Dummy {
         &self.name
     }
 
+    fn clears(&self, guest_if: &str) -> bool {
+        self.leftovers.iter().any(|l| l == guest_if)
+    }
+
     fn bring_in(&self, ctx: &Ctx, steps: &mut Steps) -> String {
+        for name in &self.leftovers {
+            steps.push(Box::new(DeleteLeftover { name: name.clone() }));
+        }
         let temp = names::dummy(ctx.guest.nspid, ctx.guest_if);
         steps.push(Box::new(CreateDummy { name: temp.clone(), mac: ctx.req.mac }));
         temp
@@ -74,7 +85,7 @@ mod tests {
 
     #[test]
     fn dummy_is_born_in_the_guest() {
-        let dummy0 = Dummy { name: "dummy0".into() };
+        let dummy0 = Dummy { name: "dummy0".into(), leftovers: vec![] };
         let (c, made) = kind_commands(&dummy0, &request("10.0.0.2/24@10.0.0.1"), &guest());
         assert_eq!(c, ["ip link add du4242eth1 netns 4242 type dummy"]);
         assert_eq!(made, "du4242eth1", "the plan renames it to eth1");

@@ -5,13 +5,13 @@
 
 use anyhow::{bail, Context, Result};
 
-use crate::attach::kinds::device::{DeleteInGuest, HostUp};
-use crate::attach::kinds::kind::{Ctx, Entry, Found, Kind, Probe};
+use crate::attach::kinds::device::{self, DeleteInGuest, DeleteLeftover, HostUp};
+use crate::attach::kinds::kind::{no_host_leftovers, Ctx, Entry, Found, Kind, Probe};
 use crate::attach::step::{Step, Steps, Target};
 use crate::guest::GuestNames;
 use crate::sys::netlink::LinkKind;
 
-pub const ENTRY: Entry = Entry { recognise, detach };
+pub const ENTRY: Entry = Entry { recognise, detach, host_leftovers: no_host_leftovers };
 
 #[derive(Debug)]
 struct Ipoib {
@@ -20,6 +20,8 @@ struct Ipoib {
     up: bool,
     /// The key, and its text as typed (it is part of the child's name).
     pkey: Option<(u16, String)>,
+    /// Guest devices an earlier run left half-made, deleted first.
+    leftovers: Vec<String>,
 }
 
 fn recognise(p: &Probe) -> Result<Option<Box<dyn Kind>>> {
@@ -31,7 +33,19 @@ fn recognise(p: &Probe) -> Result<Option<Box<dyn Kind>>> {
         Some(t) => Some((t.pkey()?, t.as_str().trim_start_matches("0x").to_string())),
         None => None,
     };
-    Ok(Some(Box::new(Ipoib { parent: link.name.clone(), index: link.index, up: link.up, pkey })))
+    let (parent, index, up) = (link.name.clone(), link.index, link.up);
+    let guest_if = p.req.guest_if.as_ref().map_or("ib0", |n| n.as_str());
+    let temp = child_name(&parent, pkey.as_ref().map(|k| k.1.as_str()), p.guest.nspid);
+    let leftovers = device::leftovers(p, &temp, guest_if, &[LinkKind::Ipoib], Some(index))?;
+    Ok(Some(Box::new(Ipoib { parent, index, up, pkey, leftovers })))
+}
+
+/// The reference's name of the child: `PARENT.NSPID`, `PARENT.PKEY.NSPID`.
+fn child_name(parent: &str, pkey: Option<&str>, nspid: u64) -> String {
+    match pkey {
+        Some(text) => format!("{parent}.{text}.{nspid}"),
+        None => format!("{parent}.{nspid}"),
+    }
 }
 
 impl Kind for Ipoib {
@@ -43,12 +57,15 @@ impl Kind for Ipoib {
         "ib0"
     }
 
+    fn clears(&self, guest_if: &str) -> bool {
+        self.leftovers.iter().any(|l| l == guest_if)
+    }
+
     fn bring_in(&self, ctx: &Ctx, steps: &mut Steps) -> String {
-        let nspid = ctx.guest.nspid;
-        let child = match &self.pkey {
-            Some((_, text)) => format!("{}.{text}.{nspid}", self.parent),
-            None => format!("{}.{nspid}", self.parent),
-        };
+        for name in &self.leftovers {
+            steps.push(Box::new(DeleteLeftover { name: name.clone() }));
+        }
+        let child = child_name(&self.parent, self.pkey.as_ref().map(|k| k.1.as_str()), ctx.guest.nspid);
         let create = CreateChild {
             name: child.clone(),
             parent: self.parent.clone(),
@@ -103,7 +120,7 @@ mod tests {
 
     #[test]
     fn ipoib_child_with_and_without_a_partition_key() {
-        let ib0 = |pkey| Ipoib { parent: "ib0".into(), index: 5, up: false, pkey };
+        let ib0 = |pkey| Ipoib { parent: "ib0".into(), index: 5, up: false, pkey, leftovers: vec![] };
         assert_eq!(ib0(None).default_guest_if(), "ib0");
         let (c, made) = kind_commands(&ib0(None), &request("10.9.0.2/16"), &guest());
         assert_eq!(c, ["ip link add link ib0 name ib0.4242 netns 4242 type ipoib", "ip link set ib0 up"]);

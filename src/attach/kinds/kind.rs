@@ -8,7 +8,7 @@ use anyhow::{bail, Result};
 use crate::attach::step::Steps;
 use crate::guest::Identity;
 use crate::request::Attach;
-use crate::sys::netlink::{Link, Netlink};
+use crate::sys::netlink::{Link, LinkKind, Netlink};
 use crate::sys::vsctl::Vsctl;
 
 /// A kind's answer to "is HOSTIF yours?".
@@ -22,6 +22,15 @@ pub struct Entry {
     /// Claims a guest interface for `--detach` when this kind made it: the
     /// steps that remove it.
     pub detach: fn(&Found) -> Result<Option<Steps>>,
+    /// For `--detach`: what this kind may have left in the host for this
+    /// guest and interface when an attach was killed before it made the
+    /// guest's interface; most kinds leave nothing there.
+    pub host_leftovers: fn(&Netlink, &Identity, &str) -> Result<Steps>,
+}
+
+/// `Entry::host_leftovers` of the kinds that leave nothing in the host.
+pub fn no_host_leftovers(_: &Netlink, _: &Identity, _: &str) -> Result<Steps> {
+    Ok(Steps::new())
 }
 
 /// The host interface as its kind sees it, after the kind's refusals.
@@ -32,6 +41,12 @@ pub trait Kind: fmt::Debug {
     /// The guest interface's name when `-i` is not given.
     fn default_guest_if(&self) -> &'static str {
         "eth1"
+    }
+
+    /// Whether the plan removes the guest interface of this name first: an
+    /// earlier attach's leftover, not the user's.
+    fn clears(&self, _guest_if: &str) -> bool {
+        false
     }
 
     /// Whether this kind makes a veth whose host side `-l` names.
@@ -71,12 +86,24 @@ pub struct Probe<'a> {
     /// The host interface, when it exists.
     pub link: Option<Link>,
     pub host_nl: &'a Netlink,
+    /// Inside the guest: where an earlier run's leftovers may be.
+    pub guest_nl: &'a Netlink,
     pub guest: &'a Identity,
     /// None when ovs-vsctl is not installed.
     pub vsctl: Option<&'a Vsctl>,
 }
 
 impl Probe<'_> {
+    /// The guest's interface of this name, when it may be what an attach
+    /// that did not finish leaves behind: of one of `kinds`, and down (the
+    /// last thing an attach does to it is to set it up). The caller checks
+    /// that it hangs from what this attach would make it hang from.
+    pub fn half_made(&self, name: &str, kinds: &[LinkKind]) -> Result<Option<Link>> {
+        let Some(l) = self.guest_nl.link(name)? else { return Ok(None) };
+        let ours = l.kind.as_ref().is_some_and(|k| kinds.contains(k));
+        Ok((ours && !l.up).then_some(l))
+    }
+
     /// GUESTIF, for a kind whose default is `eth1`.
     pub fn guest_if(&self) -> &str {
         self.req.guest_if.as_ref().map(|n| n.as_str()).unwrap_or("eth1")

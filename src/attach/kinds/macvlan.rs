@@ -6,15 +6,15 @@
 use anyhow::{bail, Context, Result};
 use macaddr::MacAddr6;
 
-use crate::attach::kinds::device::{DeleteInGuest, HostUp};
-use crate::attach::kinds::kind::{Ctx, Entry, Found, Kind, Probe};
+use crate::attach::kinds::device::{self, DeleteInGuest, DeleteLeftover, HostUp};
+use crate::attach::kinds::kind::{no_host_leftovers, Ctx, Entry, Found, Kind, Probe};
 use crate::attach::names;
 use crate::attach::step::{Step, Steps, Target};
 use crate::guest::GuestNames;
 use crate::request::{format_mac, IFNAMSIZ_MAX};
 use crate::sys::netlink::{Link, LinkKind, Netlink};
 
-pub const ENTRY: Entry = Entry { recognise, detach };
+pub const ENTRY: Entry = Entry { recognise, detach, host_leftovers: no_host_leftovers };
 
 #[derive(Debug)]
 struct Macvlan {
@@ -23,6 +23,8 @@ struct Macvlan {
     mtu: u32,
     up: bool,
     vlan: Option<VlanDev>,
+    /// Guest devices an earlier run left half-made, deleted first.
+    leftovers: Vec<String>,
 }
 
 /// `PARENT.VLAN`, the 802.1Q device the macvlan sits on.
@@ -41,8 +43,23 @@ fn recognise(p: &Probe) -> Result<Option<Box<dyn Kind>>> {
         Some(tag) => Some(vlan_device(p.host_nl, parent, tag.vlan_id()?)?),
         None => None,
     };
-    let m = Macvlan { parent: parent.name.clone(), index: parent.index, mtu: parent.mtu, up: parent.up, vlan };
-    Ok(Some(Box::new(m)))
+    // The macvlan hangs from the 802.1Q device when there is one (a new one
+    // has no index yet, and no leftover can hang from it).
+    let hangs_from = match &vlan {
+        Some(v) if v.exists => p.host_nl.link(&v.name)?.map(|l| l.index),
+        Some(_) => None,
+        None => Some(parent.index),
+    };
+    let leftovers = match hangs_from {
+        Some(i) => {
+            let temp = names::macvlan(p.guest.nspid, p.guest_if());
+            let stacked = [LinkKind::Macvlan];
+            device::leftovers(p, &temp, p.guest_if(), &stacked, Some(i))?
+        }
+        None => Vec::new(),
+    };
+    let (name, index, mtu, up) = (parent.name.clone(), parent.index, parent.mtu, parent.up);
+    Ok(Some(Box::new(Macvlan { parent: name, index, mtu, up, vlan, leftovers })))
 }
 
 /// `PARENT.VLAN` is reused when it is exactly that (the reference meant to
@@ -67,7 +84,7 @@ fn vlan_device(host_nl: &Netlink, parent: &Link, id: u16) -> Result<VlanDev> {
                     let elsewhere = if l.parent != Some(parent.index) { " of another parent" } else { "" };
                     format!("VLAN {other}{elsewhere}")
                 }
-                (Some(k), _) => format!("a {k:?} device").to_lowercase(),
+                (Some(k), _) => format!("a {k} device"),
                 (None, _) => "a device of unknown kind".into(),
             };
             bail!(
@@ -84,7 +101,14 @@ impl Kind for Macvlan {
         &self.parent
     }
 
+    fn clears(&self, guest_if: &str) -> bool {
+        self.leftovers.iter().any(|l| l == guest_if)
+    }
+
     fn bring_in(&self, ctx: &Ctx, steps: &mut Steps) -> String {
+        for name in &self.leftovers {
+            steps.push(Box::new(DeleteLeftover { name: name.clone() }));
+        }
         let (mut parent, mut index) = (self.parent.clone(), Some(self.index));
         if let Some(v) = &self.vlan {
             if !v.exists {
@@ -181,7 +205,7 @@ fn detach(f: &Found) -> Result<Option<Steps>> {
 /// `eth2`, down, MTU 1500.
 #[cfg(test)]
 pub fn example() -> Box<dyn Kind> {
-    Box::new(Macvlan { parent: "eth2".into(), index: 3, mtu: 1500, up: false, vlan: None })
+    Box::new(Macvlan { parent: "eth2".into(), index: 3, mtu: 1500, up: false, vlan: None, leftovers: vec![] })
 }
 
 #[cfg(test)]
@@ -194,7 +218,7 @@ mod tests {
         let req = request("10.0.0.2/24");
         let eth2 = |exists, up| {
             let vlan = Some(VlanDev { name: "eth2.100".into(), id: 100, exists, up });
-            Macvlan { parent: "eth2".into(), index: 3, mtu: 1500, up: false, vlan }
+            Macvlan { parent: "eth2".into(), index: 3, mtu: 1500, up: false, vlan, leftovers: vec![] }
         };
         let (c, made) = kind_commands(&eth2(false, false), &req, &guest());
         assert_eq!(c[0], "ip link add link eth2 name eth2.100 mtu 1500 type vlan id 100");

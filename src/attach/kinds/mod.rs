@@ -36,7 +36,13 @@ use kind::{Entry, Probe};
 const KINDS: &[Entry] = &[direct_phys::ENTRY, bridge::ENTRY, dummy::ENTRY, ovs::ENTRY, ipoib::ENTRY, macvlan::ENTRY];
 
 /// HOSTIF → its kind, asking each kind in turn.
-pub fn recognise(req: &Attach, host_nl: &Netlink, guest: &Identity, vsctl: Option<&Vsctl>) -> Result<Box<dyn Kind>> {
+pub fn recognise(
+    req: &Attach,
+    host_nl: &Netlink,
+    guest_nl: &Netlink,
+    guest: &Identity,
+    vsctl: Option<&Vsctl>,
+) -> Result<Box<dyn Kind>> {
     let link = match &req.host_if {
         HostIfRef::Name(n) => host_nl.link(n.as_str())?,
         HostIfRef::Mac(mac) => match host_nl.links()?.into_iter().find(|l| l.mac.as_deref() == Some(mac.as_bytes())) {
@@ -45,7 +51,7 @@ pub fn recognise(req: &Attach, host_nl: &Netlink, guest: &Identity, vsctl: Optio
         },
     };
     let name = link.as_ref().map(|l| l.name.clone()).unwrap_or_else(|| req.host_if.to_string());
-    let probe = Probe { req, name, link, host_nl, guest, vsctl };
+    let probe = Probe { req, name, link, host_nl, guest_nl, guest, vsctl };
     for entry in KINDS {
         if let Some(kind) = (entry.recognise)(&probe)? {
             return Ok(kind);
@@ -58,6 +64,16 @@ pub fn recognise(req: &Attach, host_nl: &Netlink, guest: &Identity, vsctl: Optio
     )
 }
 
+/// What killed attaches left in the host for this guest and interface,
+/// which no guest interface leads to any more.
+pub fn host_leftovers(host_nl: &Netlink, guest: &Identity, guest_if: &str) -> Result<Steps> {
+    let mut steps = Steps::new();
+    for entry in KINDS {
+        steps.extend((entry.host_leftovers)(host_nl, guest, guest_if)?);
+    }
+    Ok(steps)
+}
+
 /// The steps that remove what an attach made of this guest interface.
 pub fn detach(found: &Found) -> Result<Steps> {
     for entry in KINDS {
@@ -65,7 +81,8 @@ pub fn detach(found: &Found) -> Result<Steps> {
             return Ok(steps);
         }
     }
-    bail!("pipework does not know how to detach {} (a {:?} device)", found.link.name, found.link.kind)
+    let kind = found.link.kind.as_ref().map_or("physical".to_string(), |k| k.to_string());
+    bail!("pipework did not make {} (a {kind} device) and does not know how to detach it", found.link.name)
 }
 
 /// Kinds as facts would find them, for the plan's unit tests.

@@ -6,15 +6,16 @@
 use anyhow::{bail, Context, Result};
 
 use crate::attach::kinds::device::DeleteInGuest;
-use crate::attach::kinds::kind::{Ctx, Entry, Found, Kind, Probe};
+use crate::attach::kinds::kind::{no_host_leftovers, Ctx, Entry, Found, Kind, Probe};
 use crate::attach::kinds::veth::{self, HostSide};
 use crate::attach::step::{Step, Steps, Target};
 use crate::guest::GuestNames;
 use crate::request::Datapath;
+use crate::sys::ethtool;
 use crate::sys::netlink::{Link, LinkKind};
 use crate::sys::vsctl::{self, PortSpec, Vsctl};
 
-pub const ENTRY: Entry = Entry { recognise, detach };
+pub const ENTRY: Entry = Entry { recognise, detach, host_leftovers: no_host_leftovers };
 
 /// MTU of a freshly created OVS bridge's internal port.
 const NEW_BRIDGE_MTU: u32 = 1500;
@@ -27,6 +28,9 @@ struct OvsBridge {
     create: Option<Datapath>,
     tag: Option<u16>,
     host_side: HostSide,
+    /// Forwarded by ovs-vswitchd itself (`datapath_type=netdev`), which
+    /// never completes a checksum a veth left to offload.
+    userspace: bool,
 }
 
 /// Kernel-datapath OVS bridges say so in their link info. Userspace
@@ -65,7 +69,13 @@ fn recognise(p: &Probe) -> Result<Option<Box<dyn Kind>>> {
     let host_side = HostSide::check(p)?;
     let create = (!exists).then(|| new_bridge_datapath(p.req.ovs.datapath, name));
     let mtu = p.link.as_ref().map_or(NEW_BRIDGE_MTU, |l| l.mtu);
-    Ok(Some(Box::new(OvsBridge { name: name.clone(), mtu, create, tag, host_side })))
+    // An existing kernel-datapath bridge is an openvswitch device; a
+    // userspace one is a tap.
+    let userspace = match &p.link {
+        Some(l) => l.kind != Some(LinkKind::Openvswitch),
+        None => create == Some(Datapath::Netdev),
+    };
+    Ok(Some(Box::new(OvsBridge { name: name.clone(), mtu, create, tag, host_side, userspace })))
 }
 
 /// The datapath of an OVS bridge this run creates: as asked, else the
@@ -93,8 +103,15 @@ impl Kind for OvsBridge {
         true
     }
 
+    fn clears(&self, guest_if: &str) -> bool {
+        self.host_side.clears.as_deref() == Some(guest_if)
+    }
+
     fn bring_in(&self, ctx: &Ctx, steps: &mut Steps) -> String {
         self.host_side.make(ctx.guest_if, self.mtu, ctx.req.mac, steps);
+        if self.userspace {
+            steps.push(Box::new(TxChecksumOff { link: ctx.guest_if.to_string() }));
+        }
         let port = self.host_side.name.clone();
         let spec = PortSpec {
             bridge: self.name.clone(),
@@ -126,6 +143,24 @@ impl OvsBridge {
             ids.push(("vlan", vlan.to_string()));
         }
         ids.into_iter().map(|(k, v)| (format!("pipework.{k}"), v)).collect()
+    }
+}
+
+/// `ethtool -K LINK tx off` in the guest: on a userspace-datapath bridge,
+/// TCP and UDP from a veth that leaves its checksums to offload arrive with
+/// bad checksums and are dropped (ping passes; ICMP is checksummed whole).
+#[derive(Debug)]
+struct TxChecksumOff {
+    link: String,
+}
+
+impl Step for TxChecksumOff {
+    fn command(&self, g: &GuestNames) -> String {
+        format!("{} ethtool -K {} tx off", g.exec, self.link)
+    }
+
+    fn run(&self, t: &mut Target) -> Result<()> {
+        ethtool::tx_checksum_off(t.guest_ns, &self.link)
     }
 }
 
@@ -203,11 +238,19 @@ impl Step for DelPort {
         format!("ovs-vsctl --if-exists del-port {}", self.port)
     }
 
+    /// A veth whose host side is no Linux bridge port may still be no OVS
+    /// port either; with no ovsdb-server running, there is nothing to
+    /// remove from it, and the pair still goes.
     fn run(&self, t: &mut Target) -> Result<()> {
-        match t.vsctl {
-            Some(v) => v.del_port_anywhere(&self.port),
-            None => Ok(()),
+        let Some(v) = t.vsctl else { return Ok(()) };
+        if !v.del_port_anywhere(&self.port)? {
+            eprintln!(
+                "pipework: note: no ovsdb-server answers, so {} was not removed from Open vSwitch; if it was a port, \
+                 run ovs-vsctl --if-exists del-port {} once Open vSwitch is back",
+                self.port, self.port
+            );
         }
+        Ok(())
     }
 }
 
@@ -218,8 +261,8 @@ mod tests {
     use crate::guest::Container;
 
     fn br1(create: Option<Datapath>, tag: Option<u16>) -> Box<dyn Kind> {
-        let host_side = HostSide { name: "veth1pl4242".into(), stale: false };
-        Box::new(OvsBridge { name: "br1".into(), mtu: 1500, create, tag, host_side })
+        let host_side = HostSide { name: "veth1pl4242".into(), stale: false, clears: None };
+        Box::new(OvsBridge { name: "br1".into(), mtu: 1500, create, tag, host_side, userspace: false })
     }
 
     #[test]
@@ -238,6 +281,23 @@ mod tests {
                 "ip link set veth1pl4242 up",
             ]
         );
+    }
+
+    #[test]
+    fn userspace_bridges_get_tx_checksums_computed_in_the_guest() {
+        let mut kind = OvsBridge {
+            name: "sw0".into(),
+            mtu: 1500,
+            create: None,
+            tag: None,
+            host_side: HostSide { name: "veth1pl4242".into(), stale: false, clears: None },
+            userspace: true,
+        };
+        let (c, _) = kind_commands(&kind, &request("10.0.0.2/24"), &guest());
+        assert_eq!(c[1], "nsenter -t 4242 -n ethtool -K eth1 tx off", "{c:?}");
+        kind.userspace = false;
+        let (c, _) = kind_commands(&kind, &request("10.0.0.2/24"), &guest());
+        assert!(!c.iter().any(|l| l.contains("ethtool")), "{c:?}");
     }
 
     #[test]

@@ -17,9 +17,12 @@ use crate::sys::netlink::{Link, LinkKind, Netlink};
 pub struct HostSide {
     /// `-l`, or the reference's `v<GUESTIF>pl<NSPID>`.
     pub name: String,
-    /// A down interface of that name exists: a leftover the reference
-    /// deletes before making the pair.
+    /// An interface of that name exists and is an earlier run's leftover:
+    /// down (the reference deletes those), or up with a guest end that
+    /// never came up. Deleting it deletes its guest end too.
     pub stale: bool,
+    /// The guest's interface that goes with the stale host side, if any.
+    pub clears: Option<String>,
 }
 
 impl HostSide {
@@ -31,15 +34,33 @@ impl HostSide {
             Some(n) => n.as_str().to_string(),
             None => names::host_veth(guest_if, p.guest.nspid),
         };
-        let stale = match p.host_nl.link(&name)? {
+        if name == p.name {
+            bail!("-l {name} names the bridge itself; the veth's host side needs a name of its own");
+        }
+        let existing = p.host_nl.link(&name)?;
+        // The guest end of that pair, left down by a run that was killed
+        // before it finished.
+        let half_made = match &existing {
+            Some(h) => p.half_made(guest_if, &[LinkKind::Veth])?.filter(|g| g.parent == Some(h.index)),
+            None => None,
+        };
+        let stale = match existing {
+            Some(l) if l.up && l.kind == Some(LinkKind::Veth) && half_made.is_some() => true,
             Some(l) if l.up => bail!(
                 "interface {name} already exists and is up; an earlier attach of {guest_if} to this guest is \
                  still in place (use -i for another interface, or delete {name})"
             ),
+            // Only a veth can be an earlier run's leftover; anything else is
+            // the user's, and never ours to delete.
+            Some(l) if l.kind != Some(LinkKind::Veth) => bail!(
+                "interface {name} already exists and is not a veth (it is {}); choose another host side name with -l",
+                l.kind.as_ref().map_or("a physical interface".to_string(), |k| format!("a {k} device"))
+            ),
             Some(_) => true,
             None => false,
         };
-        Ok(HostSide { name, stale })
+        let clears = half_made.map(|g| g.name);
+        Ok(HostSide { name, stale, clears })
     }
 
     /// The steps that make the pair: the leftover goes first.
@@ -52,7 +73,7 @@ impl HostSide {
     }
 }
 
-/// A down leftover of an earlier run, in the host.
+/// A leftover of an earlier run, in the host (and its guest end with it).
 #[derive(Debug)]
 struct DeleteStale {
     name: String,
@@ -65,6 +86,7 @@ impl Step for DeleteStale {
 
     fn run(&self, t: &mut Target) -> Result<()> {
         if let Some(l) = t.host_nl.link(&self.name)? {
+            eprintln!("pipework: removing {}, left by an earlier attach that did not finish", self.name);
             t.host_nl.delete(l.index).with_context(|| format!("deleting leftover {}", self.name))?;
         }
         Ok(())
