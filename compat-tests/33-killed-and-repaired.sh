@@ -82,3 +82,21 @@ done
 left=$(in_host ip -o link show type bridge | grep -c ' brk' || true)
 [ "$left" = 0 ] || fail "$left empty bridges made by killed attaches are left: $(host_links)"
 note "ok: 30 attaches to new bridges killed, each followed by --detach: no bridge left"
+
+# A batch stopped by SIGTERM takes back every line it had attached, not only
+# the one the signal fell on.
+G2=(); for i in $(seq 12); do G2+=("$(new_guest)"); done
+batch=$(mktemp); on_exit "rm -f $batch"
+for i in $(seq 0 11); do echo "br1 ${G2[$i]} 10.33.2.$((i + 2))/24"; done >"$batch"
+# The last line waits for a DHCP server that is not there: the signal comes
+# while it waits, with the twelve lines before it attached.
+echo "br1 -i eth9 ${G2[0]} udhcpc" >>"$batch"
+before_host=$(host_links)
+ip netns exec "$HOST" "$PIPEWORK_BIN" --batch "$batch" >/dev/null 2>&1 & p=$!
+for i in $(seq 500); do [[ $(in_guest "${G2[0]}" ip -o link) == *eth9* ]] && break; sleep 0.01; done
+[[ $(in_guest "${G2[11]}" ip -o addr) == *10.33.2.13/24* ]] || fail "the batch never got to its last line"
+kill -TERM "$p"; rc=0; wait "$p" || rc=$?
+[ "$rc" = 143 ] || fail "the batch exited $rc, wanted 143"
+[ "$(host_links)" = "$before_host" ] || fail "the stopped batch left $(host_links)"
+for g in "${G2[@]}"; do [[ $(in_guest "$g" ip -o link) != *eth1* ]] || fail "guest $g kept its eth1"; done
+note "ok: a batch stopped by SIGTERM took back all its lines and exited 143"

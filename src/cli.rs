@@ -7,8 +7,8 @@ use anyhow::{bail, Result};
 use clap::Parser;
 
 use crate::request::{
-    parse_mac_tag, AddressSpec, Attach, Datapath, Detach, Engine, Family, GuestRef, HostIfRef, IfName, OvsOptions,
-    PassThrough, Request, Verb,
+    parse_mac_tag, AddressSpec, Attach, Datapath, Detach, Engine, Family, GuestRef, HostIfRef, IfName, Ipvlan,
+    IpvlanFlag, IpvlanMode, OvsOptions, PassThrough, Request, Verb,
 };
 
 pub const USAGE: &str = "\
@@ -59,6 +59,16 @@ pub struct Cli {
     /// Move HOSTIF itself into the guest instead of making a macvlan on it.
     #[arg(long)]
     pub direct_phys: bool,
+
+    /// Make an ipvlan on HOSTIF instead of a macvlan: one MAC for all guests,
+    /// for networks that drop unknown MACs. May also follow HOSTIF
+    #[arg(long, value_name = "MODE", value_enum, conflicts_with = "direct_phys")]
+    pub ipvlan: Option<IpvlanMode>,
+
+    /// With --ipvlan: private (ipvlans of one parent cannot reach each other)
+    /// or vepa (only through the switch outside). May also follow HOSTIF
+    #[arg(long, value_name = "FLAG", value_enum, requires = "ipvlan")]
+    pub ipvlan_flags: Option<IpvlanFlag>,
 
     /// Print the plan as ip/ovs-vsctl commands, one per line, and change nothing
     #[arg(long)]
@@ -198,11 +208,15 @@ pub fn parse(cli: &Cli) -> Result<Parsed> {
         bail!("unknown option '{host_if}'; see pipework --help");
     }
     let mut w = words.peekable();
+    let mut ipvlan_mode = cli.ipvlan.map(|m| format!("{m:?}").to_lowercase());
+    let mut ipvlan_flag = cli.ipvlan_flags.map(|f| format!("{f:?}").to_lowercase());
     while let Some(flag) = w.peek().map(|s| s.as_str()) {
         let slot = match flag {
             "-i" => &mut guest_if,
             "-l" => &mut host_side,
             "-a" => &mut family,
+            "--ipvlan" => &mut ipvlan_mode,
+            "--ipvlan-flags" => &mut ipvlan_flag,
             _ => break,
         };
         w.next();
@@ -223,6 +237,21 @@ pub fn parse(cli: &Cli) -> Result<Parsed> {
     }
 
     let family = family.as_deref().map(Family::parse).transpose()?;
+    let ipvlan = match (ipvlan_mode, ipvlan_flag) {
+        (Some(m), flag) => Some(Ipvlan {
+            mode: <IpvlanMode as clap::ValueEnum>::from_str(&m, true)
+                .map_err(|_| anyhow::anyhow!("--ipvlan {m}: the mode is l2, l3 or l3s"))?,
+            flag: flag
+                .map(|f| <IpvlanFlag as clap::ValueEnum>::from_str(&f, true))
+                .transpose()
+                .map_err(|_| anyhow::anyhow!("--ipvlan-flags takes private or vepa"))?,
+        }),
+        (None, Some(_)) => bail!("--ipvlan-flags goes with --ipvlan MODE"),
+        (None, None) => None,
+    };
+    if ipvlan.is_some() && cli.direct_phys {
+        bail!("--ipvlan and --direct-phys exclude each other: one makes a device on HOSTIF, the other moves HOSTIF");
+    }
     let host_if = HostIfRef::parse(host_if)?;
     let guest_if = guest_if.as_deref().map(|n| IfName::parse(n, "-i")).transpose()?;
     let host_side = host_side.as_deref().map(|n| IfName::parse(n, "-l")).transpose()?;
@@ -244,6 +273,7 @@ pub fn parse(cli: &Cli) -> Result<Parsed> {
         mac,
         tag,
         direct_phys: cli.direct_phys,
+        ipvlan,
         ovs: OvsOptions { datapath: cli.ovs_datapath, db: cli.ovs_db.clone() },
         dhcp_timeout: std::time::Duration::from_secs(cli.dhcp_timeout),
     })))
@@ -434,6 +464,16 @@ mod tests {
         assert_eq!(parse(&cli("br1 web1")).unwrap(), Parsed::Usage);
         assert_eq!(parse(&cli("")).unwrap(), Parsed::Usage);
         assert_eq!(parse(&cli("br1 -i eth2 web1")).unwrap(), Parsed::Usage);
+    }
+
+    #[test]
+    fn ipvlan_follows_hostif_like_dash_i() {
+        let a = attach("eth2 --ipvlan l3 --ipvlan-flags private web1 10.0.0.5/24");
+        assert_eq!(a.ipvlan, Some(Ipvlan { mode: IpvlanMode::L3, flag: Some(IpvlanFlag::Private) }));
+        let a = attach("--ipvlan l2 eth2 -i eth3 web1 10.0.0.5/24");
+        assert_eq!((a.ipvlan.map(|v| v.mode), a.guest_if), (Some(IpvlanMode::L2), Some(name("eth3"))));
+        assert!(parse(&cli("eth2 --ipvlan l4 web1 10.0.0.5/24")).is_err());
+        assert!(parse(&cli("eth2 --ipvlan-flags vepa web1 10.0.0.5/24")).is_err());
     }
 
     #[test]

@@ -82,9 +82,35 @@ pub struct Attach {
     /// `@VLAN`, read by the host interface's kind.
     pub tag: Option<Tag>,
     pub direct_phys: bool,
+    /// `--ipvlan MODE [--ipvlan-flags F]`: an ipvlan on HOSTIF instead of a macvlan.
+    pub ipvlan: Option<Ipvlan>,
     pub ovs: OvsOptions,
     /// How long a DHCP method may take to a lease before the attach is undone.
     pub dhcp_timeout: std::time::Duration,
+}
+
+/// An ipvlan's mode and flags, as `ip link … type ipvlan mode M [F]` takes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ipvlan {
+    pub mode: IpvlanMode,
+    pub flag: Option<IpvlanFlag>,
+}
+
+/// Where an ipvlan switches: at layer 2, or routes at layer 3 (l3s: with
+/// netfilter seeing the traffic).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum IpvlanMode {
+    L2,
+    L3,
+    L3s,
+}
+
+/// How ipvlans of one parent reach each other: `private`, not at all;
+/// `vepa`, only through the switch outside (the default: directly).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum IpvlanFlag {
+    Private,
+    Vepa,
 }
 
 /// Open vSwitch choices beyond the reference's grammar (options or

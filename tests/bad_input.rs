@@ -57,6 +57,8 @@ const CASES: &[Case] = &[
     case("--direct-phys br0 {g} 10.0.0.2/24", "--direct-phys moves a physical interface"),
     case("lan0 {g} 10.0.0.2/24 @7", "lan0.7 exists but is not the 802.1Q device for VLAN 7 on lan0"),
     case("--direct-phys lan0 {g} 10.0.0.2/24 @7", "cannot also take @7"),
+    case("lan0 --ipvlan l4 {g} 10.0.0.2/24", "the mode is l2, l3 or l3s"),
+    case("br0 --ipvlan l2 {g} 10.0.0.2/24", "--ipvlan needs an Ethernet interface to sit on, and br0 is a bridge"),
     case("br0 {g} dhcp", "is not a Docker container; use udhcpc, dhclient, dhcpcd or builtin-dhcp"),
     Case {
         args: "br0 {g} dhclient-f",

@@ -39,7 +39,7 @@ pub fn dummy(nspid: u64, guest_if: &str) -> String {
 
 /// Cut to at most 15 bytes, never inside a character (GUESTIF may be any
 /// UTF-8 the kernel takes).
-fn fit(mut name: String) -> String {
+pub fn fit(mut name: String) -> String {
     let mut end = IFNAMSIZ_MAX.min(name.len());
     while !name.is_char_boundary(end) {
         end -= 1;

@@ -20,8 +20,8 @@ use ipnet::IpNet;
 use macaddr::MacAddr6;
 use rtnetlink::packet_route::address::{AddressAttribute, AddressMessage};
 use rtnetlink::packet_route::link::{
-    BridgePortState, InfoBridgePort, InfoData, InfoKind, InfoMacVlan, InfoPortData, InfoVeth, InfoVlan, LinkAttribute,
-    LinkFlags, LinkInfo, LinkLayerType, LinkMessage, MacVlanMode, State,
+    BridgePortState, InfoBridgePort, InfoData, InfoKind, InfoMacVlan, InfoPortData, InfoVeth, InfoVlan, IpVlanFlags,
+    IpVlanMode, LinkAttribute, LinkFlags, LinkInfo, LinkLayerType, LinkMessage, MacVlanMode, State,
 };
 // Boot is what `ip route add` uses: routes look exactly like the reference's.
 use rtnetlink::packet_route::route::{RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType};
@@ -90,6 +90,14 @@ impl std::fmt::Display for LinkKind {
             LinkKind::Other(k) => k,
         })
     }
+}
+
+/// How an ipvlan switches, in `ip link … type ipvlan` words: mode `l2`,
+/// `l3` or `l3s`; flag `bridge` (the default), `private` or `vepa`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpvlanSwitching {
+    pub mode: &'static str,
+    pub flag: &'static str,
 }
 
 /// What we read of a link.
@@ -331,6 +339,22 @@ impl Netlink {
             .set_info_data(InfoData::MacVlan(vec![InfoMacVlan::Mode(MacVlanMode::Bridge)]));
         if let Some(mac) = mac {
             b = b.address(mac.as_bytes().to_vec());
+        }
+        self.run(self.handle.link().add(b.build()).execute()).map_err(nl)
+    }
+
+    /// An ipvlan on `parent`, born inside `ns`.
+    pub fn add_ipvlan(&self, name: &str, parent: u32, mtu: u32, ns: &File, how: IpvlanSwitching) -> Result<()> {
+        let mode = match how.mode {
+            "l3" => IpVlanMode::L3,
+            "l3s" => IpVlanMode::L3S,
+            _ => IpVlanMode::L2,
+        };
+        let mut b = rtnetlink::LinkIpVlan::new(name, parent, mode).mtu(mtu).setns_by_fd(ns.as_raw_fd());
+        match how.flag {
+            "private" => b = b.flag(IpVlanFlags::Private),
+            "vepa" => b = b.flag(IpVlanFlags::Vepa),
+            _ => {}
         }
         self.run(self.handle.link().add(b.build()).execute()).map_err(nl)
     }

@@ -144,6 +144,7 @@ pub mod testing {
             mac: None,
             tag: None,
             direct_phys: false,
+            ipvlan: None,
             ovs: Default::default(),
             dhcp_timeout: std::time::Duration::from_secs(30),
         }

@@ -199,7 +199,7 @@ impl Step for CreateMacvlan {
 
 /// Devices stacked on a host NIC: deleted in the guest.
 fn detach(f: &Found) -> Result<Option<Steps>> {
-    Ok(DeleteInGuest::claim(f, &[LinkKind::Macvlan, LinkKind::Macvtap, LinkKind::Ipvlan, LinkKind::Vlan]))
+    Ok(DeleteInGuest::claim(f, &[LinkKind::Macvlan, LinkKind::Macvtap, LinkKind::Vlan]))
 }
 
 /// `eth2`, down, MTU 1500.

@@ -19,6 +19,7 @@ mod device;
 mod direct_phys;
 mod dummy;
 mod ipoib;
+mod ipvlan;
 pub mod kind;
 mod macvlan;
 mod ovs;
@@ -30,10 +31,11 @@ use kind::{Entry, Probe};
 /// Every kind, in the order they are asked. For an attach that is the
 /// reference's order (an existing Linux bridge, then Open vSwitch, then
 /// IPoIB, then any other interface as a macvlan parent), with
-/// `--direct-phys` first since it decides alone; for `--detach`, a device
+/// `--direct-phys` and `--ipvlan` first since they decide alone; for `--detach`, a device
 /// that `--direct-phys` moved in is recognised by its mark before anything
 /// else.
-const KINDS: &[Entry] = &[direct_phys::ENTRY, bridge::ENTRY, dummy::ENTRY, ovs::ENTRY, ipoib::ENTRY, macvlan::ENTRY];
+const KINDS: &[Entry] =
+    &[direct_phys::ENTRY, ipvlan::ENTRY, bridge::ENTRY, dummy::ENTRY, ovs::ENTRY, ipoib::ENTRY, macvlan::ENTRY];
 
 /// HOSTIF → its kind, asking each kind in turn.
 pub fn recognise(
