@@ -50,28 +50,41 @@ impl Step for DeleteLeftover {
     }
 }
 
-/// What an earlier attach left in the guest for a kind that makes `kinds`
-/// devices: the device under its temporary name, and GUESTIF if it never
-/// came up. `parent`: the host index such a device must hang from (a dummy
-/// hangs from nothing).
-pub fn leftovers(
-    p: &Probe,
-    temp: &str,
-    guest_if: &str,
-    kinds: &[LinkKind],
-    parent: Option<u32>,
-) -> Result<Vec<String>> {
-    let from_here = |l: &Link| parent.is_none() || l.parent == parent;
-    let mut found = Vec::new();
-    if let Some(l) = p.guest_nl.link(temp)? {
-        if l.kind.as_ref().is_some_and(|k| kinds.contains(k)) && from_here(&l) {
+/// What an earlier attach left in the guest for a kind that makes devices
+/// born in the guest: the device under its temporary name, and GUESTIF if it
+/// never came up. Deleted before anything is made.
+#[derive(Debug, Default)]
+pub struct Leftovers(Vec<String>);
+
+impl Leftovers {
+    /// Looks for devices of `kinds` named `temp` or `guest_if`; `parent`:
+    /// the host index such a device must hang from (a dummy hangs from
+    /// nothing).
+    pub fn find(p: &Probe, temp: &str, guest_if: &str, kinds: &[LinkKind], parent: Option<u32>) -> Result<Leftovers> {
+        let from_here = |l: &Link| parent.is_none() || l.parent == parent;
+        let mut found = Vec::new();
+        if let Some(l) = p.guest_nl.link(temp)? {
+            if l.kind.as_ref().is_some_and(|k| kinds.contains(k)) && from_here(&l) {
+                found.push(l.name);
+            }
+        }
+        if let Some(l) = p.half_made(guest_if, kinds)?.filter(|l| from_here(l)) {
             found.push(l.name);
         }
+        Ok(Leftovers(found))
     }
-    if let Some(l) = p.half_made(guest_if, kinds)?.filter(|l| from_here(l)) {
-        found.push(l.name);
+
+    /// Whether the guest interface of this name is one of them.
+    pub fn includes(&self, name: &str) -> bool {
+        self.0.iter().any(|l| l == name)
     }
-    Ok(found)
+
+    /// The steps that delete them, first in a plan.
+    pub fn remove_first(&self, steps: &mut Steps) {
+        for name in &self.0 {
+            steps.push(Box::new(DeleteLeftover { name: name.clone() }));
+        }
+    }
 }
 
 /// `ip link del NAME` in the guest (`--detach`). For a veth, the host side

@@ -5,7 +5,7 @@
 use anyhow::{Context, Result};
 use macaddr::MacAddr6;
 
-use crate::attach::kinds::device::{self, DeleteInGuest, DeleteLeftover};
+use crate::attach::kinds::device::{DeleteInGuest, Leftovers};
 use crate::attach::kinds::kind::{no_host_leftovers, Ctx, Entry, Found, Kind, Probe};
 use crate::attach::names;
 use crate::attach::step::{Step, Steps, Target};
@@ -19,7 +19,7 @@ pub const ENTRY: Entry = Entry { recognise, detach, host_leftovers: no_host_left
 struct Dummy {
     name: String,
     /// Guest devices an earlier run left half-made, deleted first.
-    leftovers: Vec<String>,
+    leftovers: Leftovers,
 }
 
 fn recognise(p: &Probe) -> Result<Option<Box<dyn Kind>>> {
@@ -28,7 +28,7 @@ fn recognise(p: &Probe) -> Result<Option<Box<dyn Kind>>> {
     }
     p.refuse_tag("a dummy interface")?;
     let temp = names::dummy(p.guest.nspid, p.guest_if());
-    let leftovers = device::leftovers(p, &temp, p.guest_if(), &[LinkKind::Dummy], None)?;
+    let leftovers = Leftovers::find(p, &temp, p.guest_if(), &[LinkKind::Dummy], None)?;
     Ok(Some(Box::new(Dummy { name: p.name.clone(), leftovers })))
 }
 
@@ -38,13 +38,11 @@ impl Kind for Dummy {
     }
 
     fn clears(&self, guest_if: &str) -> bool {
-        self.leftovers.iter().any(|l| l == guest_if)
+        self.leftovers.includes(guest_if)
     }
 
     fn bring_in(&self, ctx: &Ctx, steps: &mut Steps) -> String {
-        for name in &self.leftovers {
-            steps.push(Box::new(DeleteLeftover { name: name.clone() }));
-        }
+        self.leftovers.remove_first(steps);
         let temp = names::dummy(ctx.guest.nspid, ctx.guest_if);
         steps.push(Box::new(CreateDummy { name: temp.clone(), mac: ctx.req.mac }));
         temp
@@ -85,7 +83,7 @@ mod tests {
 
     #[test]
     fn dummy_is_born_in_the_guest() {
-        let dummy0 = Dummy { name: "dummy0".into(), leftovers: vec![] };
+        let dummy0 = Dummy { name: "dummy0".into(), leftovers: Leftovers::default() };
         let (c, made) = kind_commands(&dummy0, &request("10.0.0.2/24@10.0.0.1"), &guest());
         assert_eq!(c, ["ip link add du4242eth1 netns 4242 type dummy"]);
         assert_eq!(made, "du4242eth1", "the plan renames it to eth1");

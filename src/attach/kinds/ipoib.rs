@@ -5,7 +5,7 @@
 
 use anyhow::{bail, Context, Result};
 
-use crate::attach::kinds::device::{self, DeleteInGuest, DeleteLeftover, HostUp};
+use crate::attach::kinds::device::{DeleteInGuest, HostUp, Leftovers};
 use crate::attach::kinds::kind::{no_host_leftovers, Ctx, Entry, Found, Kind, Probe};
 use crate::attach::step::{Step, Steps, Target};
 use crate::guest::GuestNames;
@@ -21,7 +21,7 @@ struct Ipoib {
     /// The key, and its text as typed (it is part of the child's name).
     pkey: Option<(u16, String)>,
     /// Guest devices an earlier run left half-made, deleted first.
-    leftovers: Vec<String>,
+    leftovers: Leftovers,
 }
 
 fn recognise(p: &Probe) -> Result<Option<Box<dyn Kind>>> {
@@ -36,7 +36,7 @@ fn recognise(p: &Probe) -> Result<Option<Box<dyn Kind>>> {
     let (parent, index, up) = (link.name.clone(), link.index, link.up);
     let guest_if = p.req.guest_if.as_ref().map_or("ib0", |n| n.as_str());
     let temp = child_name(&parent, pkey.as_ref().map(|k| k.1.as_str()), p.guest.nspid);
-    let leftovers = device::leftovers(p, &temp, guest_if, &[LinkKind::Ipoib], Some(index))?;
+    let leftovers = Leftovers::find(p, &temp, guest_if, &[LinkKind::Ipoib], Some(index))?;
     Ok(Some(Box::new(Ipoib { parent, index, up, pkey, leftovers })))
 }
 
@@ -58,13 +58,11 @@ impl Kind for Ipoib {
     }
 
     fn clears(&self, guest_if: &str) -> bool {
-        self.leftovers.iter().any(|l| l == guest_if)
+        self.leftovers.includes(guest_if)
     }
 
     fn bring_in(&self, ctx: &Ctx, steps: &mut Steps) -> String {
-        for name in &self.leftovers {
-            steps.push(Box::new(DeleteLeftover { name: name.clone() }));
-        }
+        self.leftovers.remove_first(steps);
         let child = child_name(&self.parent, self.pkey.as_ref().map(|k| k.1.as_str()), ctx.guest.nspid);
         let create = CreateChild {
             name: child.clone(),
@@ -120,7 +118,7 @@ mod tests {
 
     #[test]
     fn ipoib_child_with_and_without_a_partition_key() {
-        let ib0 = |pkey| Ipoib { parent: "ib0".into(), index: 5, up: false, pkey, leftovers: vec![] };
+        let ib0 = |pkey| Ipoib { parent: "ib0".into(), index: 5, up: false, pkey, leftovers: Leftovers::default() };
         assert_eq!(ib0(None).default_guest_if(), "ib0");
         let (c, made) = kind_commands(&ib0(None), &request("10.9.0.2/16"), &guest());
         assert_eq!(c, ["ip link add link ib0 name ib0.4242 netns 4242 type ipoib", "ip link set ib0 up"]);

@@ -5,7 +5,7 @@
 
 use anyhow::{bail, Context, Result};
 
-use crate::attach::kinds::device::{self, DeleteInGuest, DeleteLeftover, HostUp};
+use crate::attach::kinds::device::{DeleteInGuest, HostUp, Leftovers};
 use crate::attach::kinds::kind::{no_host_leftovers, Ctx, Entry, Found, Kind, Probe};
 use crate::attach::kinds::ovs;
 use crate::attach::names;
@@ -24,7 +24,7 @@ struct IpvlanParent {
     up: bool,
     how: Ipvlan,
     /// Guest devices an earlier run left half-made, deleted first.
-    leftovers: Vec<String>,
+    leftovers: Leftovers,
 }
 
 fn recognise(p: &Probe) -> Result<Option<Box<dyn Kind>>> {
@@ -39,7 +39,7 @@ fn recognise(p: &Probe) -> Result<Option<Box<dyn Kind>>> {
         bail!("--ipvlan takes no @{tag} yet: make the 802.1Q device yourself and name it as HOSTIF");
     }
     let temp = temp_name(p.guest.nspid, p.guest_if());
-    let leftovers = device::leftovers(p, &temp, p.guest_if(), &[LinkKind::Ipvlan], Some(parent.index))?;
+    let leftovers = Leftovers::find(p, &temp, p.guest_if(), &[LinkKind::Ipvlan], Some(parent.index))?;
     let (name, index, mtu, up) = (parent.name.clone(), parent.index, parent.mtu, parent.up);
     Ok(Some(Box::new(IpvlanParent { parent: name, index, mtu, up, how, leftovers })))
 }
@@ -56,13 +56,11 @@ impl Kind for IpvlanParent {
     }
 
     fn clears(&self, guest_if: &str) -> bool {
-        self.leftovers.iter().any(|l| l == guest_if)
+        self.leftovers.includes(guest_if)
     }
 
     fn bring_in(&self, ctx: &Ctx, steps: &mut Steps) -> String {
-        for name in &self.leftovers {
-            steps.push(Box::new(DeleteLeftover { name: name.clone() }));
-        }
+        self.leftovers.remove_first(steps);
         let temp = temp_name(ctx.guest.nspid, ctx.guest_if);
         let create = CreateIpvlan {
             name: temp.clone(),
@@ -149,7 +147,7 @@ mod tests {
             mtu: 1500,
             up: false,
             how: Ipvlan { mode, flag },
-            leftovers: vec![],
+            leftovers: Leftovers::default(),
         };
         let (c, made) = kind_commands(&eth2(IpvlanMode::L2, None), &request("10.0.0.2/24"), &guest());
         assert_eq!(

@@ -6,7 +6,7 @@
 use anyhow::{bail, Context, Result};
 use macaddr::MacAddr6;
 
-use crate::attach::kinds::device::{self, DeleteInGuest, DeleteLeftover, HostUp};
+use crate::attach::kinds::device::{DeleteInGuest, HostUp, Leftovers};
 use crate::attach::kinds::kind::{no_host_leftovers, Ctx, Entry, Found, Kind, Probe};
 use crate::attach::names;
 use crate::attach::step::{Step, Steps, Target};
@@ -24,7 +24,7 @@ struct Macvlan {
     up: bool,
     vlan: Option<VlanDev>,
     /// Guest devices an earlier run left half-made, deleted first.
-    leftovers: Vec<String>,
+    leftovers: Leftovers,
 }
 
 /// `PARENT.VLAN`, the 802.1Q device the macvlan sits on.
@@ -54,9 +54,9 @@ fn recognise(p: &Probe) -> Result<Option<Box<dyn Kind>>> {
         Some(i) => {
             let temp = names::macvlan(p.guest.nspid, p.guest_if());
             let stacked = [LinkKind::Macvlan];
-            device::leftovers(p, &temp, p.guest_if(), &stacked, Some(i))?
+            Leftovers::find(p, &temp, p.guest_if(), &stacked, Some(i))?
         }
-        None => Vec::new(),
+        None => Leftovers::default(),
     };
     let (name, index, mtu, up) = (parent.name.clone(), parent.index, parent.mtu, parent.up);
     Ok(Some(Box::new(Macvlan { parent: name, index, mtu, up, vlan, leftovers })))
@@ -102,13 +102,11 @@ impl Kind for Macvlan {
     }
 
     fn clears(&self, guest_if: &str) -> bool {
-        self.leftovers.iter().any(|l| l == guest_if)
+        self.leftovers.includes(guest_if)
     }
 
     fn bring_in(&self, ctx: &Ctx, steps: &mut Steps) -> String {
-        for name in &self.leftovers {
-            steps.push(Box::new(DeleteLeftover { name: name.clone() }));
-        }
+        self.leftovers.remove_first(steps);
         let (mut parent, mut index) = (self.parent.clone(), Some(self.index));
         if let Some(v) = &self.vlan {
             if !v.exists {
@@ -205,7 +203,14 @@ fn detach(f: &Found) -> Result<Option<Steps>> {
 /// `eth2`, down, MTU 1500.
 #[cfg(test)]
 pub fn example() -> Box<dyn Kind> {
-    Box::new(Macvlan { parent: "eth2".into(), index: 3, mtu: 1500, up: false, vlan: None, leftovers: vec![] })
+    Box::new(Macvlan {
+        parent: "eth2".into(),
+        index: 3,
+        mtu: 1500,
+        up: false,
+        vlan: None,
+        leftovers: Leftovers::default(),
+    })
 }
 
 #[cfg(test)]
@@ -218,7 +223,7 @@ mod tests {
         let req = request("10.0.0.2/24");
         let eth2 = |exists, up| {
             let vlan = Some(VlanDev { name: "eth2.100".into(), id: 100, exists, up });
-            Macvlan { parent: "eth2".into(), index: 3, mtu: 1500, up: false, vlan, leftovers: vec![] }
+            Macvlan { parent: "eth2".into(), index: 3, mtu: 1500, up: false, vlan, leftovers: Leftovers::default() }
         };
         let (c, made) = kind_commands(&eth2(false, false), &req, &guest());
         assert_eq!(c[0], "ip link add link eth2 name eth2.100 mtu 1500 type vlan id 100");
