@@ -208,7 +208,11 @@ impl Step for DeleteIfUnused {
             return Ok(());
         }
         eprintln!("pipework: removing bridge {}, made by an attach of this interface and now unused", self.name);
-        t.host_nl.delete(i).with_context(|| format!("deleting the unused bridge {}", self.name))
+        match t.host_nl.delete(i) {
+            // Someone else removed it meanwhile: what we wanted.
+            Err(e) if errno(&e) == Some(libc::ENODEV) => Ok(()),
+            r => r.with_context(|| format!("deleting the unused bridge {}", self.name)),
+        }
     }
 }
 

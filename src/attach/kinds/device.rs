@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use crate::attach::kinds::kind::{Found, Probe};
 use crate::attach::step::{Step, Steps, Target};
 use crate::guest::GuestNames;
-use crate::sys::netlink::{Link, LinkKind};
+use crate::sys::netlink::{errno, Link, LinkKind};
 
 /// `ip link set LINK up` in the host: a macvlan's or IPoIB child's parent
 /// (or 802.1Q device) that was down. Undo sets it down again.
@@ -114,6 +114,10 @@ impl Step for DeleteInGuest {
     }
 
     fn run(&self, t: &mut Target) -> Result<()> {
-        t.guest_nl.delete(self.index).with_context(|| format!("deleting {} in guest {}", self.name, t.guest_label))
+        match t.guest_nl.delete(self.index) {
+            // Gone meanwhile (its guest died, or another detach ran): done.
+            Err(e) if errno(&e) == Some(libc::ENODEV) => Ok(()),
+            r => r.with_context(|| format!("deleting {} in guest {}", self.name, t.guest_label)),
+        }
     }
 }
