@@ -15,6 +15,8 @@ esac
 SH
 chmod +x "$SHIM/docker"
 export PATH="$SHIM:$PATH"
+# No Engine API to ask: the name goes to the docker command (the shim).
+export DOCKER_HOST=unix:///nonexistent-pipework-test/docker.sock
 
 pipework br1 web1 10.180.0.2/24
 expect "web1 resolved to its PID" "10.180.0.2/24" in_guest "$G1" ip -o addr show eth1

@@ -9,7 +9,8 @@ use common::*;
 struct Case {
     args: &'static str,
     says: &'static str,
-    /// Run with a PATH where no docker or ovs-vsctl can be found.
+    /// Run with a PATH where no docker or ovs-vsctl can be found, and no
+    /// Docker API socket.
     bare_path: bool,
 }
 
@@ -97,7 +98,11 @@ fn bad_input_exits_1_says_why_and_changes_nothing() {
         let says = c.says.replace("{g}", &g);
         let out = if c.bare_path {
             let argv = args.iter().map(|a| format!("'{a}'")).collect::<Vec<_>>().join(" ");
-            sh(&format!("ip netns exec {} env PATH=/nonexistent {} {argv}", host.ns, env!("CARGO_BIN_EXE_pipework")))
+            sh(&format!(
+                "ip netns exec {} env PATH=/nonexistent DOCKER_HOST=unix:///nonexistent/docker.sock {} {argv}",
+                host.ns,
+                env!("CARGO_BIN_EXE_pipework")
+            ))
         } else {
             host.pipework(&args.iter().map(String::as_str).collect::<Vec<_>>())
         };

@@ -1,24 +1,17 @@
 //! The door to container engines that can name a guest: Docker (as the
-//! reference), Podman and containerd. Each is asked with one command; an
-//! engine that is not installed, or does not know the name, lets the next
-//! one try.
+//! reference), Podman and containerd. Docker and Podman are asked over their
+//! API socket when it answers (`engine_api`), else with one command; an
+//! engine that is not there, or does not know the name, lets the next one
+//! try.
 
 use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 
+pub use crate::guest::engine_api::Container;
+use crate::guest::engine_api::{self, Endpoint, Inspected};
 use crate::request::Engine;
-
-/// The engine's view of the guest, for OVS external-ids and the DHCP helper
-/// container.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Container {
-    pub id: String,
-    /// Verbatim, leading `/` included: the reference stores it that way in
-    /// `pipework.containername`, and scripts search OVS for that value.
-    pub name: String,
-}
 
 /// The command-line program that speaks for an engine.
 fn program_of(engine: Engine) -> &'static str {
@@ -38,34 +31,31 @@ pub enum Answer {
 }
 
 pub fn ask(engine: Engine, name: &str) -> Result<Answer> {
-    let Ok(program) = which::which(program_of(engine)) else {
-        return Ok(Answer::Unknown(format!("{} is not installed", program_of(engine))));
+    let program = which::which(program_of(engine)).ok();
+    let api = match engine {
+        Engine::Docker => engine_api::docker(),
+        Engine::Podman => engine_api::podman(),
+        Engine::Containerd => None,
     };
     match engine {
-        Engine::Docker | Engine::Podman => inspect(engine, &program, name),
-        Engine::Containerd => ctr_task(&program, name),
+        Engine::Docker | Engine::Podman => inspect(engine, program.as_deref(), api.as_ref(), name),
+        Engine::Containerd => match program {
+            Some(p) => ctr_task(&p, name),
+            None => Ok(Answer::Unknown(format!("{} is not installed", program_of(engine)))),
+        },
     }
 }
 
-/// `docker|podman inspect` for PID, ID and name together. While Docker
-/// reports PID 0 (a container still starting) it is asked again, three
-/// times a second apart, as the reference does.
-fn inspect(engine: Engine, program: &std::path::Path, name: &str) -> Result<Answer> {
+/// PID, ID and name together, over the Engine API or else from `docker|podman
+/// inspect`. While Docker reports PID 0 (a container still starting) it is
+/// asked again, three times a second apart, as the reference does.
+fn inspect(engine: Engine, program: Option<&std::path::Path>, api: Option<&Endpoint>, name: &str) -> Result<Answer> {
     let mut tries = 3;
     loop {
-        let out = Command::new(program)
-            .args(["inspect", "--type", "container", "--format", "{{.State.Pid}} {{.Id}} {{.Name}}", name])
-            .output()
-            .with_context(|| format!("running {}", program.display()))?;
-        if !out.status.success() {
-            let why = String::from_utf8_lossy(&out.stderr);
-            let why = why.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string();
-            return Ok(Answer::Unknown(why));
-        }
-        let text = String::from_utf8_lossy(&out.stdout);
-        let (pid, container) = parse_inspect(&text).with_context(|| {
-            format!("unexpected answer from {} inspect for '{name}': {}", program_of(engine), text.trim())
-        })?;
+        let (pid, container) = match inspect_once(engine, program, api, name)? {
+            Inspected::Found(pid, c) => (pid, c),
+            Inspected::Unknown(why) => return Ok(Answer::Unknown(why)),
+        };
         if pid != 0 {
             return Ok(Answer::Running(pid, container));
         }
@@ -75,6 +65,43 @@ fn inspect(engine: Engine, program: &std::path::Path, name: &str) -> Result<Answ
         }
         std::thread::sleep(Duration::from_secs(1));
     }
+}
+
+/// One question: the API when it answers, else the CLI.
+fn inspect_once(
+    engine: Engine,
+    program: Option<&std::path::Path>,
+    api: Option<&Endpoint>,
+    name: &str,
+) -> Result<Inspected> {
+    if let Some(Ok(answer)) = api.map(|ep| engine_api::inspect(ep, name)) {
+        return Ok(match answer {
+            // Podman's CLI gives the name without Docker's leading slash:
+            // the same answer whichever way it was asked.
+            Inspected::Found(pid, mut c) if engine == Engine::Podman => {
+                c.name = c.name.trim_start_matches('/').to_string();
+                Inspected::Found(pid, c)
+            }
+            other => other,
+        });
+    }
+    let Some(program) = program else {
+        return Ok(Inspected::Unknown(format!("{} is not installed", program_of(engine))));
+    };
+    let out = Command::new(program)
+        .args(["inspect", "--type", "container", "--format", "{{.State.Pid}} {{.Id}} {{.Name}}", name])
+        .output()
+        .with_context(|| format!("running {}", program.display()))?;
+    if !out.status.success() {
+        let why = String::from_utf8_lossy(&out.stderr);
+        let why = why.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string();
+        return Ok(Inspected::Unknown(why));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let (pid, container) = parse_inspect(&text).with_context(|| {
+        format!("unexpected answer from {} inspect for '{name}': {}", program_of(engine), text.trim())
+    })?;
+    Ok(Inspected::Found(pid, container))
 }
 
 pub fn parse_inspect(text: &str) -> Option<(u32, Container)> {

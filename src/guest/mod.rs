@@ -14,6 +14,7 @@ use anyhow::{bail, Context, Result};
 use crate::request::{Engine, GuestRef};
 use crate::sys::netns;
 
+mod engine_api;
 pub mod engines;
 mod lxc;
 
