@@ -15,3 +15,16 @@ expect "the parent was set up" "lan0@.*<[^>]*,UP" in_host ip -o link show lan0
 expect_not "the temporary ph<PID><IF> name is gone" "ph$G1" in_guest "$G1" ip -o link
 expect_not "nothing new in the host but the parent" "macvlan" in_host ip -d -o link
 ping_ok "$G1" 10.70.0.3
+tcp_ok "$G1" "$G2" 10.70.0.3
+
+# --macvlan-mode private (reference #239, PR #221): guests on one parent no
+# longer reach each other; vepa too (nothing outside reflects the frames).
+G3=$(new_guest); G4=$(new_guest)
+in_host ip link add lan1 type veth peer name lan1p
+in_host ip link set lan1p up
+pipework lan1 --macvlan-mode private "$G3" 10.71.0.3/24
+pipework --macvlan-mode private lan1 "$G4" 10.71.0.4/24
+expect "the macvlan is in private mode" "macvlan mode private" in_guest "$G3" ip -d -o link show eth1
+ping_fails "$G3" 10.71.0.4
+fails_with "--macvlan-mode on a bridge is refused" "is for a macvlan, but br7 gives the guest a veth pair" \
+    pipework br7 --macvlan-mode vepa "$G3" 10.71.0.9/24

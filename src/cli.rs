@@ -8,7 +8,7 @@ use clap::Parser;
 
 use crate::request::{
     parse_mac_tag, AddressSpec, Attach, Datapath, Detach, Engine, Family, GuestRef, HostIfRef, IfName, Ipvlan,
-    IpvlanFlag, IpvlanMode, OvsOptions, PassThrough, Request, Verb,
+    IpvlanFlag, IpvlanMode, MacvlanMode, OvsOptions, PassThrough, Request, Verb,
 };
 
 pub const USAGE: &str = "\
@@ -69,6 +69,12 @@ pub struct Cli {
     /// or vepa (only through the switch outside). May also follow HOSTIF
     #[arg(long, value_name = "FLAG", value_enum, requires = "ipvlan")]
     pub ipvlan_flags: Option<IpvlanFlag>,
+
+    /// Mode of the macvlan made on a physical HOSTIF [default: bridge]:
+    /// private and vepa keep guests of one parent apart, passthru gives the
+    /// parent to one guest. May also follow HOSTIF
+    #[arg(long, value_name = "MODE", value_enum, conflicts_with_all = ["ipvlan", "direct_phys"])]
+    pub macvlan_mode: Option<MacvlanMode>,
 
     /// Print the plan as ip/ovs-vsctl commands, one per line, and change nothing
     #[arg(long)]
@@ -210,6 +216,7 @@ pub fn parse(cli: &Cli) -> Result<Parsed> {
     let mut w = words.peekable();
     let mut ipvlan_mode = cli.ipvlan.map(|m| format!("{m:?}").to_lowercase());
     let mut ipvlan_flag = cli.ipvlan_flags.map(|f| format!("{f:?}").to_lowercase());
+    let mut macvlan_mode = cli.macvlan_mode.map(|m| m.as_str().to_string());
     while let Some(flag) = w.peek().map(|s| s.as_str()) {
         let slot = match flag {
             "-i" => &mut guest_if,
@@ -217,6 +224,7 @@ pub fn parse(cli: &Cli) -> Result<Parsed> {
             "-a" => &mut family,
             "--ipvlan" => &mut ipvlan_mode,
             "--ipvlan-flags" => &mut ipvlan_flag,
+            "--macvlan-mode" => &mut macvlan_mode,
             _ => break,
         };
         w.next();
@@ -249,6 +257,15 @@ pub fn parse(cli: &Cli) -> Result<Parsed> {
         (None, Some(_)) => bail!("--ipvlan-flags goes with --ipvlan MODE"),
         (None, None) => None,
     };
+    let macvlan_mode = macvlan_mode
+        .map(|m| {
+            <MacvlanMode as clap::ValueEnum>::from_str(&m, true)
+                .map_err(|_| anyhow::anyhow!("--macvlan-mode {m}: the mode is bridge, private, vepa or passthru"))
+        })
+        .transpose()?;
+    if macvlan_mode.is_some() && (ipvlan.is_some() || cli.direct_phys) {
+        bail!("--macvlan-mode is for a macvlan; --ipvlan and --direct-phys make none");
+    }
     if ipvlan.is_some() && cli.direct_phys {
         bail!("--ipvlan and --direct-phys exclude each other: one makes a device on HOSTIF, the other moves HOSTIF");
     }
@@ -274,6 +291,7 @@ pub fn parse(cli: &Cli) -> Result<Parsed> {
         tag,
         direct_phys: cli.direct_phys,
         ipvlan,
+        macvlan_mode,
         ovs: OvsOptions { datapath: cli.ovs_datapath, db: cli.ovs_db.clone() },
         dhcp_timeout: std::time::Duration::from_secs(cli.dhcp_timeout),
     })))
@@ -474,6 +492,14 @@ mod tests {
         assert_eq!((a.ipvlan.map(|v| v.mode), a.guest_if), (Some(IpvlanMode::L2), Some(name("eth3"))));
         assert!(parse(&cli("eth2 --ipvlan l4 web1 10.0.0.5/24")).is_err());
         assert!(parse(&cli("eth2 --ipvlan-flags vepa web1 10.0.0.5/24")).is_err());
+    }
+
+    #[test]
+    fn macvlan_mode_before_or_after_hostif() {
+        assert_eq!(attach("eth2 --macvlan-mode private web1 10.0.0.5/24").macvlan_mode, Some(MacvlanMode::Private));
+        assert_eq!(attach("--macvlan-mode vepa eth2 web1 10.0.0.5/24").macvlan_mode, Some(MacvlanMode::Vepa));
+        assert!(parse(&cli("eth2 --macvlan-mode nat web1 10.0.0.5/24")).is_err());
+        assert!(parse(&cli("eth2 --ipvlan l2 --macvlan-mode vepa web1 10.0.0.5/24")).is_err());
     }
 
     #[test]

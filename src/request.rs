@@ -84,9 +84,34 @@ pub struct Attach {
     pub direct_phys: bool,
     /// `--ipvlan MODE [--ipvlan-flags F]`: an ipvlan on HOSTIF instead of a macvlan.
     pub ipvlan: Option<Ipvlan>,
+    /// `--macvlan-mode`: how the macvlan switches (bridge when not given).
+    pub macvlan_mode: Option<MacvlanMode>,
     pub ovs: OvsOptions,
     /// How long a DHCP method may take to a lease before the attach is undone.
     pub dhcp_timeout: std::time::Duration,
+}
+
+/// How macvlans of one parent reach each other: `bridge`, directly (the
+/// reference's, the default); `private`, not at all; `vepa`, only through the
+/// switch outside; `passthru`, the one macvlan takes the parent over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MacvlanMode {
+    Bridge,
+    Private,
+    Vepa,
+    Passthru,
+}
+
+impl MacvlanMode {
+    /// As `ip link … type macvlan mode M` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MacvlanMode::Bridge => "bridge",
+            MacvlanMode::Private => "private",
+            MacvlanMode::Vepa => "vepa",
+            MacvlanMode::Passthru => "passthru",
+        }
+    }
 }
 
 /// An ipvlan's mode and flags, as `ip link … type ipvlan mode M [F]` takes them.

@@ -59,6 +59,11 @@ const CASES: &[Case] = &[
     case("lan0 {g} 10.0.0.2/24 @7", "lan0.7 exists but is not the 802.1Q device for VLAN 7 on lan0"),
     case("--direct-phys lan0 {g} 10.0.0.2/24 @7", "cannot also take @7"),
     case("lan0 --ipvlan l4 {g} 10.0.0.2/24", "the mode is l2, l3 or l3s"),
+    case("lan0 --macvlan-mode nat {g} 10.0.0.2/24", "the mode is bridge, private, vepa or passthru"),
+    case(
+        "br0 --macvlan-mode private {g} 10.0.0.2/24",
+        "--macvlan-mode is for a macvlan, but br0 gives the guest a veth pair",
+    ),
     case("br0 --ipvlan l2 {g} 10.0.0.2/24", "--ipvlan needs an Ethernet interface to sit on, and br0 is a bridge"),
     case("br0 {g} dhcp", "is not a Docker container; use udhcpc, dhclient, dhcpcd or builtin-dhcp"),
     Case {

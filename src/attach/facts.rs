@@ -33,6 +33,9 @@ pub fn gather(
     if let AddressSpec::Dhcp { method, .. } = &req.address {
         check_dhcp_client(*method, guest)?;
     }
+    if req.macvlan_mode.is_some() && kind.makes() != "a macvlan" {
+        bail!("--macvlan-mode is for a macvlan, but {} gives the guest {}", kind.host_name(), kind.makes());
+    }
     if req.host_side.is_some() && !kind.has_host_side() {
         // The reference ignores -l here; scripts that pass it must keep working.
         eprintln!(

@@ -329,14 +329,29 @@ impl Netlink {
         self.run(self.handle.link().add(b.build()).execute()).map_err(nl)
     }
 
-    /// A bridge-mode macvlan on `parent`, born inside `ns`.
-    pub fn add_macvlan(&self, name: &str, parent: u32, mtu: u32, ns: &File, mac: Option<MacAddr6>) -> Result<()> {
+    /// A macvlan on `parent`, born inside `ns`; `mode` as `ip link` spells
+    /// it (bridge, private, vepa, passthru).
+    pub fn add_macvlan(
+        &self,
+        name: &str,
+        parent: u32,
+        mtu: u32,
+        ns: &File,
+        mac: Option<MacAddr6>,
+        mode: &str,
+    ) -> Result<()> {
+        let mode = match mode {
+            "private" => MacVlanMode::Private,
+            "vepa" => MacVlanMode::Vepa,
+            "passthru" => MacVlanMode::Passthrough,
+            _ => MacVlanMode::Bridge,
+        };
         let mut b = LinkMessageBuilder::<LinkUnspec>::new_with_info_kind(InfoKind::MacVlan)
             .name(name.to_string())
             .link(parent)
             .mtu(mtu)
             .setns_by_fd(ns.as_raw_fd())
-            .set_info_data(InfoData::MacVlan(vec![InfoMacVlan::Mode(MacVlanMode::Bridge)]));
+            .set_info_data(InfoData::MacVlan(vec![InfoMacVlan::Mode(mode)]));
         if let Some(mac) = mac {
             b = b.address(mac.as_bytes().to_vec());
         }

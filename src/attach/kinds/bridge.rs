@@ -48,6 +48,10 @@ impl Kind for LinuxBridge {
         &self.name
     }
 
+    fn makes(&self) -> &'static str {
+        "a veth pair on a Linux bridge"
+    }
+
     fn has_host_side(&self) -> bool {
         true
     }

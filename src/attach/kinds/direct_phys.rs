@@ -64,6 +64,10 @@ impl Kind for DirectPhys {
         &self.name
     }
 
+    fn makes(&self) -> &'static str {
+        "the interface itself"
+    }
+
     fn bring_in(&self, ctx: &Ctx, steps: &mut Steps) -> String {
         let new_name = ctx.guest_if.to_string();
         let home = self.home.clone();

@@ -37,6 +37,10 @@ impl Kind for Dummy {
         &self.name
     }
 
+    fn makes(&self) -> &'static str {
+        "a dummy interface"
+    }
+
     fn clears(&self, guest_if: &str) -> bool {
         self.leftovers.includes(guest_if)
     }

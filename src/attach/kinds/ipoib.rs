@@ -53,6 +53,10 @@ impl Kind for Ipoib {
         &self.parent
     }
 
+    fn makes(&self) -> &'static str {
+        "an IPoIB child"
+    }
+
     fn default_guest_if(&self) -> &'static str {
         "ib0"
     }

@@ -55,6 +55,10 @@ impl Kind for IpvlanParent {
         &self.parent
     }
 
+    fn makes(&self) -> &'static str {
+        "an ipvlan"
+    }
+
     fn clears(&self, guest_if: &str) -> bool {
         self.leftovers.includes(guest_if)
     }

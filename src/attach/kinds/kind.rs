@@ -38,6 +38,9 @@ pub trait Kind: fmt::Debug {
     /// HOSTIF's name (a `mac:` selector resolved).
     fn host_name(&self) -> &str;
 
+    /// What the guest gets, in words: "a veth", "a macvlan", …
+    fn makes(&self) -> &'static str;
+
     /// The guest interface's name when `-i` is not given.
     fn default_guest_if(&self) -> &'static str {
         "eth1"
@@ -145,6 +148,7 @@ pub mod testing {
             tag: None,
             direct_phys: false,
             ipvlan: None,
+            macvlan_mode: None,
             ovs: Default::default(),
             dhcp_timeout: std::time::Duration::from_secs(30),
         }

@@ -11,13 +11,14 @@ use crate::attach::kinds::kind::{no_host_leftovers, Ctx, Entry, Found, Kind, Pro
 use crate::attach::names;
 use crate::attach::step::{Step, Steps, Target};
 use crate::guest::GuestNames;
-use crate::request::{format_mac, IFNAMSIZ_MAX};
+use crate::request::{format_mac, MacvlanMode, IFNAMSIZ_MAX};
 use crate::sys::netlink::{Link, LinkKind, Netlink};
 
 pub const ENTRY: Entry = Entry { recognise, detach, host_leftovers: no_host_leftovers };
 
 #[derive(Debug)]
 struct Macvlan {
+    mode: MacvlanMode,
     parent: String,
     index: u32,
     mtu: u32,
@@ -59,7 +60,8 @@ fn recognise(p: &Probe) -> Result<Option<Box<dyn Kind>>> {
         None => Leftovers::default(),
     };
     let (name, index, mtu, up) = (parent.name.clone(), parent.index, parent.mtu, parent.up);
-    Ok(Some(Box::new(Macvlan { parent: name, index, mtu, up, vlan, leftovers })))
+    let mode = p.req.macvlan_mode.unwrap_or(MacvlanMode::Bridge);
+    Ok(Some(Box::new(Macvlan { mode, parent: name, index, mtu, up, vlan, leftovers })))
 }
 
 /// `PARENT.VLAN` is reused when it is exactly that (the reference meant to
@@ -101,6 +103,10 @@ impl Kind for Macvlan {
         &self.parent
     }
 
+    fn makes(&self) -> &'static str {
+        "a macvlan"
+    }
+
     fn clears(&self, guest_if: &str) -> bool {
         self.leftovers.includes(guest_if)
     }
@@ -116,7 +122,8 @@ impl Kind for Macvlan {
             (parent, index) = (v.name.clone(), None);
         }
         let temp = names::macvlan(ctx.guest.nspid, ctx.guest_if);
-        steps.push(Box::new(CreateMacvlan { name: temp.clone(), parent, index, mtu: self.mtu, mac: ctx.req.mac }));
+        let (mtu, mac, mode) = (self.mtu, ctx.req.mac, self.mode);
+        steps.push(Box::new(CreateMacvlan { name: temp.clone(), parent, index, mtu, mac, mode }));
         temp
     }
 
@@ -170,14 +177,19 @@ struct CreateMacvlan {
     index: Option<u32>,
     mtu: u32,
     mac: Option<MacAddr6>,
+    mode: MacvlanMode,
 }
 
 impl Step for CreateMacvlan {
     fn command(&self, g: &GuestNames) -> String {
         let mac = self.mac.map(|m| format!(" address {}", format_mac(&m))).unwrap_or_default();
         format!(
-            "ip link add link {} name {} mtu {}{mac} netns {} type macvlan mode bridge",
-            self.parent, self.name, self.mtu, g.netns
+            "ip link add link {} name {} mtu {}{mac} netns {} type macvlan mode {}",
+            self.parent,
+            self.name,
+            self.mtu,
+            g.netns,
+            self.mode.as_str()
         )
     }
 
@@ -187,7 +199,7 @@ impl Step for CreateMacvlan {
             None => t.host_index(&self.parent)?,
         };
         t.host_nl
-            .add_macvlan(&self.name, p, self.mtu, t.guest_ns, self.mac)
+            .add_macvlan(&self.name, p, self.mtu, t.guest_ns, self.mac, self.mode.as_str())
             .with_context(|| format!("creating macvlan {} on {} in guest {}", self.name, self.parent, t.guest_label))?;
         let i = t.guest_index(&self.name)?;
         t.on_undo(format!("delete guest interface {}", self.name), move |t| t.guest_nl.delete(i));
@@ -204,6 +216,7 @@ fn detach(f: &Found) -> Result<Option<Steps>> {
 #[cfg(test)]
 pub fn example() -> Box<dyn Kind> {
     Box::new(Macvlan {
+        mode: MacvlanMode::Bridge,
         parent: "eth2".into(),
         index: 3,
         mtu: 1500,
@@ -223,7 +236,15 @@ mod tests {
         let req = request("10.0.0.2/24");
         let eth2 = |exists, up| {
             let vlan = Some(VlanDev { name: "eth2.100".into(), id: 100, exists, up });
-            Macvlan { parent: "eth2".into(), index: 3, mtu: 1500, up: false, vlan, leftovers: Leftovers::default() }
+            Macvlan {
+                mode: MacvlanMode::Bridge,
+                parent: "eth2".into(),
+                index: 3,
+                mtu: 1500,
+                up: false,
+                vlan,
+                leftovers: Leftovers::default(),
+            }
         };
         let (c, made) = kind_commands(&eth2(false, false), &req, &guest());
         assert_eq!(c[0], "ip link add link eth2 name eth2.100 mtu 1500 type vlan id 100");

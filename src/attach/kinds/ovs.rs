@@ -99,6 +99,10 @@ impl Kind for OvsBridge {
         &self.name
     }
 
+    fn makes(&self) -> &'static str {
+        "a veth pair on an Open vSwitch bridge"
+    }
+
     fn has_host_side(&self) -> bool {
         true
     }
