@@ -3,7 +3,7 @@
 //! parsed here by hand, because clap cannot express "options in the middle of
 //! positionals, then free words for iproute2".
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::Parser;
 
 use crate::request::{
@@ -69,6 +69,17 @@ pub struct Cli {
     /// or vepa (only through the switch outside). May also follow HOSTIF
     #[arg(long, value_name = "FLAG", value_enum, requires = "ipvlan")]
     pub ipvlan_flags: Option<IpvlanFlag>,
+
+    /// Add the default route with this metric and keep the container's
+    /// own (without it, the gateway's route replaces the old default, as in
+    /// the reference)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub metric: Option<u32>,
+
+    /// Add IPv6 addresses without duplicate address detection: usable at
+    /// once instead of after a second or two
+    #[arg(long)]
+    pub nodad: bool,
 
     /// Mode of the macvlan made on a physical HOSTIF [default: bridge]:
     /// private and vepa keep guests of one parent apart, passthru gives the
@@ -217,7 +228,14 @@ pub fn parse(cli: &Cli) -> Result<Parsed> {
     let mut ipvlan_mode = cli.ipvlan.map(|m| format!("{m:?}").to_lowercase());
     let mut ipvlan_flag = cli.ipvlan_flags.map(|f| format!("{f:?}").to_lowercase());
     let mut macvlan_mode = cli.macvlan_mode.map(|m| m.as_str().to_string());
+    let mut metric = cli.metric.map(|m| m.to_string());
+    let mut nodad = cli.nodad;
     while let Some(flag) = w.peek().map(|s| s.as_str()) {
+        if flag == "--nodad" {
+            w.next();
+            nodad = true;
+            continue;
+        }
         let slot = match flag {
             "-i" => &mut guest_if,
             "-l" => &mut host_side,
@@ -225,6 +243,7 @@ pub fn parse(cli: &Cli) -> Result<Parsed> {
             "--ipvlan" => &mut ipvlan_mode,
             "--ipvlan-flags" => &mut ipvlan_flag,
             "--macvlan-mode" => &mut macvlan_mode,
+            "--metric" => &mut metric,
             _ => break,
         };
         w.next();
@@ -292,6 +311,10 @@ pub fn parse(cli: &Cli) -> Result<Parsed> {
         direct_phys: cli.direct_phys,
         ipvlan,
         macvlan_mode,
+        metric: metric
+            .map(|m| m.parse::<u32>().ok().filter(|m| *m > 0).with_context(|| format!("--metric {m}: a number from 1")))
+            .transpose()?,
+        nodad,
         ovs: OvsOptions { datapath: cli.ovs_datapath, db: cli.ovs_db.clone() },
         dhcp_timeout: std::time::Duration::from_secs(cli.dhcp_timeout),
     })))
@@ -342,7 +365,7 @@ fn value_of<'a>(w: &mut impl Iterator<Item = &'a String>, flag: &str) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::request::DhcpMethod;
+    use crate::request::{Addressed, DhcpMethod};
 
     fn cli(line: &str) -> Cli {
         let argv = std::iter::once("pipework").chain(line.split_whitespace());
@@ -369,8 +392,10 @@ mod tests {
         assert_eq!(
             a.address,
             AddressSpec::Static {
-                addr: "192.168.1.1/24".parse().unwrap(),
-                gateway: Some("192.168.1.254".parse().unwrap())
+                addrs: vec![Addressed {
+                    addr: "192.168.1.1/24".parse().unwrap(),
+                    gateway: Some("192.168.1.254".parse().unwrap())
+                }]
             }
         );
         assert_eq!((a.guest_if, a.mac, a.tag), (None, None, None));
@@ -390,8 +415,10 @@ mod tests {
         assert_eq!(
             a.address,
             AddressSpec::Static {
-                addr: "2001:db8::beef/64".parse().unwrap(),
-                gateway: Some("2001:db8::1".parse().unwrap())
+                addrs: vec![Addressed {
+                    addr: "2001:db8::beef/64".parse().unwrap(),
+                    gateway: Some("2001:db8::1".parse().unwrap())
+                }]
             }
         );
         // The reference breaks on "inet6"; we take it.

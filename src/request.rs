@@ -86,6 +86,11 @@ pub struct Attach {
     pub ipvlan: Option<Ipvlan>,
     /// `--macvlan-mode`: how the macvlan switches (bridge when not given).
     pub macvlan_mode: Option<MacvlanMode>,
+    /// `--metric N`: the default route gets this metric, and the guest's
+    /// own default routes stay.
+    pub metric: Option<u32>,
+    /// `--nodad`: IPv6 addresses skip duplicate address detection.
+    pub nodad: bool,
     pub ovs: OvsOptions,
     /// How long a DHCP method may take to a lease before the attach is undone.
     pub dhcp_timeout: std::time::Duration,
@@ -371,14 +376,22 @@ pub enum AddressSpec {
     None {
         gateway: Option<IpAddr>,
     },
+    /// One address or several (`A,B,…`, IPv4 and IPv6 mixed), each with its
+    /// optional gateway; at most one gateway per family.
     Static {
-        addr: IpNet,
-        gateway: Option<IpAddr>,
+        addrs: Vec<Addressed>,
     },
     Dhcp {
         method: DhcpMethod,
         options: Vec<String>,
     },
+}
+
+/// One static address and the default gateway that came with it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Addressed {
+    pub addr: IpNet,
+    pub gateway: Option<IpAddr>,
 }
 
 /// How the lease is obtained. `renew`: the `-f` forms, whose client stays in
@@ -439,6 +452,7 @@ impl DhcpMethod {
 }
 
 impl AddressSpec {
+    /// DHCP, `0/0`, one address, or a comma-separated list of them.
     pub fn parse(s: &str, family: Option<Family>) -> Result<AddressSpec> {
         let (head, opts) = match s.split_once(':') {
             Some((h, o)) => (h, Some(o)),
@@ -454,6 +468,27 @@ impl AddressSpec {
             return Ok(AddressSpec::Dhcp { method, options });
         }
 
+        if s.contains(',') {
+            let mut addrs: Vec<Addressed> = Vec::new();
+            for item in s.split(',') {
+                let a = match AddressSpec::parse_one(item, family)? {
+                    AddressSpec::Static { addrs } => addrs[0],
+                    _ => bail!("'{s}': 0/0 stands alone; in a list every item is an address with its prefix"),
+                };
+                if let Some(gw) = a.gateway {
+                    if addrs.iter().filter_map(|b| b.gateway).any(|other| Family::of(&other) == Family::of(&gw)) {
+                        bail!("'{s}': one default gateway per family; {gw} is a second {}", Family::of(&gw));
+                    }
+                }
+                addrs.push(a);
+            }
+            return Ok(AddressSpec::Static { addrs });
+        }
+        AddressSpec::parse_one(s, family)
+    }
+
+    /// `A.B.C.D/N[@GATEWAY]`, an IPv6 prefix[@GATEWAY], or `0/0[@GATEWAY]`.
+    fn parse_one(s: &str, family: Option<Family>) -> Result<AddressSpec> {
         let (addr, gateway) = match s.split_once('@') {
             Some((a, g)) => (a, Some(g)),
             None => (s, None),
@@ -493,7 +528,7 @@ impl AddressSpec {
         if net.addr().is_multicast() || net.addr().is_unspecified() {
             bail!("{addr}: cannot assign this address to an interface");
         }
-        Ok(AddressSpec::Static { addr: net, gateway })
+        Ok(AddressSpec::Static { addrs: vec![Addressed { addr: net, gateway }] })
     }
 }
 
@@ -614,10 +649,22 @@ mod tests {
         assert_eq!(
             a,
             AddressSpec::Static {
-                addr: "10.10.103.95/24".parse().unwrap(),
-                gateway: Some("10.10.103.254".parse().unwrap())
+                addrs: vec![Addressed {
+                    addr: "10.10.103.95/24".parse().unwrap(),
+                    gateway: Some("10.10.103.254".parse().unwrap())
+                }]
             }
         );
+        // Several, each with its gateway, IPv4 and IPv6 mixed.
+        let AddressSpec::Static { addrs } =
+            AddressSpec::parse("10.0.0.5/24@10.0.0.1,2001:db8::5/64@2001:db8::1,10.0.1.5/24", None).unwrap()
+        else {
+            panic!("not static")
+        };
+        assert_eq!(addrs.len(), 3);
+        assert_eq!(addrs[1].gateway, Some("2001:db8::1".parse().unwrap()));
+        assert!(AddressSpec::parse("10.0.0.5/24@10.0.0.1,10.0.1.5/24@10.0.1.1", None).is_err(), "two IPv4 gateways");
+        assert!(AddressSpec::parse("0/0,10.0.0.5/24", None).is_err());
         assert_eq!(AddressSpec::parse("0/0", None).unwrap(), AddressSpec::None { gateway: None });
         let e = AddressSpec::parse("10.0.0.1", None).unwrap_err().to_string();
         assert!(e.contains("10.0.0.1/24"), "{e}");

@@ -60,6 +60,8 @@ const CASES: &[Case] = &[
     case("--direct-phys lan0 {g} 10.0.0.2/24 @7", "cannot also take @7"),
     case("lan0 --ipvlan l4 {g} 10.0.0.2/24", "the mode is l2, l3 or l3s"),
     case("lan0 --macvlan-mode nat {g} 10.0.0.2/24", "the mode is bridge, private, vepa or passthru"),
+    case("br0 --metric 0 {g} 10.0.0.2/24@10.0.0.1", "--metric 0: a number from 1"),
+    case("br0 {g} 10.0.0.2/24@10.0.0.1,10.0.1.2/24@10.0.1.1", "one default gateway per family"),
     case(
         "br0 --macvlan-mode private {g} 10.0.0.2/24",
         "--macvlan-mode is for a macvlan, but br0 gives the guest a veth pair",

@@ -35,26 +35,35 @@ impl Step for Rename {
     }
 }
 
-/// `ip addr add ADDR [brd …] dev LINK` in the guest.
+/// `ip addr add ADDR [brd …] dev LINK [nodad]` in the guest.
 #[derive(Debug)]
 pub struct AddAddress {
     pub link: String,
     pub addr: IpNet,
+    /// `--nodad`: an IPv6 address usable at once, without duplicate detection.
+    pub nodad: bool,
+}
+
+impl AddAddress {
+    fn nodad(&self) -> bool {
+        self.nodad && self.addr.addr().is_ipv6()
+    }
 }
 
 impl Step for AddAddress {
     fn command(&self, g: &GuestNames) -> String {
         let (addr, link) = (&self.addr, &self.link);
+        let nodad = if self.nodad() { " nodad" } else { "" };
         match addr {
             IpNet::V4(a) if a.prefix_len() < 31 => format!("{} addr add {addr} brd {} dev {link}", g.ip, a.broadcast()),
-            _ => format!("{} addr add {addr} dev {link}", g.ip),
+            _ => format!("{} addr add {addr} dev {link}{nodad}", g.ip),
         }
     }
 
     fn run(&self, t: &mut Target) -> Result<()> {
         let i = t.guest_index(&self.link)?;
         t.guest_nl
-            .add_address(i, self.addr)
+            .add_address(i, self.addr, self.nodad())
             .with_context(|| format!("adding {} to {} in the guest", self.addr, self.link))
     }
 }
@@ -136,22 +145,27 @@ impl Step for AddGatewayRoute {
     }
 }
 
-/// `ip route replace default via GW dev LINK`.
+/// `ip route replace default via GW dev LINK`; with `--metric N`,
+/// `ip route append … metric N`, beside the guest's own default routes.
 #[derive(Debug)]
 pub struct ReplaceDefault {
     pub link: String,
     pub gateway: IpAddr,
+    pub metric: Option<u32>,
 }
 
 impl Step for ReplaceDefault {
     fn command(&self, g: &GuestNames) -> String {
-        format!("{} route replace default via {} dev {}", g.ip, self.gateway, self.link)
+        match self.metric {
+            None => format!("{} route replace default via {} dev {}", g.ip, self.gateway, self.link),
+            Some(m) => format!("{} route append default via {} dev {} metric {m}", g.ip, self.gateway, self.link),
+        }
     }
 
     fn run(&self, t: &mut Target) -> Result<()> {
         let i = t.guest_index(&self.link)?;
         t.guest_nl
-            .replace_default(i, self.gateway)
+            .default_route(i, self.gateway, self.metric)
             .with_context(|| format!("setting the default route via {} on {}", self.gateway, self.link))
     }
 }

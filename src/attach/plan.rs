@@ -18,7 +18,7 @@ use crate::attach::kinds::Ctx;
 use crate::attach::step::Steps;
 use crate::dhcp::DhcpSpec;
 use crate::guest::GuestNames;
-use crate::request::{AddressSpec, Attach, Family};
+use crate::request::{AddressSpec, Addressed, Attach, Family};
 
 #[derive(Debug)]
 pub struct Plan {
@@ -35,24 +35,31 @@ pub fn plan(req: &Attach, f: &Facts) -> Plan {
         steps.push(Box::new(Rename { from: made, to: guest_if.clone() }));
     }
 
-    let (addr, gateway) = match &req.address {
-        AddressSpec::Static { addr, gateway } => (Some(*addr), *gateway),
-        AddressSpec::None { gateway } => (None, *gateway),
-        AddressSpec::Dhcp { .. } => (None, None),
+    let addrs: &[Addressed] = match &req.address {
+        AddressSpec::Static { addrs } => addrs,
+        _ => &[],
     };
-    if let Some(addr) = addr {
-        steps.push(Box::new(AddAddress { link: guest_if.clone(), addr }));
+    let gateways: Vec<IpAddr> = match &req.address {
+        AddressSpec::Static { addrs } => addrs.iter().filter_map(|a| a.gateway).collect(),
+        AddressSpec::None { gateway } => gateway.iter().copied().collect(),
+        AddressSpec::Dhcp { .. } => Vec::new(),
+    };
+    for a in addrs {
+        steps.push(Box::new(AddAddress { link: guest_if.clone(), addr: a.addr, nodad: req.nodad }));
     }
     steps.push(Box::new(GuestUp { link: guest_if.clone() }));
-    if let Some(gw) = gateway {
-        steps.push(Box::new(DropDefaultRoutes { family: Family::of(&gw) }));
+    for gw in gateways {
+        // With --metric the guest's own default routes stay beside ours.
+        if req.metric.is_none() {
+            steps.push(Box::new(DropDefaultRoutes { family: Family::of(&gw) }));
+        }
         // The reference asks the kernel whether GW is reachable; the only
-        // route that can make it reachable over this new interface is the
-        // prefix of its address, so the answer is known here.
-        if !addr.is_some_and(|a| a.contains(&gw)) {
+        // routes that can make it reachable over this new interface are the
+        // prefixes of its addresses, so the answer is known here.
+        if !addrs.iter().any(|a| a.addr.contains(&gw)) {
             steps.push(Box::new(AddGatewayRoute { link: guest_if.clone(), gateway: gw }));
         }
-        steps.push(Box::new(ReplaceDefault { link: guest_if.clone(), gateway: gw }));
+        steps.push(Box::new(ReplaceDefault { link: guest_if.clone(), gateway: gw, metric: req.metric }));
     }
 
     f.kind.finish(&ctx, &mut steps);
@@ -70,8 +77,10 @@ pub fn plan(req: &Attach, f: &Facts) -> Plan {
         };
         steps.push(Box::new(Dhcp { spec, bridge_port: bridge_port.clone() }));
     }
-    if let Some(IpAddr::V4(ip)) = addr.map(|a| a.addr()) {
-        steps.push(Box::new(Announce { link: guest_if, ip, bridge_port }));
+    for a in addrs {
+        if let IpAddr::V4(ip) = a.addr.addr() {
+            steps.push(Box::new(Announce { link: guest_if.clone(), ip, bridge_port: bridge_port.clone() }));
+        }
     }
     Plan { steps }
 }
@@ -148,6 +157,21 @@ mod tests {
                 "nsenter -t 4242 -n udhcpc -q -i eth1 -x hostname:web1 -p /var/run/udhcpc.web1.pid",
             ]
         );
+    }
+
+    #[test]
+    fn dual_stack_with_a_metric_keeps_the_old_defaults() {
+        let mut req = request("10.0.0.5/24@10.0.0.1,2001:db8::5/64@2001:db8::1");
+        req.metric = Some(200);
+        req.nodad = true;
+        let c = commands(linux_bridge(), &req);
+        assert!(c.contains(&"nsenter -t 4242 -n ip addr add 2001:db8::5/64 dev eth1 nodad".to_string()), "{c:?}");
+        assert!(!c.iter().any(|l| l.contains("route del default")), "{c:?}");
+        assert!(c.contains(&"nsenter -t 4242 -n ip route append default via 10.0.0.1 dev eth1 metric 200".to_string()));
+        assert!(
+            c.contains(&"nsenter -t 4242 -n ip route append default via 2001:db8::1 dev eth1 metric 200".to_string())
+        );
+        assert_eq!(c.iter().filter(|l| l.contains("arping")).count(), 1, "{c:?}");
     }
 
     #[test]

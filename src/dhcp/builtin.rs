@@ -281,7 +281,7 @@ fn apply_lease(nl: &Netlink, index: u32, lease: &DhcpV4Lease, old: Option<Ipv4Ne
     if let Some(old) = old {
         nl.delete_address(index, IpNet::V4(old)).context("removing the address of the old lease")?;
     }
-    match nl.add_address(index, IpNet::V4(addr)) {
+    match nl.add_address(index, IpNet::V4(addr), false) {
         Err(e) if errno(&e) != Some(libc::EEXIST) => return Err(e.context(format!("adding {addr}"))),
         _ => {}
     }

@@ -18,7 +18,7 @@ use anyhow::{anyhow, Context, Result};
 use futures::TryStreamExt;
 use ipnet::IpNet;
 use macaddr::MacAddr6;
-use rtnetlink::packet_route::address::{AddressAttribute, AddressMessage};
+use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage};
 use rtnetlink::packet_route::link::{
     BridgePortState, InfoBridgePort, InfoData, InfoKind, InfoMacVlan, InfoPortData, InfoVeth, InfoVlan, IpVlanFlags,
     IpVlanMode, LinkAttribute, LinkFlags, LinkInfo, LinkLayerType, LinkMessage, MacVlanMode, State,
@@ -420,9 +420,15 @@ impl Netlink {
         self.run(self.handle.link().del(index).execute()).map_err(nl)
     }
 
-    /// Adds an address; IPv4 gets its broadcast address computed.
-    pub fn add_address(&self, index: u32, addr: IpNet) -> Result<()> {
-        self.run(self.handle.address().add(index, addr.addr(), addr.prefix_len()).execute()).map_err(nl)
+    /// Adds an address; IPv4 gets its broadcast address computed. `nodad`:
+    /// no duplicate address detection (IPv6).
+    pub fn add_address(&self, index: u32, addr: IpNet, nodad: bool) -> Result<()> {
+        let mut req = self.handle.address().add(index, addr.addr(), addr.prefix_len());
+        if nodad {
+            req.message_mut().attributes.push(AddressAttribute::Flags(AddressFlags::Nodad));
+            req.message_mut().header.flags |= AddressHeaderFlags::Nodad;
+        }
+        self.run(req.execute()).map_err(nl)
     }
 
     /// Every address on a link.
@@ -520,6 +526,12 @@ impl Netlink {
 
     /// `ip route replace default via GW dev IF`.
     pub fn replace_default(&self, index: u32, gw: IpAddr) -> Result<()> {
+        self.default_route(index, gw, None)
+    }
+
+    /// The default route via GW on IF: replacing the one of the same key
+    /// (no metric), or appended beside the others with this metric.
+    pub fn default_route(&self, index: u32, gw: IpAddr, metric: Option<u32>) -> Result<()> {
         let unspecified = match gw {
             IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
@@ -529,9 +541,11 @@ impl Netlink {
             .and_then(|b| b.gateway(gw))
             .map_err(|e| anyhow!("{e}"))?
             .output_interface(index)
-            .protocol(RouteProtocol::Boot)
-            .build();
-        self.run(self.handle.route().add(msg).replace().execute()).map_err(nl)
+            .protocol(RouteProtocol::Boot);
+        match metric {
+            None => self.run(self.handle.route().add(msg.build()).replace().execute()).map_err(nl),
+            Some(m) => self.run(self.handle.route().add(msg.priority(m).build()).execute()).map_err(nl),
+        }
     }
 }
 

@@ -149,6 +149,8 @@ pub mod testing {
             direct_phys: false,
             ipvlan: None,
             macvlan_mode: None,
+            metric: None,
+            nodad: false,
             ovs: Default::default(),
             dhcp_timeout: std::time::Duration::from_secs(30),
         }

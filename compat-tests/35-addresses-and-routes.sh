@@ -1,0 +1,29 @@
+# Several addresses, IPv4 and IPv6 in one attach (reference #166, #219,
+# #244), IPv6 usable at once with --nodad (#36, #179), and --metric, which
+# adds the default route beside the container's own instead of replacing it
+# (#154, #47).
+. "$(dirname "$0")/lib.sh"
+G1=$(new_guest); G2=$(new_guest)
+# G1 already has an uplink and a default route through it.
+in_guest "$G1" ip link add up0 type veth peer name up0p
+in_guest "$G1" ip link set up0p up
+in_guest "$G1" ip link set up0 up
+in_guest "$G1" ip addr add 10.1.0.2/24 dev up0
+in_guest "$G1" ip route add default via 10.1.0.1
+
+pipework br1 --nodad "$G2" 10.35.0.1/24,2001:db8:35::1/64
+pipework br1 --metric 300 --nodad "$G1" 10.35.0.2/24@10.35.0.1,2001:db8:35::2/64@2001:db8:35::1
+
+expect "both families on one interface" "inet 10.35.0.2/24" in_guest "$G1" ip -o addr show eth1
+expect "IPv6 without duplicate detection" "inet6 2001:db8:35::2/64 scope global nodad" in_guest "$G1" ip -o addr show eth1
+expect "the old default stays" "default via 10.1.0.1 dev up0" in_guest "$G1" ip route
+expect "ours sits beside it with the metric" "default via 10.35.0.1 dev eth1 metric 300" in_guest "$G1" ip route
+expect "and the IPv6 one" "default via 2001:db8:35::1 dev eth1 metric 300" in_guest "$G1" ip -6 route
+ping_ok "$G1" 10.35.0.1
+ping_ok "$G1" 2001:db8:35::1
+tcp_ok "$G1" "$G2" 2001:db8:35::1
+tcp_ok "$G2" "$G1" 10.35.0.2
+
+pipework --detach "$G1"
+expect "--detach leaves the old default" "default via 10.1.0.1 dev up0" in_guest "$G1" ip route
+fails_with "one gateway per family" "one default gateway per family" pipework br1 "$G1" 10.35.1.2/24@10.35.1.1,10.35.2.2/24@10.35.2.1
