@@ -8,7 +8,7 @@ use clap::Parser;
 
 use crate::request::{
     parse_mac_tag, AddressSpec, Attach, Datapath, Detach, Engine, Family, GuestRef, HostIfRef, IfName, Ipvlan,
-    IpvlanFlag, IpvlanMode, MacvlanMode, OvsOptions, PassThrough, Request, Verb,
+    IpvlanFlag, IpvlanMode, MacvlanMode, OvsOptions, PassThrough, Request, Tuning, Verb,
 };
 
 pub const USAGE: &str = "\
@@ -80,6 +80,34 @@ pub struct Cli {
     /// once instead of after a second or two
     #[arg(long)]
     pub nodad: bool,
+
+    /// MTU of the guest's interface (and of a veth's host side) instead of
+    /// HOSTIF's
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(68..=65535))]
+    pub mtu: Option<u32>,
+
+    /// Transmit queue length of the guest's interface
+    #[arg(long, value_name = "N")]
+    pub txqueuelen: Option<u32>,
+
+    /// Put the guest's interface in promiscuous mode
+    #[arg(long)]
+    pub promisc: bool,
+
+    /// Set a sysctl of the guest's network namespace (repeatable), e.g.
+    /// net.ipv6.conf.eth1.accept_ra=2
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub sysctl: Vec<String>,
+
+    /// Linux bridge: let the port send frames back where they came from
+    /// (hairpin mode), for a guest that reaches itself through the bridge
+    #[arg(long)]
+    pub hairpin: bool,
+
+    /// Linux bridge: isolate the port; isolated ports reach only the ports
+    /// that are not
+    #[arg(long)]
+    pub isolated: bool,
 
     /// Mode of the macvlan made on a physical HOSTIF [default: bridge]:
     /// private and vepa keep guests of one parent apart, passthru gives the
@@ -230,10 +258,26 @@ pub fn parse(cli: &Cli) -> Result<Parsed> {
     let mut macvlan_mode = cli.macvlan_mode.map(|m| m.as_str().to_string());
     let mut metric = cli.metric.map(|m| m.to_string());
     let mut nodad = cli.nodad;
+    let (mut promisc, mut hairpin, mut isolated) = (cli.promisc, cli.hairpin, cli.isolated);
+    let mut mtu = cli.mtu.map(|m| m.to_string());
+    let mut txqueuelen = cli.txqueuelen.map(|m| m.to_string());
+    let mut sysctls = cli.sysctl.clone();
     while let Some(flag) = w.peek().map(|s| s.as_str()) {
-        if flag == "--nodad" {
+        let switch = match flag {
+            "--nodad" => Some(&mut nodad),
+            "--promisc" => Some(&mut promisc),
+            "--hairpin" => Some(&mut hairpin),
+            "--isolated" => Some(&mut isolated),
+            _ => None,
+        };
+        if let Some(on) = switch {
+            *on = true;
             w.next();
-            nodad = true;
+            continue;
+        }
+        if flag == "--sysctl" {
+            w.next();
+            sysctls.push(value_of(&mut w, "--sysctl")?);
             continue;
         }
         let slot = match flag {
@@ -244,6 +288,8 @@ pub fn parse(cli: &Cli) -> Result<Parsed> {
             "--ipvlan-flags" => &mut ipvlan_flag,
             "--macvlan-mode" => &mut macvlan_mode,
             "--metric" => &mut metric,
+            "--mtu" => &mut mtu,
+            "--txqueuelen" => &mut txqueuelen,
             _ => break,
         };
         w.next();
@@ -315,6 +361,23 @@ pub fn parse(cli: &Cli) -> Result<Parsed> {
             .map(|m| m.parse::<u32>().ok().filter(|m| *m > 0).with_context(|| format!("--metric {m}: a number from 1")))
             .transpose()?,
         nodad,
+        tuning: Tuning {
+            mtu: mtu
+                .map(|m| {
+                    m.parse::<u32>()
+                        .ok()
+                        .filter(|m| (68..=65535).contains(m))
+                        .with_context(|| format!("--mtu {m}: 68 to 65535"))
+                })
+                .transpose()?,
+            txqueuelen: txqueuelen
+                .map(|q| q.parse::<u32>().with_context(|| format!("--txqueuelen {q}: a number")))
+                .transpose()?,
+            promisc,
+            sysctls: sysctls.iter().map(|s| Tuning::parse_sysctl(s)).collect::<Result<_>>()?,
+            hairpin,
+            isolated,
+        },
         ovs: OvsOptions { datapath: cli.ovs_datapath, db: cli.ovs_db.clone() },
         dhcp_timeout: std::time::Duration::from_secs(cli.dhcp_timeout),
     })))

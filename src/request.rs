@@ -91,6 +91,8 @@ pub struct Attach {
     pub metric: Option<u32>,
     /// `--nodad`: IPv6 addresses skip duplicate address detection.
     pub nodad: bool,
+    /// `--mtu`, `--txqueuelen`, `--promisc`, `--sysctl`, `--hairpin`, `--isolated`.
+    pub tuning: Tuning,
     pub ovs: OvsOptions,
     /// How long a DHCP method may take to a lease before the attach is undone.
     pub dhcp_timeout: std::time::Duration,
@@ -385,6 +387,33 @@ pub enum AddressSpec {
         method: DhcpMethod,
         options: Vec<String>,
     },
+}
+
+/// Settings of the guest's interface beyond its address.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Tuning {
+    /// Instead of HOSTIF's MTU (a veth's host side gets it too).
+    pub mtu: Option<u32>,
+    pub txqueuelen: Option<u32>,
+    pub promisc: bool,
+    /// Guest sysctls, `net.…` only, as `sysctl -w KEY=VALUE` takes them.
+    pub sysctls: Vec<(String, String)>,
+    /// Linux bridge port flags of the veth's host side.
+    pub hairpin: bool,
+    pub isolated: bool,
+}
+
+impl Tuning {
+    /// `--sysctl KEY=VALUE`: a key of the guest's network namespace.
+    pub fn parse_sysctl(s: &str) -> Result<(String, String)> {
+        let Some((k, v)) = s.split_once('=') else { bail!("--sysctl {s}: expected KEY=VALUE") };
+        let ok = k.starts_with("net.") || k.starts_with("net/");
+        let clean = k.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-/".contains(&b)) && !k.contains("..");
+        if !ok || !clean {
+            bail!("--sysctl {s}: only the guest's own net.* keys can be set (e.g. net.ipv6.conf.eth1.accept_ra=2)");
+        }
+        Ok((k.to_string(), v.trim().to_string()))
+    }
 }
 
 /// One static address and the default gateway that came with it.

@@ -61,6 +61,12 @@ const CASES: &[Case] = &[
     case("lan0 --ipvlan l4 {g} 10.0.0.2/24", "the mode is l2, l3 or l3s"),
     case("lan0 --macvlan-mode nat {g} 10.0.0.2/24", "the mode is bridge, private, vepa or passthru"),
     case("br0 --metric 0 {g} 10.0.0.2/24@10.0.0.1", "--metric 0: a number from 1"),
+    case("br0 --mtu 40 {g} 10.0.0.2/24", "--mtu 40: 68 to 65535"),
+    case("br0 --sysctl vm.swappiness=1 {g} 10.0.0.2/24", "only the guest's own net.* keys"),
+    case(
+        "lan0 --isolated {g} 10.0.0.2/24",
+        "--hairpin and --isolated set a Linux bridge port, but lan0 gives the guest a macvlan",
+    ),
     case("br0 {g} 10.0.0.2/24@10.0.0.1,10.0.1.2/24@10.0.1.1", "one default gateway per family"),
     case(
         "br0 --macvlan-mode private {g} 10.0.0.2/24",

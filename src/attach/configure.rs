@@ -12,6 +12,7 @@ use crate::dhcp::{self, DhcpSpec};
 use crate::guest::GuestNames;
 use crate::request::Family;
 use crate::sys::netlink::{errno, Link, Netlink};
+use crate::sys::sysctl;
 
 /// `ip link set FROM name TO` in the guest.
 #[derive(Debug)]
@@ -31,6 +32,60 @@ impl Step for Rename {
             .rename(i, &self.to)
             .with_context(|| format!("renaming {} to {} in the guest", self.from, self.to))?;
         t.renamed_in_guest(&self.from, &self.to, i);
+        Ok(())
+    }
+}
+
+/// `ip link set LINK mtu N txqueuelen N promisc on` in the guest, before it
+/// comes up.
+#[derive(Debug)]
+pub struct Tune {
+    pub link: String,
+    pub mtu: Option<u32>,
+    pub txqueuelen: Option<u32>,
+    pub promisc: bool,
+}
+
+impl Step for Tune {
+    fn command(&self, g: &GuestNames) -> String {
+        let mut c = format!("{} link set {}", g.ip, self.link);
+        if let Some(m) = self.mtu {
+            c.push_str(&format!(" mtu {m}"));
+        }
+        if let Some(q) = self.txqueuelen {
+            c.push_str(&format!(" txqueuelen {q}"));
+        }
+        if self.promisc {
+            c.push_str(" promisc on");
+        }
+        c
+    }
+
+    fn run(&self, t: &mut Target) -> Result<()> {
+        let i = t.guest_index(&self.link)?;
+        t.guest_nl.tune(i, self.mtu, self.txqueuelen, self.promisc).with_context(|| format!("tuning {}", self.link))
+    }
+}
+
+/// `sysctl -w KEY=VALUE` in the guest's namespace; undo puts the old value
+/// back.
+#[derive(Debug)]
+pub struct Sysctl {
+    pub key: String,
+    pub value: String,
+}
+
+impl Step for Sysctl {
+    fn command(&self, g: &GuestNames) -> String {
+        format!("{} sysctl -w {}={}", g.exec, self.key, self.value)
+    }
+
+    fn run(&self, t: &mut Target) -> Result<()> {
+        let old = sysctl::set_in(t.guest_ns, &self.key, &self.value)?;
+        let key = self.key.clone();
+        t.on_undo(format!("sysctl -w {key}={old} in the guest"), move |t| {
+            sysctl::set_in(t.guest_ns, &key, &old).map(|_| ())
+        });
         Ok(())
     }
 }

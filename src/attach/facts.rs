@@ -36,6 +36,13 @@ pub fn gather(
     if req.macvlan_mode.is_some() && kind.makes() != "a macvlan" {
         bail!("--macvlan-mode is for a macvlan, but {} gives the guest {}", kind.host_name(), kind.makes());
     }
+    if (req.tuning.hairpin || req.tuning.isolated) && !kind.makes().ends_with("on a Linux bridge") {
+        bail!(
+            "--hairpin and --isolated set a Linux bridge port, but {} gives the guest {}",
+            kind.host_name(),
+            kind.makes()
+        );
+    }
     if req.host_side.is_some() && !kind.has_host_side() {
         // The reference ignores -l here; scripts that pass it must keep working.
         eprintln!(

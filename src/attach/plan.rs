@@ -11,7 +11,7 @@
 use std::net::IpAddr;
 
 use crate::attach::configure::{
-    AddAddress, AddGatewayRoute, Announce, Dhcp, DropDefaultRoutes, GuestUp, Rename, ReplaceDefault,
+    AddAddress, AddGatewayRoute, Announce, Dhcp, DropDefaultRoutes, GuestUp, Rename, ReplaceDefault, Sysctl, Tune,
 };
 use crate::attach::facts::Facts;
 use crate::attach::kinds::Ctx;
@@ -33,6 +33,13 @@ pub fn plan(req: &Attach, f: &Facts) -> Plan {
     let made = f.kind.bring_in(&ctx, &mut steps);
     if made != guest_if {
         steps.push(Box::new(Rename { from: made, to: guest_if.clone() }));
+    }
+    let t = &req.tuning;
+    if t.mtu.is_some() || t.txqueuelen.is_some() || t.promisc {
+        steps.push(Box::new(Tune { link: guest_if.clone(), mtu: t.mtu, txqueuelen: t.txqueuelen, promisc: t.promisc }));
+    }
+    for (key, value) in &t.sysctls {
+        steps.push(Box::new(Sysctl { key: key.clone(), value: value.clone() }));
     }
 
     let addrs: &[Addressed] = match &req.address {

@@ -9,4 +9,5 @@ pub mod genl;
 pub mod netlink;
 pub mod netns;
 pub mod signals;
+pub mod sysctl;
 pub mod vsctl;

@@ -406,6 +406,29 @@ impl Netlink {
         self.run(self.handle.link().set(msg).execute()).map_err(nl)
     }
 
+    /// `ip link set LINK mtu N txqueuelen N promisc on`, what is given.
+    pub fn tune(&self, index: u32, mtu: Option<u32>, txqueuelen: Option<u32>, promisc: bool) -> Result<()> {
+        let mut b = LinkUnspec::new_with_index(index);
+        if let Some(m) = mtu {
+            b = b.mtu(m);
+        }
+        if let Some(q) = txqueuelen {
+            b = b.txqueuelen(q);
+        }
+        if promisc {
+            b = b.promiscuous(true);
+        }
+        self.run(self.handle.link().set(b.build()).execute()).map_err(nl)
+    }
+
+    /// `ip link set PORT type bridge_slave hairpin … isolated …`.
+    pub fn set_bridge_port(&self, index: u32, hairpin: bool, isolated: bool) -> Result<()> {
+        let msg = rtnetlink::LinkBridgePort::new(index).hairpin(hairpin).isolated(isolated).build();
+        // Port options travel in RTM_NEWLINK on the existing link, as `ip
+        // link set … type bridge_slave` sends them; RTM_SETLINK ignores them.
+        self.run(self.handle.link().set_port(msg).execute()).map_err(nl)
+    }
+
     pub fn rename(&self, index: u32, name: &str) -> Result<()> {
         let msg = LinkUnspec::new_with_index(index).name(name.to_string()).build();
         self.run(self.handle.link().set(msg).execute()).map_err(nl)

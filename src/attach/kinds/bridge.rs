@@ -65,12 +65,17 @@ impl Kind for LinuxBridge {
             let mark = made_for(ctx.guest, ctx.guest_if);
             steps.push(Box::new(CreateBridge { name: self.name.clone(), mark }));
         }
-        self.host_side.make(ctx.guest_if, self.mtu, ctx.req.mac, steps);
+        self.host_side.make(ctx.guest_if, ctx.req.tuning.mtu.unwrap_or(self.mtu), ctx.req.mac, steps);
         steps.push(Box::new(Enslave {
             link: self.host_side.name.clone(),
             bridge: self.name.clone(),
             index: self.index,
         }));
+        let t = &ctx.req.tuning;
+        if t.hairpin || t.isolated {
+            let link = self.host_side.name.clone();
+            steps.push(Box::new(PortFlags { link, hairpin: t.hairpin, isolated: t.isolated }));
+        }
         ctx.guest_if.to_string()
     }
 
@@ -148,6 +153,33 @@ impl Step for CreateBridge {
             }
         }
         Ok(())
+    }
+}
+
+/// `ip link set LINK type bridge_slave hairpin on isolated on`.
+#[derive(Debug)]
+struct PortFlags {
+    link: String,
+    hairpin: bool,
+    isolated: bool,
+}
+
+impl Step for PortFlags {
+    fn command(&self, _: &GuestNames) -> String {
+        let on = |b: bool| if b { "on" } else { "off" };
+        format!(
+            "ip link set {} type bridge_slave hairpin {} isolated {}",
+            self.link,
+            on(self.hairpin),
+            on(self.isolated)
+        )
+    }
+
+    fn run(&self, t: &mut Target) -> Result<()> {
+        let i = t.host_index(&self.link)?;
+        t.host_nl
+            .set_bridge_port(i, self.hairpin, self.isolated)
+            .with_context(|| format!("setting the bridge port flags of {}", self.link))
     }
 }
 

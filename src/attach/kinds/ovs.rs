@@ -112,7 +112,7 @@ impl Kind for OvsBridge {
     }
 
     fn bring_in(&self, ctx: &Ctx, steps: &mut Steps) -> String {
-        self.host_side.make(ctx.guest_if, self.mtu, ctx.req.mac, steps);
+        self.host_side.make(ctx.guest_if, ctx.req.tuning.mtu.unwrap_or(self.mtu), ctx.req.mac, steps);
         if self.userspace {
             steps.push(Box::new(TxChecksumOff { link: ctx.guest_if.to_string() }));
         }
