@@ -5,18 +5,18 @@
 start_ovs
 vsctl add-br sw0 -- set Bridge sw0 datapath_type=netdev
 G1=$(new_guest); G2=$(new_guest); BAD=$(new_guest)
-# With IPv6 off in the guest, adding an IPv6 address fails late: after the
-# veth, the port and its tag exist.
-in_guest "$BAD" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+# A guest sysctl that does not exist fails late: after the veth, the port
+# and its tag exist.
+LATE="--sysctl net.ipv4.conf.eth1.no_such_setting=1"
 
 fails_with "a late failure on an existing bridge is undone" "everything it had made was removed" \
-    pipework sw0 "$BAD" 2001:db8::5/64 @100
+    pipework sw0 $LATE "$BAD" 2001:db8::5/64 @100
 expect_not "no port is left" "veth1pl$BAD" vsctl list-ports sw0
 expect_not "no veth is left" "veth1pl$BAD" in_host ip -o link
 expect "the existing bridge stays" "^sw0$" vsctl list-br
 
 fails_with "a late failure on a bridge the run created is undone" "everything it had made was removed" \
-    pipework ovsnew0 "$BAD" 2001:db8::5/64
+    pipework ovsnew0 $LATE "$BAD" 2001:db8::5/64
 expect_not "the bridge it created is gone" "ovsnew0" vsctl list-br
 expect_not "and its tap device" "ovsnew0" in_host ip -o link
 
@@ -29,7 +29,7 @@ expect_not "no port is added for it" "veth1pl$G1" vsctl list-ports sw0
 vsctl add-port sw0 web-port >/dev/null 2>&1 || true
 expect "the old port row exists" "^web-port$" vsctl list-ports sw0
 fails_with "a failed run leaves the reused port in place" "everything it had made was removed" \
-    pipework sw0 -i eth2 -l web-port "$BAD" 2001:db8::6/64
+    pipework sw0 -i eth2 -l web-port --sysctl net.ipv4.conf.eth2.no_such_setting=1 "$BAD" 2001:db8::6/64
 expect "the old port row is still there" "^web-port$" vsctl list-ports sw0
 pipework sw0 -i eth2 -l web-port "$G1" 10.22.0.1/24 @100
 pipework sw0 "$G2" 10.22.0.2/24 @100

@@ -27,3 +27,13 @@ tcp_ok "$G2" "$G1" 10.35.0.2
 pipework --detach "$G1"
 expect "--detach leaves the old default" "default via 10.1.0.1 dev up0" in_guest "$G1" ip route
 fails_with "one gateway per family" "one default gateway per family" pipework br1 "$G1" 10.35.1.2/24@10.35.1.1,10.35.2.2/24@10.35.2.1
+
+# IPv6 off in the guest, as Docker leaves --network none containers: turned
+# on for the attached interface only, and said so.
+G3=$(new_guest)
+in_guest "$G3" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+expect "IPv6 is turned on for eth1, said on stderr" "IPv6 is off in guest .*turning it on for eth1 only" \
+    pipework br1 --nodad "$G3" 2001:db8:35::3/64
+expect "eth1 has its IPv6 address" "inet6 2001:db8:35::3/64" in_guest "$G3" ip -o addr show eth1
+expect "the rest of the guest keeps IPv6 off" "^1$" in_guest "$G3" cat /proc/sys/net/ipv6/conf/all/disable_ipv6
+ping_ok "$G3" 2001:db8:35::1

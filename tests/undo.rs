@@ -17,21 +17,21 @@ fn give_old_default_route(guest: &Guest) {
          && ip addr add 10.1.0.2/24 dev up0 && ip route add default via 10.1.0.1");
 }
 
-/// The guest has IPv6 switched off, so adding the address fails after the
-/// bridge, the veth pair and the enslavement were made.
+/// A guest sysctl that does not exist fails its step after the bridge, the
+/// veth pair and the enslavement were made.
 #[test]
-fn failed_address_removes_veth_and_the_bridge_it_created() {
+fn failed_late_step_removes_veth_and_the_bridge_it_created() {
     let host = Host::new();
     let guest = host.guest();
-    guest.ok("sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1");
     let before = (host.state(), guest.state());
 
-    let out = host.pipework(&["brnew0", &guest.id(), "2001:db8::5/64"]);
+    let out =
+        host.pipework(&["brnew0", "--sysctl", "net.ipv4.conf.eth1.no_such_setting=1", &guest.id(), "2001:db8::5/64"]);
 
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(err.contains("everything it had made was removed"), "{err}");
-    assert!(err.contains("adding 2001:db8::5/64 to eth1"), "{err}");
+    assert!(err.contains("net.ipv4.conf.eth1.no_such_setting"), "{err}");
     assert_unchanged(&before, &host, &guest);
 }
 
@@ -42,10 +42,10 @@ fn failed_macvlan_attach_restores_parent_state() {
     let host = Host::new();
     let guest = host.guest();
     host.ok("ip link add lan0 type veth peer name lan0p && ip link set lan0p up");
-    guest.ok("sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1");
     let before = (host.state(), guest.state());
 
-    let out = host.pipework(&["lan0", &guest.id(), "2001:db8::7/64"]);
+    let out =
+        host.pipework(&["lan0", "--sysctl", "net.ipv4.conf.eth1.no_such_setting=1", &guest.id(), "2001:db8::7/64"]);
 
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_unchanged(&before, &host, &guest);
@@ -81,10 +81,10 @@ fn undo_leaves_an_existing_bridge_alone() {
     host.ok("ip link add br1 type bridge && ip link set br1 up");
     let out = host.pipework(&["br1", &ok_guest.id(), "10.0.0.2/24"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    bad_guest.ok("sysctl -qw net.ipv6.conf.all.disable_ipv6=1");
     let before = (host.state(), bad_guest.state());
 
-    let out = host.pipework(&["br1", &bad_guest.id(), "2001:db8::9/64"]);
+    let out =
+        host.pipework(&["br1", "--sysctl", "net.ipv4.conf.eth1.no_such_setting=1", &bad_guest.id(), "2001:db8::9/64"]);
 
     assert_eq!(out.status.code(), Some(1));
     assert_unchanged(&before, &host, &bad_guest);

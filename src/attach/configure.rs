@@ -67,6 +67,36 @@ impl Step for Tune {
     }
 }
 
+/// IPv6 on for this interface, when the guest has it off (Docker does so in
+/// `--network none` containers): an IPv6 address asked for must work.
+/// Said on stderr; undo turns it off again.
+#[derive(Debug)]
+pub struct EnableIpv6 {
+    pub link: String,
+}
+
+impl Step for EnableIpv6 {
+    fn command(&self, g: &GuestNames) -> String {
+        format!("{} sysctl -w net/ipv6/conf/{}/disable_ipv6=0", g.exec, self.link)
+    }
+
+    fn run(&self, t: &mut Target) -> Result<()> {
+        let key = format!("net/ipv6/conf/{}/disable_ipv6", self.link);
+        // A guest whose kernel has no IPv6 at all has no such key: the
+        // address step will say what is wrong.
+        let Ok(off) = sysctl::get_in(t.guest_ns, &key) else { return Ok(()) };
+        if off != "1" {
+            return Ok(());
+        }
+        eprintln!("pipework: IPv6 is off in guest {}; turning it on for {} only", t.guest_label, self.link);
+        sysctl::set_in(t.guest_ns, &key, "0")?;
+        t.on_undo(format!("turn IPv6 off again on {} in the guest", self.link), move |t| {
+            sysctl::set_in(t.guest_ns, &key, "1").map(|_| ())
+        });
+        Ok(())
+    }
+}
+
 /// `sysctl -w KEY=VALUE` in the guest's namespace; undo puts the old value
 /// back.
 #[derive(Debug)]

@@ -11,7 +11,8 @@
 use std::net::IpAddr;
 
 use crate::attach::configure::{
-    AddAddress, AddGatewayRoute, Announce, Dhcp, DropDefaultRoutes, GuestUp, Rename, ReplaceDefault, Sysctl, Tune,
+    AddAddress, AddGatewayRoute, Announce, Dhcp, DropDefaultRoutes, EnableIpv6, GuestUp, Rename, ReplaceDefault,
+    Sysctl, Tune,
 };
 use crate::attach::facts::Facts;
 use crate::attach::kinds::Ctx;
@@ -51,6 +52,9 @@ pub fn plan(req: &Attach, f: &Facts) -> Plan {
         AddressSpec::None { gateway } => gateway.iter().copied().collect(),
         AddressSpec::Dhcp { .. } => Vec::new(),
     };
+    if addrs.iter().any(|a| a.addr.addr().is_ipv6()) {
+        steps.push(Box::new(EnableIpv6 { link: guest_if.clone() }));
+    }
     for a in addrs {
         steps.push(Box::new(AddAddress { link: guest_if.clone(), addr: a.addr, nodad: req.nodad }));
     }

@@ -19,3 +19,18 @@ pub fn set_in(ns: &File, key: &str, value: &str) -> Result<String> {
     std::fs::write(&path, value).with_context(|| format!("setting {key}={value} in the guest"))?;
     Ok(old.trim().to_string())
 }
+
+/// `sysctl -n KEY` inside `ns`.
+pub fn get_in(ns: &File, key: &str) -> Result<String> {
+    let path = path_of(key);
+    let _inside = netns::enter(ns)?;
+    Ok(std::fs::read_to_string(&path).with_context(|| format!("reading {key} in the guest"))?.trim().to_string())
+}
+
+fn path_of(key: &str) -> String {
+    if key.contains('/') {
+        format!("/proc/sys/{key}")
+    } else {
+        format!("/proc/sys/{}", key.replace('.', "/"))
+    }
+}
