@@ -37,3 +37,22 @@ expect "IPv6 is turned on for eth1, said on stderr" "IPv6 is off in guest .*turn
 expect "eth1 has its IPv6 address" "inet6 2001:db8:35::3/64" in_guest "$G3" ip -o addr show eth1
 expect "the rest of the guest keeps IPv6 off" "^1$" in_guest "$G3" cat /proc/sys/net/ipv6/conf/all/disable_ipv6
 ping_ok "$G3" 2001:db8:35::1
+
+# --table N (CNI's sbr, reference #123): the interface's routes in table N,
+# a rule for its address, the guest's main table untouched. Traffic from the
+# new address leaves through it; other traffic keeps the old default.
+G4=$(new_guest)
+in_guest "$G4" ip link add up0 type veth peer name up0p
+in_guest "$G4" ip link set up0p up
+in_guest "$G4" ip link set up0 up
+in_guest "$G4" ip addr add 10.1.0.2/24 dev up0
+in_guest "$G4" ip route add default via 10.1.0.1
+in_guest "$G2" ip addr add 10.99.0.1/32 dev eth1
+pipework br1 --table 100 "$G4" 10.35.0.4/24@10.35.0.1
+expect "a rule for the new address" "from 10.35.0.4 lookup 100" in_guest "$G4" ip rule
+expect "table 100 routes through eth1" "default via 10.35.0.1 dev eth1" in_guest "$G4" ip route show table 100
+expect "the main default is untouched" "^default via 10.1.0.1 dev up0" in_guest "$G4" ip route
+expect "from the new address, traffic leaves by eth1" "1 received" in_guest "$G4" ping -c 1 -W 2 -I 10.35.0.4 10.99.0.1
+ping_fails "$G4" 10.99.0.1
+pipework --detach "$G4"
+expect_not "--detach removes the rule" "10.35.0.4" in_guest "$G4" ip rule

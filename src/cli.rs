@@ -76,6 +76,11 @@ pub struct Cli {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub metric: Option<u32>,
 
+    /// Put the interface's routes in routing table N (1 to 252) with a rule
+    /// for its source addresses, and keep the container's main table
+    #[arg(long, value_name = "N")]
+    pub table: Option<u32>,
+
     /// Add IPv6 addresses without duplicate address detection: usable at
     /// once instead of after a second or two
     #[arg(long)]
@@ -257,6 +262,7 @@ pub fn parse(cli: &Cli) -> Result<Parsed> {
     let mut ipvlan_flag = cli.ipvlan_flags.map(|f| format!("{f:?}").to_lowercase());
     let mut macvlan_mode = cli.macvlan_mode.map(|m| m.as_str().to_string());
     let mut metric = cli.metric.map(|m| m.to_string());
+    let mut table = cli.table.map(|t| t.to_string());
     let mut nodad = cli.nodad;
     let (mut promisc, mut hairpin, mut isolated) = (cli.promisc, cli.hairpin, cli.isolated);
     let mut mtu = cli.mtu.map(|m| m.to_string());
@@ -288,6 +294,7 @@ pub fn parse(cli: &Cli) -> Result<Parsed> {
             "--ipvlan-flags" => &mut ipvlan_flag,
             "--macvlan-mode" => &mut macvlan_mode,
             "--metric" => &mut metric,
+            "--table" => &mut table,
             "--mtu" => &mut mtu,
             "--txqueuelen" => &mut txqueuelen,
             _ => break,
@@ -361,6 +368,13 @@ pub fn parse(cli: &Cli) -> Result<Parsed> {
             .map(|m| m.parse::<u32>().ok().filter(|m| *m > 0).with_context(|| format!("--metric {m}: a number from 1")))
             .transpose()?,
         nodad,
+        table: table
+            .map(|t| {
+                t.parse::<u32>().ok().filter(|t| (1..=252).contains(t) || *t > 255).with_context(|| {
+                    format!("--table {t}: a table number other than 0 and 253 to 255 (default, main, local)")
+                })
+            })
+            .transpose()?,
         tuning: Tuning {
             mtu: mtu
                 .map(|m| {

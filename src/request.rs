@@ -91,6 +91,9 @@ pub struct Attach {
     pub metric: Option<u32>,
     /// `--nodad`: IPv6 addresses skip duplicate address detection.
     pub nodad: bool,
+    /// `--table N`: the interface's routes in table N, and a rule sending
+    /// its addresses' traffic there; the guest's main table stays.
+    pub table: Option<u32>,
     /// `--mtu`, `--txqueuelen`, `--promisc`, `--sysctl`, `--hairpin`, `--isolated`.
     pub tuning: Tuning,
     pub ovs: OvsOptions,

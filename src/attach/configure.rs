@@ -210,22 +210,24 @@ impl Step for DropDefaultRoutes {
     }
 }
 
-/// `ip route add GW dev LINK scope link`: the gateway is not in our prefix.
+/// `ip route add GW dev LINK scope link [table N]`: the gateway is not in
+/// our prefix.
 #[derive(Debug, PartialEq)]
 pub struct AddGatewayRoute {
     pub link: String,
     pub gateway: IpAddr,
+    pub table: Option<u32>,
 }
 
 impl Step for AddGatewayRoute {
     fn command(&self, g: &GuestNames) -> String {
-        format!("{} route add {} dev {} scope link", g.ip, self.gateway, self.link)
+        format!("{} route add {} dev {} scope link{}", g.ip, self.gateway, self.link, in_table(self.table))
     }
 
     fn run(&self, t: &mut Target) -> Result<()> {
         let i = t.guest_index(&self.link)?;
         t.guest_nl
-            .add_host_route(i, self.gateway)
+            .add_host_route(i, self.gateway, self.table)
             .with_context(|| format!("adding a route to gateway {} on {}", self.gateway, self.link))
     }
 }
@@ -237,21 +239,91 @@ pub struct ReplaceDefault {
     pub link: String,
     pub gateway: IpAddr,
     pub metric: Option<u32>,
+    /// `--table N`: in that table, beside the main one's.
+    pub table: Option<u32>,
 }
 
 impl Step for ReplaceDefault {
     fn command(&self, g: &GuestNames) -> String {
+        let table = in_table(self.table);
         match self.metric {
-            None => format!("{} route replace default via {} dev {}", g.ip, self.gateway, self.link),
-            Some(m) => format!("{} route append default via {} dev {} metric {m}", g.ip, self.gateway, self.link),
+            None => format!("{} route replace default via {} dev {}{table}", g.ip, self.gateway, self.link),
+            Some(m) => {
+                format!("{} route append default via {} dev {} metric {m}{table}", g.ip, self.gateway, self.link)
+            }
         }
     }
 
     fn run(&self, t: &mut Target) -> Result<()> {
         let i = t.guest_index(&self.link)?;
         t.guest_nl
-            .default_route(i, self.gateway, self.metric)
+            .default_route(i, self.gateway, self.metric, self.table)
             .with_context(|| format!("setting the default route via {} on {}", self.gateway, self.link))
+    }
+}
+
+/// ` table N` for a command, or nothing for the main table.
+fn in_table(table: Option<u32>) -> String {
+    table.map(|t| format!(" table {t}")).unwrap_or_default()
+}
+
+/// `--table N`, what CNI's sbr plugin does: the address's prefix goes in
+/// table N too, and traffic from the address looks that table up, so it
+/// leaves through this interface whatever the main table says.
+#[derive(Debug)]
+pub struct SourceRouting {
+    pub link: String,
+    pub addr: IpNet,
+    pub table: u32,
+}
+
+impl Step for SourceRouting {
+    fn command(&self, g: &GuestNames) -> String {
+        let (a, n) = (self.addr, self.table);
+        format!(
+            "{0} route add {1} dev {2} src {3} scope link table {n} && {0} rule add from {3} lookup {n}",
+            g.ip,
+            a.trunc(),
+            self.link,
+            a.addr()
+        )
+    }
+
+    fn run(&self, t: &mut Target) -> Result<()> {
+        let i = t.guest_index(&self.link)?;
+        let (addr, table) = (self.addr, self.table);
+        t.guest_nl
+            .add_prefix_route(i, addr, table)
+            .with_context(|| format!("adding {} to table {table}", addr.trunc()))?;
+        t.guest_nl
+            .add_source_rule(addr.addr(), table)
+            .with_context(|| format!("adding the rule from {}", addr.addr()))?;
+        // Rules outlive the link: its own undo.
+        t.on_undo(format!("ip rule del from {} in the guest", addr.addr()), move |t| {
+            t.guest_nl.delete_source_rules(addr.addr()).map(|_| ())
+        });
+        Ok(())
+    }
+}
+
+/// `--detach`: the rules `--table` added for the interface's addresses
+/// (rules outlive the link they route to).
+#[derive(Debug)]
+pub struct DropSourceRules {
+    pub addrs: Vec<IpAddr>,
+}
+
+impl Step for DropSourceRules {
+    fn command(&self, g: &GuestNames) -> String {
+        let dels: Vec<String> = self.addrs.iter().map(|a| format!("{} rule del from {a}", g.ip)).collect();
+        format!("{}  # where there is one", dels.join(" ; "))
+    }
+
+    fn run(&self, t: &mut Target) -> Result<()> {
+        for a in &self.addrs {
+            t.guest_nl.delete_source_rules(*a).with_context(|| format!("removing the rules from {a}"))?;
+        }
+        Ok(())
     }
 }
 

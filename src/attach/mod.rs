@@ -4,7 +4,7 @@
 //! guest-side steps every kind ends with; `step` the language they share.
 
 pub mod apply;
-mod configure;
+pub mod configure;
 pub mod facts;
 pub mod kinds;
 pub mod names;

@@ -12,7 +12,7 @@ use std::net::IpAddr;
 
 use crate::attach::configure::{
     AddAddress, AddGatewayRoute, Announce, Dhcp, DropDefaultRoutes, EnableIpv6, GuestUp, Rename, ReplaceDefault,
-    Sysctl, Tune,
+    SourceRouting, Sysctl, Tune,
 };
 use crate::attach::facts::Facts;
 use crate::attach::kinds::Ctx;
@@ -59,18 +59,24 @@ pub fn plan(req: &Attach, f: &Facts) -> Plan {
         steps.push(Box::new(AddAddress { link: guest_if.clone(), addr: a.addr, nodad: req.nodad }));
     }
     steps.push(Box::new(GuestUp { link: guest_if.clone() }));
+    if let Some(table) = req.table {
+        for a in addrs {
+            steps.push(Box::new(SourceRouting { link: guest_if.clone(), addr: a.addr, table }));
+        }
+    }
     for gw in gateways {
-        // With --metric the guest's own default routes stay beside ours.
-        if req.metric.is_none() {
+        // With --metric or --table the guest's own default routes stay.
+        if req.metric.is_none() && req.table.is_none() {
             steps.push(Box::new(DropDefaultRoutes { family: Family::of(&gw) }));
         }
         // The reference asks the kernel whether GW is reachable; the only
         // routes that can make it reachable over this new interface are the
         // prefixes of its addresses, so the answer is known here.
         if !addrs.iter().any(|a| a.addr.contains(&gw)) {
-            steps.push(Box::new(AddGatewayRoute { link: guest_if.clone(), gateway: gw }));
+            steps.push(Box::new(AddGatewayRoute { link: guest_if.clone(), gateway: gw, table: req.table }));
         }
-        steps.push(Box::new(ReplaceDefault { link: guest_if.clone(), gateway: gw, metric: req.metric }));
+        let (metric, table) = (req.metric, req.table);
+        steps.push(Box::new(ReplaceDefault { link: guest_if.clone(), gateway: gw, metric, table }));
     }
 
     f.kind.finish(&ctx, &mut steps);
@@ -183,6 +189,20 @@ mod tests {
             c.contains(&"nsenter -t 4242 -n ip route append default via 2001:db8::1 dev eth1 metric 200".to_string())
         );
         assert_eq!(c.iter().filter(|l| l.contains("arping")).count(), 1, "{c:?}");
+    }
+
+    #[test]
+    fn a_table_of_its_own_leaves_the_main_defaults() {
+        let mut req = request("10.0.0.5/24@10.0.0.1");
+        req.table = Some(100);
+        let c = commands(linux_bridge(), &req);
+        assert!(!c.iter().any(|l| l.contains("route del default")), "{c:?}");
+        assert!(c.contains(
+            &"nsenter -t 4242 -n ip route add 10.0.0.0/24 dev eth1 src 10.0.0.5 scope link table 100 \
+              && nsenter -t 4242 -n ip rule add from 10.0.0.5 lookup 100"
+                .to_string()
+        ));
+        assert!(c.contains(&"nsenter -t 4242 -n ip route replace default via 10.0.0.1 dev eth1 table 100".to_string()));
     }
 
     #[test]

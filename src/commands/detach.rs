@@ -14,6 +14,7 @@ use anyhow::{Context, Result};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
+use crate::attach::configure::DropSourceRules;
 use crate::attach::kinds::{self, Found};
 use crate::attach::step::{Step, Steps, Target};
 use crate::guest::{self, GuestNames};
@@ -42,6 +43,11 @@ pub fn run(d: &Detach, dry_run: bool) -> Result<()> {
         Some(link) => {
             for (pid, command) in dhcp_clients(&guest.netns, &link.name)? {
                 steps.push(Box::new(StopClient { pid, command }));
+            }
+            // Rules that --table added for its addresses outlive the link.
+            let addrs: Vec<_> = guest_nl.addresses(link.index)?.into_iter().map(|a| a.addr()).collect();
+            if !addrs.is_empty() {
+                steps.push(Box::new(DropSourceRules { addrs }));
             }
             steps.extend(kinds::detach(&Found { link: &link, host_nl: &host_nl, vsctl: vsctl.as_ref() })?);
             steps.extend(kinds::host_leftovers(&host_nl, &guest.identity, d.guest_if.as_str())?);

@@ -15,7 +15,7 @@ use std::os::fd::AsRawFd;
 use std::rc::Rc;
 
 use anyhow::{anyhow, Context, Result};
-use futures::TryStreamExt;
+use futures::{FutureExt, TryStreamExt};
 use ipnet::IpNet;
 use macaddr::MacAddr6;
 use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage};
@@ -25,6 +25,7 @@ use rtnetlink::packet_route::link::{
 };
 // Boot is what `ip route add` uses: routes look exactly like the reference's.
 use rtnetlink::packet_route::route::{RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType};
+use rtnetlink::packet_route::rule::{RuleAction, RuleAttribute, RuleMessage};
 use rtnetlink::packet_route::AddressFamily;
 use rtnetlink::{Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, RouteMessageBuilder};
 
@@ -535,7 +536,8 @@ impl Netlink {
     }
 
     /// `ip route add GW/32 dev IF` (scope link): makes an off-link gateway reachable.
-    pub fn add_host_route(&self, index: u32, gw: IpAddr) -> Result<()> {
+    /// In routing table `table` (the main one when None).
+    pub fn add_host_route(&self, index: u32, gw: IpAddr, table: Option<u32>) -> Result<()> {
         let len = if gw.is_ipv4() { 32 } else { 128 };
         let msg = RouteMessageBuilder::<IpAddr>::new()
             .destination_prefix(gw, len)
@@ -543,18 +545,72 @@ impl Netlink {
             .output_interface(index)
             .scope(RouteScope::Link)
             .protocol(RouteProtocol::Boot)
+            .table_id(table.unwrap_or(u32::from(RouteHeader::RT_TABLE_MAIN)))
             .build();
         self.run(self.handle.route().add(msg).execute()).map_err(nl)
     }
 
+    /// `ip route add PREFIX dev IF src ADDR scope link table TABLE`: the
+    /// prefix of an address, in a table of its own.
+    pub fn add_prefix_route(&self, index: u32, addr: IpNet, table: u32) -> Result<()> {
+        let msg = RouteMessageBuilder::<IpAddr>::new()
+            .destination_prefix(addr.network(), addr.prefix_len())
+            .map_err(|e| anyhow!("{e}"))?
+            .pref_source(addr.addr())
+            .map_err(|e| anyhow!("{e}"))?
+            .output_interface(index)
+            .scope(RouteScope::Link)
+            .protocol(RouteProtocol::Boot)
+            .table_id(table)
+            .build();
+        self.run(self.handle.route().add(msg).execute()).map_err(nl)
+    }
+
+    /// `ip rule add from ADDR lookup TABLE`.
+    pub fn add_source_rule(&self, src: IpAddr, table: u32) -> Result<()> {
+        // The action must be said: rtnetlink leaves it unspecified, which
+        // the kernel stores as a rule that does nothing.
+        let req = match src {
+            IpAddr::V4(a) => {
+                let r = self.handle.rule().add().v4().source_prefix(a, 32).table_id(table);
+                r.action(RuleAction::ToTable).execute().boxed_local()
+            }
+            IpAddr::V6(a) => {
+                let r = self.handle.rule().add().v6().source_prefix(a, 128).table_id(table);
+                r.action(RuleAction::ToTable).execute().boxed_local()
+            }
+        };
+        self.run(req).map_err(nl)
+    }
+
+    /// `ip rule del from ADDR` for every rule of that exact source.
+    pub fn delete_source_rules(&self, src: IpAddr) -> Result<usize> {
+        let version = if src.is_ipv4() { rtnetlink::IpVersion::V4 } else { rtnetlink::IpVersion::V6 };
+        let rules: Vec<RuleMessage> = self
+            .run(self.handle.rule().get(version).execute().try_collect())
+            .map_err(nl)
+            .context("listing routing rules")?;
+        let len = if src.is_ipv4() { 32 } else { 128 };
+        let mut n = 0;
+        for r in rules {
+            let from = r.attributes.iter().any(|a| matches!(a, RuleAttribute::Source(ip) if *ip == src));
+            if from && r.header.src_len == len {
+                self.run(self.handle.rule().del(r).execute()).map_err(nl)?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
     /// `ip route replace default via GW dev IF`.
     pub fn replace_default(&self, index: u32, gw: IpAddr) -> Result<()> {
-        self.default_route(index, gw, None)
+        self.default_route(index, gw, None, None)
     }
 
     /// The default route via GW on IF: replacing the one of the same key
     /// (no metric), or appended beside the others with this metric.
-    pub fn default_route(&self, index: u32, gw: IpAddr, metric: Option<u32>) -> Result<()> {
+    /// In routing table `table` (the main one when None).
+    pub fn default_route(&self, index: u32, gw: IpAddr, metric: Option<u32>, table: Option<u32>) -> Result<()> {
         let unspecified = match gw {
             IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
@@ -564,7 +620,8 @@ impl Netlink {
             .and_then(|b| b.gateway(gw))
             .map_err(|e| anyhow!("{e}"))?
             .output_interface(index)
-            .protocol(RouteProtocol::Boot);
+            .protocol(RouteProtocol::Boot)
+            .table_id(table.unwrap_or(u32::from(RouteHeader::RT_TABLE_MAIN)));
         match metric {
             None => self.run(self.handle.route().add(msg.build()).replace().execute()).map_err(nl),
             Some(m) => self.run(self.handle.route().add(msg.priority(m).build()).execute()).map_err(nl),

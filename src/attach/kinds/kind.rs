@@ -151,6 +151,7 @@ pub mod testing {
             macvlan_mode: None,
             metric: None,
             nodad: false,
+            table: None,
             tuning: Default::default(),
             ovs: Default::default(),
             dhcp_timeout: std::time::Duration::from_secs(30),
