@@ -24,6 +24,7 @@ nsenter -t $G -n ip addr add 10.30.1.2/24 brd 10.30.1.255 dev eth1
 nsenter -t $G -n ip link set eth1 up
 nsenter -t $G -n ip -f inet route del default
 nsenter -t $G -n ip route replace default via 10.30.1.1 dev eth1
+# then: warn if net.bridge.bridge-nf-call-iptables=1 and the iptables FORWARD policy is DROP
 nsenter -t $G -n arping -c 1 -A -I eth1 10.30.1.2"
 [ "$out" = "$want" ] || fail "dry run printed:
 $out

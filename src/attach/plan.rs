@@ -140,6 +140,7 @@ mod tests {
                 "nsenter -t 4242 -n ip link set eth1 up",
                 "nsenter -t 4242 -n ip -f inet route del default",
                 "nsenter -t 4242 -n ip route replace default via 10.10.103.254 dev eth1",
+                "# then: warn if net.bridge.bridge-nf-call-iptables=1 and the iptables FORWARD policy is DROP",
                 "nsenter -t 4242 -n arping -c 1 -A -I eth1 10.10.103.95",
             ]
         );

@@ -6,6 +6,7 @@ pub mod arp;
 pub mod ethtool;
 pub mod exec;
 pub mod genl;
+pub mod netfilter;
 pub mod netlink;
 pub mod netns;
 pub mod signals;

@@ -9,6 +9,7 @@ use crate::attach::kinds::kind::{Ctx, Entry, Found, Kind, Probe};
 use crate::attach::kinds::veth::{self, HostSide};
 use crate::attach::step::{Step, Steps, Target};
 use crate::guest::{GuestNames, Identity};
+use crate::sys::netfilter;
 use crate::sys::netlink::{errno, LinkKind, Netlink};
 
 pub const ENTRY: Entry = Entry { recognise, detach, host_leftovers };
@@ -77,6 +78,11 @@ impl Kind for LinuxBridge {
             steps.push(Box::new(PortFlags { link, hairpin: t.hairpin, isolated: t.isolated }));
         }
         ctx.guest_if.to_string()
+    }
+
+    /// Last: whether the host's netfilter will drop what the bridge forwards.
+    fn finish(&self, _: &Ctx, steps: &mut Steps) {
+        steps.push(Box::new(CheckBridgeFilter { bridge: self.name.clone() }));
     }
 
     /// A bridge that is down never makes its ports forward: no use waiting
@@ -151,6 +157,32 @@ impl Step for CreateBridge {
                 let _ = t.host_nl.delete(i);
                 return Err(e.context(format!("creating bridge {name}")));
             }
+        }
+        Ok(())
+    }
+}
+
+/// "Attached, but nothing pings" (reference #211, #98, #220): bridged
+/// traffic handed to iptables whose FORWARD policy drops it. Said on stderr
+/// with the fix; no rule is changed by us, and the attach stands.
+#[derive(Debug)]
+struct CheckBridgeFilter {
+    bridge: String,
+}
+
+impl Step for CheckBridgeFilter {
+    fn command(&self, _: &GuestNames) -> String {
+        "# then: warn if net.bridge.bridge-nf-call-iptables=1 and the iptables FORWARD policy is DROP".to_string()
+    }
+
+    fn run(&self, _: &mut Target) -> Result<()> {
+        for (family, sysctl, program) in netfilter::bridged_traffic_dropped() {
+            eprintln!(
+                "pipework: warning: {family} traffic that {br} forwards goes through {program} \
+                 (net.bridge.{sysctl}=1), and its FORWARD policy is DROP: guests on {br} will not reach each other. \
+                 Fix: {program} -I FORWARD -m physdev --physdev-is-bridged -j ACCEPT (or sysctl -w net.bridge.{sysctl}=0)",
+                br = self.bridge
+            );
         }
         Ok(())
     }
