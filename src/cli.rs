@@ -8,7 +8,7 @@ use clap::Parser;
 
 use crate::request::{
     parse_mac_tag, AddressSpec, Attach, Datapath, Detach, Engine, Family, GuestRef, HostIfRef, IfName, Ipvlan,
-    IpvlanFlag, IpvlanMode, MacvlanMode, OvsOptions, PassThrough, Request, Tuning, Verb,
+    IpvlanFlag, IpvlanMode, MacvlanMode, OvsOptions, PassThrough, Request, Shim, Tuning, Verb,
 };
 
 pub const USAGE: &str = "\
@@ -129,6 +129,12 @@ pub struct Cli {
     #[arg(long, conflicts_with = "wait")]
     pub detach: bool,
 
+    /// Give the host a macvlan of its own on HOSTIF: HOSTIF ADDRESS [ROUTE...]
+    /// (the host cannot reach its macvlan guests through HOSTIF itself);
+    /// --detach --shim HOSTIF removes it
+    #[arg(long, conflicts_with_all = ["wait", "direct_phys", "ipvlan"])]
+    pub shim: bool,
+
     /// With --detach: a guest or interface that is not there is an error
     #[arg(long, requires = "detach")]
     pub strict: bool,
@@ -243,6 +249,9 @@ pub fn parse(cli: &Cli) -> Result<Parsed> {
         return Ok(Parsed::Request(Request::Wait { guest_if: IfName::parse(name, "-i")? }));
     }
 
+    if cli.shim {
+        return parse_shim(cli);
+    }
     if cli.detach {
         return parse_detach(cli, guest_if);
     }
@@ -432,6 +441,39 @@ fn parse_detach(cli: &Cli, mut guest_if: Option<String>) -> Result<Parsed> {
     })))
 }
 
+/// `--shim [-l NAME] HOSTIF ADDRESS [ROUTE…]`, or `--detach --shim [-l NAME]
+/// HOSTIF`.
+fn parse_shim(cli: &Cli) -> Result<Parsed> {
+    let mut name = cli.host_side.clone();
+    let mut positional = Vec::new();
+    let mut w = cli.words.iter();
+    while let Some(word) = w.next() {
+        match word.as_str() {
+            "-l" => name = Some(value_of(&mut w, "-l")?),
+            other if other.starts_with('-') => bail!("unknown option '{other}' for --shim; see pipework --help"),
+            other => positional.push(other),
+        }
+    }
+    let Some((parent, rest)) = positional.split_first() else { return Ok(Parsed::Usage) };
+    let parent = IfName::parse(parent, "--shim HOSTIF")?;
+    let default = crate::attach::names::fit(format!("shim-{parent}"));
+    let name = IfName::parse(name.as_deref().unwrap_or(&default), "-l")?;
+    let net = |s: &&str| -> Result<ipnet::IpNet> {
+        s.parse().or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from)).with_context(|| {
+            format!(
+                "--shim: '{s}' is not an address with its prefix (10.0.5.250/24) or a route (10.0.5.2, 10.0.6.0/24)"
+            )
+        })
+    };
+    let (address, routes) = match (cli.detach, rest) {
+        (true, []) => (None, Vec::new()),
+        (true, _) => bail!("--detach --shim takes HOSTIF only"),
+        (false, []) => return Ok(Parsed::Usage),
+        (false, [address, routes @ ..]) => (Some(net(address)?), routes.iter().map(net).collect::<Result<_>>()?),
+    };
+    Ok(Parsed::Request(Request::Shim(Shim { parent, name, address, routes, detach: cli.detach })))
+}
+
 fn value_of<'a>(w: &mut impl Iterator<Item = &'a String>, flag: &str) -> Result<String> {
     match w.next() {
         Some(v) if !v.starts_with('-') => Ok(v.clone()),
@@ -604,6 +646,17 @@ mod tests {
         assert_eq!(attach("--macvlan-mode vepa eth2 web1 10.0.0.5/24").macvlan_mode, Some(MacvlanMode::Vepa));
         assert!(parse(&cli("eth2 --macvlan-mode nat web1 10.0.0.5/24")).is_err());
         assert!(parse(&cli("eth2 --ipvlan l2 --macvlan-mode vepa web1 10.0.0.5/24")).is_err());
+    }
+
+    #[test]
+    fn a_shim_for_the_host() {
+        let p = parse(&cli("--shim eth2 10.0.5.250/24 10.0.6.0/24 10.0.7.9")).unwrap();
+        let Parsed::Request(Request::Shim(s)) = p else { panic!("{p:?}") };
+        assert_eq!((s.name.as_str(), s.address.unwrap().to_string()), ("shim-eth2", "10.0.5.250/24".into()));
+        assert_eq!(s.routes.iter().map(|r| r.to_string()).collect::<Vec<_>>(), ["10.0.6.0/24", "10.0.7.9/32"]);
+        let p = parse(&cli("--detach --shim -l myshim eth2")).unwrap();
+        let Parsed::Request(Request::Shim(s)) = p else { panic!("{p:?}") };
+        assert!(s.detach && s.address.is_none() && s.name.as_str() == "myshim");
     }
 
     #[test]

@@ -88,7 +88,8 @@ fn run(cli: Cli) -> Result<u8> {
         Some(verb) if Netlink::connect()?.link(&cli.words[0])?.is_none() => cli::parse_passthrough(&cli, verb)?,
         _ => cli::parse(&cli)?,
     };
-    let changes_the_host = !cli.dry_run && matches!(parsed, Parsed::Request(Request::Attach(_) | Request::Detach(_)));
+    let changes_the_host =
+        !cli.dry_run && matches!(parsed, Parsed::Request(Request::Attach(_) | Request::Detach(_) | Request::Shim(_)));
     if changes_the_host {
         signals::defer_interruptions()?;
     }
@@ -104,5 +105,6 @@ fn run(cli: Cli) -> Result<u8> {
         Request::PassThrough(p) => Ok(passthrough::run(&p, cli.dry_run)?.clamp(0, 255) as u8),
         Request::Detach(d) => detach::run(&d, cli.dry_run).map(|()| 0),
         Request::Wait { guest_if } => wait::until_configured(&guest_if).map(|()| 0),
+        Request::Shim(s) => commands::shim::run(&s, cli.dry_run).map(|()| 0),
     }
 }

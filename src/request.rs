@@ -22,6 +22,24 @@ pub enum Request {
     },
     /// `--detach [-i IF] GUEST`: remove what an attach made.
     Detach(Detach),
+    /// `[--detach] --shim [-l NAME] HOSTIF ADDRESS [ROUTE…]`: the host's own
+    /// macvlan on HOSTIF, to reach the guests' macvlans.
+    Shim(Shim),
+}
+
+/// The host's macvlan beside the guests': a macvlan parent does not pass
+/// traffic between itself and its macvlans, so the host reaches its own
+/// macvlan guests only through a macvlan of its own.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shim {
+    pub parent: IfName,
+    /// `-l NAME`, default `shim-` and the parent's name, cut to 15 bytes.
+    pub name: IfName,
+    /// None with `--detach`.
+    pub address: Option<IpNet>,
+    /// More destinations (guests' addresses or prefixes) routed through it.
+    pub routes: Vec<IpNet>,
+    pub detach: bool,
 }
 
 /// `--detach [--strict] [-i IF] GUEST`.

@@ -5,4 +5,5 @@ pub mod attach;
 pub mod batch;
 pub mod detach;
 pub mod passthrough;
+pub mod shim;
 pub mod wait;

@@ -566,6 +566,18 @@ impl Netlink {
         self.run(self.handle.route().add(msg).execute()).map_err(nl)
     }
 
+    /// `ip route add DEST dev IF`, in the main table.
+    pub fn add_route(&self, index: u32, dest: IpNet) -> Result<()> {
+        let msg = RouteMessageBuilder::<IpAddr>::new()
+            .destination_prefix(dest.network(), dest.prefix_len())
+            .map_err(|e| anyhow!("{e}"))?
+            .output_interface(index)
+            .scope(RouteScope::Link)
+            .protocol(RouteProtocol::Boot)
+            .build();
+        self.run(self.handle.route().add(msg).execute()).map_err(nl)
+    }
+
     /// `ip rule add from ADDR lookup TABLE`.
     pub fn add_source_rule(&self, src: IpAddr, table: u32) -> Result<()> {
         // The action must be said: rtnetlink leaves it unspecified, which

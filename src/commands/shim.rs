@@ -1,0 +1,153 @@
+//! `pipework --shim [-l NAME] HOSTIF ADDRESS [ROUTE…]`: the host's own
+//! macvlan on HOSTIF (bridge mode), with an address and routes to the
+//! guests. A macvlan parent passes no traffic between itself and its
+//! macvlans, so without it the host cannot reach its own macvlan guests.
+//! `--detach --shim [-l NAME] HOSTIF` removes it. Made with undo, as an
+//! attach is.
+
+use anyhow::{bail, Context, Result};
+use ipnet::IpNet;
+
+use crate::attach::step::{Step, Steps, Target};
+use crate::guest::GuestNames;
+use crate::request::Shim;
+use crate::sys::arp::Announcer;
+use crate::sys::netlink::{LinkKind, Netlink};
+use crate::sys::{netns, signals};
+
+/// The alias that marks a shim as pipework's, for --detach to trust.
+const MARK: &str = "pipework: host shim";
+
+pub fn run(s: &Shim, dry_run: bool) -> Result<()> {
+    let host_nl = Netlink::connect()?;
+    let here = netns::current()?;
+    let name = s.name.as_str();
+    let existing = host_nl.link(name)?;
+    let mut steps = Steps::new();
+    if s.detach {
+        match existing {
+            Some(l) if l.kind == Some(LinkKind::Macvlan) && l.alias.as_deref() == Some(MARK) => {
+                steps.push(Box::new(DeleteShim { name: name.to_string(), index: l.index }))
+            }
+            Some(_) => bail!("{name} is not a shim pipework made; not removing it"),
+            None => {
+                eprintln!("pipework: nothing to detach: there is no shim {name}");
+                return Ok(());
+            }
+        }
+    } else {
+        if existing.is_some() {
+            bail!(
+                "{name} already exists; remove it first (pipework --detach --shim {}) or name another with -l",
+                s.parent
+            );
+        }
+        let parent = host_nl.link(s.parent.as_str())?.with_context(|| format!("no host interface {}", s.parent))?;
+        if parent.kind == Some(LinkKind::Bridge) {
+            bail!("{} is a bridge: the host reaches a bridge's guests through the bridge itself", s.parent);
+        }
+        let address = s.address.context("--shim needs an address")?;
+        steps.push(Box::new(CreateShim {
+            name: name.to_string(),
+            parent: s.parent.to_string(),
+            index: parent.index,
+            mtu: parent.mtu,
+        }));
+        steps.push(Box::new(Configure { name: name.to_string(), address, routes: s.routes.clone() }));
+    }
+    let names = GuestNames::path("/proc/self/ns/net");
+    if dry_run {
+        for step in &steps {
+            println!("{}", step.command(&names));
+        }
+        return Ok(());
+    }
+    let arp = Announcer::new();
+    let mut t = Target::new(&host_nl, &host_nl, &here, "the host", None, &arp);
+    for step in &steps {
+        if let Err(e) = signals::check().and_then(|()| step.run(&mut t)) {
+            let undone = t.made_something();
+            t.roll_back();
+            return Err(if undone {
+                e.context("the shim was not made; everything made for it was removed")
+            } else {
+                e
+            });
+        }
+    }
+    Ok(())
+}
+
+/// `ip link add link PARENT name NAME type macvlan mode bridge`, marked.
+#[derive(Debug)]
+struct CreateShim {
+    name: String,
+    parent: String,
+    index: u32,
+    mtu: u32,
+}
+
+impl Step for CreateShim {
+    fn command(&self, _: &GuestNames) -> String {
+        format!(
+            "ip link add link {} name {} mtu {} type macvlan mode bridge && ip link set {} alias '{MARK}'",
+            self.parent, self.name, self.mtu, self.name
+        )
+    }
+
+    fn run(&self, t: &mut Target) -> Result<()> {
+        let name = &self.name;
+        t.host_nl
+            .add_macvlan(name, self.index, self.mtu, t.guest_ns, None, "bridge")
+            .with_context(|| format!("creating the shim {name} on {}", self.parent))?;
+        let i = t.host_index(name)?;
+        t.on_undo(format!("delete host interface {name}"), move |t| t.host_nl.delete(i));
+        t.host_nl.name_mark_and_up(i, name, MARK).with_context(|| format!("marking and setting {name} up"))
+    }
+}
+
+/// The address, then the routes through the shim.
+#[derive(Debug)]
+struct Configure {
+    name: String,
+    address: IpNet,
+    routes: Vec<IpNet>,
+}
+
+impl Step for Configure {
+    fn command(&self, _: &GuestNames) -> String {
+        let mut c = format!("ip addr add {} dev {}", self.address, self.name);
+        for r in &self.routes {
+            c.push_str(&format!(" && ip route add {r} dev {}", self.name));
+        }
+        c
+    }
+
+    fn run(&self, t: &mut Target) -> Result<()> {
+        let i = t.host_index(&self.name)?;
+        t.host_nl
+            .add_address(i, self.address, false)
+            .with_context(|| format!("adding {} to {}", self.address, self.name))?;
+        for r in &self.routes {
+            t.host_nl.add_route(i, *r).with_context(|| format!("routing {r} through {}", self.name))?;
+        }
+        Ok(())
+    }
+}
+
+/// `ip link del NAME`: the shim goes, its address and routes with it.
+#[derive(Debug)]
+struct DeleteShim {
+    name: String,
+    index: u32,
+}
+
+impl Step for DeleteShim {
+    fn command(&self, _: &GuestNames) -> String {
+        format!("ip link del {}", self.name)
+    }
+
+    fn run(&self, t: &mut Target) -> Result<()> {
+        t.host_nl.delete(self.index).with_context(|| format!("deleting the shim {}", self.name))
+    }
+}
