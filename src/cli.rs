@@ -22,7 +22,8 @@ Usage:
   pipework --detach [--strict] [-i GUESTIF] GUEST
                                          (or the attach command line after --detach)
 
-  ADDRESS is A.B.C.D/N[@GATEWAY], an IPv6 prefix[@GATEWAY], 0/0 (no address),
+  ADDRESS is A.B.C.D/N[@GATEWAY], an IPv6 prefix[@GATEWAY], a list of those
+  (A,B,...), 0/0 (no address), slaac (IPv6 from router advertisements),
   or a DHCP method (dhcp, udhcpc, udhcpc-f, dhclient, dhclient-f, dhcpcd,
   builtin-dhcp, builtin-dhcp-f).
   GUEST is a Docker container, an LXC container, a PID, a name in

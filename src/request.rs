@@ -408,6 +408,9 @@ pub enum AddressSpec {
         method: DhcpMethod,
         options: Vec<String>,
     },
+    /// `slaac`: IPv6 addresses and the default route from router
+    /// advertisements on the link.
+    Slaac,
 }
 
 /// Settings of the guest's interface beyond its address.
@@ -508,6 +511,9 @@ impl AddressSpec {
             Some((h, o)) => (h, Some(o)),
             None => (s, None),
         };
+        if s == "slaac" {
+            return Ok(AddressSpec::Slaac);
+        }
         let method = DhcpMethod::ALL.into_iter().find(|m| m.keyword() == head);
         if let Some(method) = method {
             let options =

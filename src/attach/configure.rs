@@ -348,6 +348,48 @@ impl Step for Dhcp {
     }
 }
 
+/// `slaac`: the interface is up and takes router advertisements; wait, up
+/// to the DHCP time limit, for a global IPv6 address made from one.
+#[derive(Debug)]
+pub struct AwaitSlaac {
+    pub link: String,
+    pub timeout: Duration,
+}
+
+impl Step for AwaitSlaac {
+    fn command(&self, _: &GuestNames) -> String {
+        format!(
+            "# then: wait up to {} s for an IPv6 address from a router advertisement on {}",
+            self.timeout.as_secs(),
+            self.link
+        )
+    }
+
+    fn run(&self, t: &mut Target) -> Result<()> {
+        let i = t.guest_index(&self.link)?;
+        let deadline = Instant::now() + self.timeout;
+        loop {
+            let global = t.guest_nl.addresses(i)?.into_iter().any(|a| match a.addr() {
+                IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) != 0xfe80,
+                IpAddr::V4(_) => false,
+            });
+            if global {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                anyhow::bail!(
+                    "no router advertisement gave {} an IPv6 address within {} s; is a router (radvd) on that \
+                     network? (--dhcp-timeout changes the limit)",
+                    self.link,
+                    self.timeout.as_secs()
+                );
+            }
+            crate::sys::signals::check()?;
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
 /// One gratuitous ARP so neighbours learn the new address. On a bridge it
 /// waits until the host side forwards, or the bridge would drop it.
 #[derive(Debug)]

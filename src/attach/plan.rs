@@ -11,8 +11,8 @@
 use std::net::IpAddr;
 
 use crate::attach::configure::{
-    AddAddress, AddGatewayRoute, Announce, Dhcp, DropDefaultRoutes, EnableIpv6, GuestUp, Rename, ReplaceDefault,
-    SourceRouting, Sysctl, Tune,
+    AddAddress, AddGatewayRoute, Announce, AwaitSlaac, Dhcp, DropDefaultRoutes, EnableIpv6, GuestUp, Rename,
+    ReplaceDefault, SourceRouting, Sysctl, Tune,
 };
 use crate::attach::facts::Facts;
 use crate::attach::kinds::Ctx;
@@ -50,10 +50,19 @@ pub fn plan(req: &Attach, f: &Facts) -> Plan {
     let gateways: Vec<IpAddr> = match &req.address {
         AddressSpec::Static { addrs } => addrs.iter().filter_map(|a| a.gateway).collect(),
         AddressSpec::None { gateway } => gateway.iter().copied().collect(),
-        AddressSpec::Dhcp { .. } => Vec::new(),
+        AddressSpec::Dhcp { .. } | AddressSpec::Slaac => Vec::new(),
     };
-    if addrs.iter().any(|a| a.addr.addr().is_ipv6()) {
+    let slaac = req.address == AddressSpec::Slaac;
+    if slaac || addrs.iter().any(|a| a.addr.addr().is_ipv6()) {
         steps.push(Box::new(EnableIpv6 { link: guest_if.clone() }));
+    }
+    if slaac {
+        // Router advertisements accepted on this interface (2: even if
+        // the guest forwards), and addresses made from their prefixes.
+        for (key, value) in [("accept_ra", "2"), ("autoconf", "1")] {
+            let key = format!("net/ipv6/conf/{guest_if}/{key}");
+            steps.push(Box::new(Sysctl { key, value: value.to_string() }));
+        }
     }
     for a in addrs {
         steps.push(Box::new(AddAddress { link: guest_if.clone(), addr: a.addr, nodad: req.nodad }));
@@ -82,6 +91,9 @@ pub fn plan(req: &Attach, f: &Facts) -> Plan {
     f.kind.finish(&ctx, &mut steps);
 
     let bridge_port = f.kind.bridge_port(&ctx);
+    if slaac {
+        steps.push(Box::new(AwaitSlaac { link: guest_if.clone(), timeout: req.dhcp_timeout }));
+    }
     if let AddressSpec::Dhcp { method, options } = &req.address {
         let spec = DhcpSpec {
             link: guest_if.clone(),
