@@ -62,25 +62,26 @@ pub struct Cli {
     pub direct_phys: bool,
 
     /// Make an ipvlan on HOSTIF instead of a macvlan: one MAC for all guests,
-    /// for networks that drop unknown MACs. May also follow HOSTIF
-    #[arg(long, value_name = "MODE", value_enum, conflicts_with = "direct_phys")]
-    pub ipvlan: Option<IpvlanMode>,
+    /// for networks that drop unknown MACs. MODE: l2, l3 or l3s. May also
+    /// follow HOSTIF
+    #[arg(long, value_name = "MODE", conflicts_with = "direct_phys")]
+    pub ipvlan: Option<String>,
 
     /// With --ipvlan: private (ipvlans of one parent cannot reach each other)
     /// or vepa (only through the switch outside). May also follow HOSTIF
-    #[arg(long, value_name = "FLAG", value_enum, requires = "ipvlan")]
-    pub ipvlan_flags: Option<IpvlanFlag>,
+    #[arg(long, value_name = "FLAG")]
+    pub ipvlan_flags: Option<String>,
 
     /// Add the default route with this metric and keep the container's
     /// own (without it, the gateway's route replaces the old default, as in
     /// the reference)
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
-    pub metric: Option<u32>,
+    #[arg(long, value_name = "N")]
+    pub metric: Option<String>,
 
     /// Put the interface's routes in routing table N (1 to 252) with a rule
     /// for its source addresses, and keep the container's main table
     #[arg(long, value_name = "N")]
-    pub table: Option<u32>,
+    pub table: Option<String>,
 
     /// Add IPv6 addresses without duplicate address detection: usable at
     /// once instead of after a second or two
@@ -88,13 +89,13 @@ pub struct Cli {
     pub nodad: bool,
 
     /// MTU of the guest's interface (and of a veth's host side) instead of
-    /// HOSTIF's
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(68..=65535))]
-    pub mtu: Option<u32>,
+    /// HOSTIF's (68 to 65535)
+    #[arg(long, value_name = "N")]
+    pub mtu: Option<String>,
 
     /// Transmit queue length of the guest's interface
     #[arg(long, value_name = "N")]
-    pub txqueuelen: Option<u32>,
+    pub txqueuelen: Option<String>,
 
     /// Put the guest's interface in promiscuous mode
     #[arg(long)]
@@ -117,9 +118,10 @@ pub struct Cli {
 
     /// Mode of the macvlan made on a physical HOSTIF [default: bridge]:
     /// private and vepa keep guests of one parent apart, passthru gives the
-    /// parent to one guest. May also follow HOSTIF
-    #[arg(long, value_name = "MODE", value_enum, conflicts_with_all = ["ipvlan", "direct_phys"])]
-    pub macvlan_mode: Option<MacvlanMode>,
+    /// parent to one guest. MODE: bridge, private, vepa or passthru. May
+    /// also follow HOSTIF
+    #[arg(long, value_name = "MODE", conflicts_with_all = ["ipvlan", "direct_phys"])]
+    pub macvlan_mode: Option<String>,
 
     /// Print the plan as ip/ovs-vsctl commands, one per line, and change nothing
     #[arg(long)]
@@ -268,15 +270,17 @@ pub fn parse(cli: &Cli) -> Result<Parsed> {
         bail!("unknown option '{host_if}'; see pipework --help");
     }
     let mut w = words.peekable();
-    let mut ipvlan_mode = cli.ipvlan.map(|m| format!("{m:?}").to_lowercase());
-    let mut ipvlan_flag = cli.ipvlan_flags.map(|f| format!("{f:?}").to_lowercase());
-    let mut macvlan_mode = cli.macvlan_mode.map(|m| m.as_str().to_string());
-    let mut metric = cli.metric.map(|m| m.to_string());
-    let mut table = cli.table.map(|t| t.to_string());
+    // These options may stand before HOSTIF (clap collects them as text) or
+    // after it (collected here); either way they are checked once, below.
+    let mut ipvlan_mode = cli.ipvlan.clone();
+    let mut ipvlan_flag = cli.ipvlan_flags.clone();
+    let mut macvlan_mode = cli.macvlan_mode.clone();
+    let mut metric = cli.metric.clone();
+    let mut table = cli.table.clone();
     let mut nodad = cli.nodad;
     let (mut promisc, mut hairpin, mut isolated) = (cli.promisc, cli.hairpin, cli.isolated);
-    let mut mtu = cli.mtu.map(|m| m.to_string());
-    let mut txqueuelen = cli.txqueuelen.map(|m| m.to_string());
+    let mut mtu = cli.mtu.clone();
+    let mut txqueuelen = cli.txqueuelen.clone();
     let mut sysctls = cli.sysctl.clone();
     while let Some(flag) = w.peek().map(|s| s.as_str()) {
         let switch = match flag {

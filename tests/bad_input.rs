@@ -63,6 +63,8 @@ const CASES: &[Case] = &[
     case("br0 --metric 0 {g} 10.0.0.2/24@10.0.0.1", "--metric 0: a number from 1"),
     case("br0 --mtu 40 {g} 10.0.0.2/24", "--mtu 40: 68 to 65535"),
     case("br0 --table 254 {g} 10.0.0.2/24", "--table 254: a table number other than 0 and 253 to 255"),
+    case("--table 254 br0 {g} 10.0.0.2/24", "--table 254: a table number other than 0 and 253 to 255"),
+    case("--mtu 40 br0 {g} 10.0.0.2/24", "--mtu 40: 68 to 65535"),
     case("br0 --sysctl vm.swappiness=1 {g} 10.0.0.2/24", "only the guest's own net.* keys"),
     case(
         "lan0 --isolated {g} 10.0.0.2/24",
