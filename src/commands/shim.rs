@@ -8,12 +8,13 @@
 use anyhow::{bail, Context, Result};
 use ipnet::IpNet;
 
+use crate::attach::apply;
 use crate::attach::step::{Step, Steps, Target};
 use crate::guest::GuestNames;
 use crate::request::Shim;
 use crate::sys::arp::Announcer;
 use crate::sys::netlink::{LinkKind, Netlink};
-use crate::sys::{netns, signals};
+use crate::sys::netns;
 
 /// The alias that marks a shim as pipework's, for --detach to trust.
 const MARK: &str = "pipework: host shim";
@@ -63,19 +64,10 @@ pub fn run(s: &Shim, dry_run: bool) -> Result<()> {
         return Ok(());
     }
     let arp = Announcer::new();
+    // The shim lives in the host: the "guest" side of the target is the
+    // host's own namespace too.
     let mut t = Target::new(&host_nl, &host_nl, &here, "the host", None, &arp);
-    for step in &steps {
-        if let Err(e) = signals::check().and_then(|()| step.run(&mut t)) {
-            let undone = t.made_something();
-            t.roll_back();
-            return Err(if undone {
-                e.context("the shim was not made; everything made for it was removed")
-            } else {
-                e
-            });
-        }
-    }
-    Ok(())
+    apply::run_with_undo(&steps, &mut t, "the shim")
 }
 
 /// `ip link add link PARENT name NAME type macvlan mode bridge`, marked.
