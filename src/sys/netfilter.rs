@@ -24,24 +24,37 @@ const NLMSG_ERROR: u16 = 2;
 /// policy, with what the warning names: (family, sysctl, program).
 pub fn bridged_traffic_dropped() -> Vec<(&'static str, &'static str, &'static str)> {
     let mut dropped = Vec::new();
+    let mut socket = None;
     for (family, nfproto, sysctl, program) in [
         ("IPv4", libc::NFPROTO_IPV4 as u8, "bridge-nf-call-iptables", "iptables"),
         ("IPv6", libc::NFPROTO_IPV6 as u8, "bridge-nf-call-ip6tables", "ip6tables"),
     ] {
         let passed = std::fs::read_to_string(format!("/proc/sys/net/bridge/{sysctl}")).is_ok_and(|v| v.trim() == "1");
-        if passed && forward_policy(nfproto) == Some(NF_DROP) && !bridged_accepted(program) {
+        if !passed {
+            continue;
+        }
+        if socket.is_none() {
+            socket = nftables_socket();
+        }
+        let policy = socket.as_mut().and_then(|s| forward_policy(s, nfproto));
+        if policy == Some(NF_DROP) && !bridged_accepted(program) {
             dropped.push((family, sysctl, program));
         }
     }
     dropped
 }
 
-/// The policy of the `filter` table's `FORWARD` chain, as iptables-nft
-/// keeps it; None when there is no such chain (nothing drops).
-fn forward_policy(nfproto: u8) -> Option<u32> {
+/// One netfilter netlink socket, for both families' questions.
+fn nftables_socket() -> Option<Socket> {
     let mut socket = Socket::new(NETLINK_NETFILTER).ok()?;
     socket.bind_auto().ok()?;
     socket.connect(&SocketAddr::new(0, 0)).ok()?;
+    Some(socket)
+}
+
+/// The policy of the `filter` table's `FORWARD` chain, as iptables-nft
+/// keeps it; None when there is no such chain (nothing drops).
+fn forward_policy(socket: &mut Socket, nfproto: u8) -> Option<u32> {
     let mut attrs = Vec::new();
     for (kind, value) in [(NFTA_CHAIN_TABLE, &b"filter\0"[..]), (NFTA_CHAIN_NAME, &b"FORWARD\0"[..])] {
         let len = 4 + value.len();
@@ -55,7 +68,9 @@ fn forward_policy(nfproto: u8) -> Option<u32> {
     let mut msg = Vec::with_capacity(total);
     msg.extend((total as u32).to_ne_bytes());
     msg.extend(((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETCHAIN).to_ne_bytes());
-    msg.extend(((libc::NLM_F_REQUEST | libc::NLM_F_ACK) as u16).to_ne_bytes());
+    // No ACK asked: a GET answers with the chain or an error, one message,
+    // so the same socket serves the next question.
+    msg.extend((libc::NLM_F_REQUEST as u16).to_ne_bytes());
     msg.extend(1u32.to_ne_bytes());
     msg.extend(0u32.to_ne_bytes());
     msg.extend([nfproto, 0, 0, 0]);
