@@ -5,11 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 G1=$(new_guest); G2=$(new_guest)
 # G1 already has an uplink and a default route through it.
-in_guest "$G1" ip link add up0 type veth peer name up0p
-in_guest "$G1" ip link set up0p up
-in_guest "$G1" ip link set up0 up
-in_guest "$G1" ip addr add 10.1.0.2/24 dev up0
-in_guest "$G1" ip route add default via 10.1.0.1
+give_uplink "$G1" 10.1.0
 
 pipework br1 --nodad "$G2" 10.35.0.1/24,2001:db8:35::1/64
 pipework br1 --metric 300 --nodad "$G1" 10.35.0.2/24@10.35.0.1,2001:db8:35::2/64@2001:db8:35::1
@@ -42,11 +38,7 @@ ping_ok "$G3" 2001:db8:35::1
 # a rule for its address, the guest's main table untouched. Traffic from the
 # new address leaves through it; other traffic keeps the old default.
 G4=$(new_guest)
-in_guest "$G4" ip link add up0 type veth peer name up0p
-in_guest "$G4" ip link set up0p up
-in_guest "$G4" ip link set up0 up
-in_guest "$G4" ip addr add 10.1.0.2/24 dev up0
-in_guest "$G4" ip route add default via 10.1.0.1
+give_uplink "$G4" 10.1.0
 in_guest "$G2" ip addr add 10.99.0.1/32 dev eth1
 pipework br1 --table 100 "$G4" 10.35.0.4/24@10.35.0.1
 expect "a rule for the new address" "from 10.35.0.4 lookup 100" in_guest "$G4" ip rule

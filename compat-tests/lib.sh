@@ -32,6 +32,17 @@ note() { echo "  $*"; }
 ip netns add "$HOST"
 ip -n "$HOST" link set lo up
 
+# give_uplink GUEST NET: the guest already has an uplink, up0 with NET.2/24,
+# and its default route via NET.1 (a container's own, before pipework).
+give_uplink() {
+    local g=$1 net=$2
+    in_guest "$g" ip link add up0 type veth peer name up0p
+    in_guest "$g" ip link set up0 up
+    in_guest "$g" ip link set up0p up
+    in_guest "$g" ip addr add "$net.2/24" dev up0
+    in_guest "$g" ip route add default via "$net.1"
+}
+
 # on_exit CMD: one more thing to remove at the end.
 on_exit() { EXTRA_CLEANUP+=("$1"); }
 
