@@ -369,10 +369,7 @@ impl Step for AwaitSlaac {
         let i = t.guest_index(&self.link)?;
         let deadline = Instant::now() + self.timeout;
         loop {
-            let global = t.guest_nl.addresses(i)?.into_iter().any(|a| match a.addr() {
-                IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) != 0xfe80,
-                IpAddr::V4(_) => false,
-            });
+            let global = t.guest_nl.assigned_addresses(i)?.iter().any(|a| a.addr().is_ipv6());
             if global {
                 return Ok(());
             }

@@ -5,7 +5,7 @@
 
 use anyhow::{bail, Result};
 
-use crate::attach::kinds::{self, Kind};
+use crate::attach::kinds::{self, Kind, Makes};
 use crate::dhcp;
 use crate::guest::{Guest, Identity};
 use crate::request::{AddressSpec, Attach, DhcpMethod, IfName};
@@ -33,17 +33,17 @@ pub fn gather(
     if let AddressSpec::Dhcp { method, .. } = &req.address {
         check_dhcp_client(*method, guest)?;
     }
-    if req.macvlan_mode.is_some() && kind.makes() != "a macvlan" {
+    if req.macvlan_mode.is_some() && kind.makes() != Makes::Macvlan {
         bail!("--macvlan-mode is for a macvlan, but {} gives the guest {}", kind.host_name(), kind.makes());
     }
-    if (req.tuning.hairpin || req.tuning.isolated) && !kind.makes().ends_with("on a Linux bridge") {
+    if (req.tuning.hairpin || req.tuning.isolated) && kind.makes() != Makes::VethOnLinuxBridge {
         bail!(
             "--hairpin and --isolated set a Linux bridge port, but {} gives the guest {}",
             kind.host_name(),
             kind.makes()
         );
     }
-    if req.host_side.is_some() && !kind.has_host_side() {
+    if req.host_side.is_some() && !kind.makes().has_host_side() {
         // The reference ignores -l here; scripts that pass it must keep working.
         eprintln!(
             "pipework: warning: -l is ignored: {} is not a bridge, so there is no veth host side to name",

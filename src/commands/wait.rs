@@ -6,7 +6,6 @@
 //! up only after its address, and a DHCP lease is the last thing it waits
 //! for, so both have arrived by then.
 
-use std::net::IpAddr;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -27,9 +26,5 @@ fn configured(nl: &Netlink, name: &IfName) -> Result<bool> {
     if !(l.up && l.running) {
         return Ok(false);
     }
-    let usable = |ip: IpAddr| match ip {
-        IpAddr::V4(_) => true,
-        IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) != 0xfe80,
-    };
-    Ok(nl.addresses(l.index)?.iter().any(|a| usable(a.addr())))
+    Ok(!nl.assigned_addresses(l.index)?.is_empty())
 }

@@ -460,6 +460,16 @@ impl Netlink {
         Ok(self.address_messages(index)?.into_iter().map(|(net, _)| net).collect())
     }
 
+    /// The addresses on a link that someone gave it: all but the IPv6
+    /// link-local one the kernel gives every link that comes up.
+    pub fn assigned_addresses(&self, index: u32) -> Result<Vec<IpNet>> {
+        Ok(self
+            .addresses(index)?
+            .into_iter()
+            .filter(|a| !matches!(a.addr(), IpAddr::V6(v6) if v6.is_unicast_link_local()))
+            .collect())
+    }
+
     /// The IPv4 addresses on a link (what a DHCP client configured).
     pub fn ipv4_addresses(&self, index: u32) -> Result<Vec<ipnet::Ipv4Net>> {
         Ok(self

@@ -5,7 +5,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use md5::{Digest, Md5};
 
 use crate::attach::kinds::device::DeleteInGuest;
-use crate::attach::kinds::kind::{Ctx, Entry, Found, Kind, Probe};
+use crate::attach::kinds::kind::{Ctx, Entry, Found, Kind, Makes, Probe};
 use crate::attach::kinds::veth::{self, HostSide};
 use crate::attach::step::{Step, Steps, Target};
 use crate::guest::{GuestNames, Identity};
@@ -49,12 +49,8 @@ impl Kind for LinuxBridge {
         &self.name
     }
 
-    fn makes(&self) -> &'static str {
-        "a veth pair on a Linux bridge"
-    }
-
-    fn has_host_side(&self) -> bool {
-        true
+    fn makes(&self) -> Makes {
+        Makes::VethOnLinuxBridge
     }
 
     fn clears(&self, guest_if: &str) -> bool {
@@ -271,7 +267,7 @@ impl Step for DeleteIfUnused {
         let i = self.index;
         // The kernel gives a bridge an IPv6 link-local address of its own
         // once it has had a port; any other address is the user's.
-        let users = t.host_nl.addresses(i)?.into_iter().any(|a| !is_link_local_v6(a.addr()));
+        let users = !t.host_nl.assigned_addresses(i)?.is_empty();
         if !t.host_nl.ports_of(i)?.is_empty() || users {
             return Ok(());
         }
@@ -282,10 +278,6 @@ impl Step for DeleteIfUnused {
             r => r.with_context(|| format!("deleting the unused bridge {}", self.name)),
         }
     }
-}
-
-fn is_link_local_v6(ip: std::net::IpAddr) -> bool {
-    matches!(ip, std::net::IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xfe80)
 }
 
 /// A veth whose host side is a Linux bridge port, or any veth when Open

@@ -5,7 +5,7 @@
 use anyhow::{bail, Context, Result};
 use macaddr::MacAddr6;
 
-use crate::attach::kinds::kind::{no_host_leftovers, Ctx, Entry, Found, Kind, Probe};
+use crate::attach::kinds::kind::{no_host_leftovers, Ctx, Entry, Found, Kind, Makes, Probe};
 use crate::attach::kinds::ovs;
 use crate::attach::step::{Step, Steps, Target};
 use crate::guest::GuestNames;
@@ -64,8 +64,8 @@ impl Kind for DirectPhys {
         &self.name
     }
 
-    fn makes(&self) -> &'static str {
-        "the interface itself"
+    fn makes(&self) -> Makes {
+        Makes::TheInterfaceItself
     }
 
     fn bring_in(&self, ctx: &Ctx, steps: &mut Steps) -> String {

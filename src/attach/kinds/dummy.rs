@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use macaddr::MacAddr6;
 
 use crate::attach::kinds::device::{DeleteInGuest, Leftovers};
-use crate::attach::kinds::kind::{no_host_leftovers, Ctx, Entry, Found, Kind, Probe};
+use crate::attach::kinds::kind::{no_host_leftovers, Ctx, Entry, Found, Kind, Makes, Probe};
 use crate::attach::names;
 use crate::attach::step::{Step, Steps, Target};
 use crate::guest::GuestNames;
@@ -37,8 +37,8 @@ impl Kind for Dummy {
         &self.name
     }
 
-    fn makes(&self) -> &'static str {
-        "a dummy interface"
+    fn makes(&self) -> Makes {
+        Makes::Dummy
     }
 
     fn clears(&self, guest_if: &str) -> bool {

@@ -6,7 +6,7 @@
 use anyhow::{bail, Context, Result};
 
 use crate::attach::kinds::device::{DeleteInGuest, HostUp, Leftovers};
-use crate::attach::kinds::kind::{no_host_leftovers, Ctx, Entry, Found, Kind, Probe};
+use crate::attach::kinds::kind::{no_host_leftovers, Ctx, Entry, Found, Kind, Makes, Probe};
 use crate::attach::step::{Step, Steps, Target};
 use crate::guest::GuestNames;
 use crate::sys::netlink::LinkKind;
@@ -53,8 +53,8 @@ impl Kind for Ipoib {
         &self.parent
     }
 
-    fn makes(&self) -> &'static str {
-        "an IPoIB child"
+    fn makes(&self) -> Makes {
+        Makes::IpoibChild
     }
 
     fn default_guest_if(&self) -> &'static str {

@@ -6,7 +6,7 @@
 use anyhow::{bail, Context, Result};
 
 use crate::attach::kinds::device::{DeleteInGuest, HostUp, Leftovers};
-use crate::attach::kinds::kind::{no_host_leftovers, Ctx, Entry, Found, Kind, Probe};
+use crate::attach::kinds::kind::{no_host_leftovers, Ctx, Entry, Found, Kind, Makes, Probe};
 use crate::attach::kinds::ovs;
 use crate::attach::names;
 use crate::attach::step::{Step, Steps, Target};
@@ -55,8 +55,8 @@ impl Kind for IpvlanParent {
         &self.parent
     }
 
-    fn makes(&self) -> &'static str {
-        "an ipvlan"
+    fn makes(&self) -> Makes {
+        Makes::Ipvlan
     }
 
     fn clears(&self, guest_if: &str) -> bool {

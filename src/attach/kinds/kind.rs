@@ -33,13 +33,47 @@ pub fn no_host_leftovers(_: &Netlink, _: &Identity, _: &str) -> Result<Steps> {
     Ok(Steps::new())
 }
 
+/// What a kind gives the guest: options meant for one device (a macvlan's
+/// mode, a Linux bridge port's flags) are refused, by name, elsewhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Makes {
+    VethOnLinuxBridge,
+    VethOnOvsBridge,
+    Macvlan,
+    Ipvlan,
+    TheInterfaceItself,
+    IpoibChild,
+    Dummy,
+}
+
+impl Makes {
+    /// A veth pair, whose host side `-l` names.
+    pub fn has_host_side(self) -> bool {
+        matches!(self, Makes::VethOnLinuxBridge | Makes::VethOnOvsBridge)
+    }
+}
+
+impl fmt::Display for Makes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Makes::VethOnLinuxBridge => "a veth pair on a Linux bridge",
+            Makes::VethOnOvsBridge => "a veth pair on an Open vSwitch bridge",
+            Makes::Macvlan => "a macvlan",
+            Makes::Ipvlan => "an ipvlan",
+            Makes::TheInterfaceItself => "the interface itself",
+            Makes::IpoibChild => "an IPoIB child",
+            Makes::Dummy => "a dummy interface",
+        })
+    }
+}
+
 /// The host interface as its kind sees it, after the kind's refusals.
 pub trait Kind: fmt::Debug {
     /// HOSTIF's name (a `mac:` selector resolved).
     fn host_name(&self) -> &str;
 
-    /// What the guest gets, in words: "a veth", "a macvlan", …
-    fn makes(&self) -> &'static str;
+    /// What the guest gets.
+    fn makes(&self) -> Makes;
 
     /// The guest interface's name when `-i` is not given.
     fn default_guest_if(&self) -> &'static str {
@@ -49,11 +83,6 @@ pub trait Kind: fmt::Debug {
     /// Whether the plan removes the guest interface of this name first: an
     /// earlier attach's leftover, not the user's.
     fn clears(&self, _guest_if: &str) -> bool {
-        false
-    }
-
-    /// Whether this kind makes a veth whose host side `-l` names.
-    fn has_host_side(&self) -> bool {
         false
     }
 

@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use macaddr::MacAddr6;
 
 use crate::attach::kinds::device::{DeleteInGuest, HostUp, Leftovers};
-use crate::attach::kinds::kind::{no_host_leftovers, Ctx, Entry, Found, Kind, Probe};
+use crate::attach::kinds::kind::{no_host_leftovers, Ctx, Entry, Found, Kind, Makes, Probe};
 use crate::attach::names;
 use crate::attach::step::{Step, Steps, Target};
 use crate::guest::GuestNames;
@@ -103,8 +103,8 @@ impl Kind for Macvlan {
         &self.parent
     }
 
-    fn makes(&self) -> &'static str {
-        "a macvlan"
+    fn makes(&self) -> Makes {
+        Makes::Macvlan
     }
 
     fn clears(&self, guest_if: &str) -> bool {

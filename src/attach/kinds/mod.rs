@@ -25,7 +25,7 @@ mod macvlan;
 mod ovs;
 mod veth;
 
-pub use kind::{Ctx, Found, Kind};
+pub use kind::{Ctx, Found, Kind, Makes};
 use kind::{Entry, Probe};
 
 /// Every kind, in the order they are asked. For an attach that is the

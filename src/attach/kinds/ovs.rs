@@ -6,7 +6,7 @@
 use anyhow::{bail, Context, Result};
 
 use crate::attach::kinds::device::DeleteInGuest;
-use crate::attach::kinds::kind::{no_host_leftovers, Ctx, Entry, Found, Kind, Probe};
+use crate::attach::kinds::kind::{no_host_leftovers, Ctx, Entry, Found, Kind, Makes, Probe};
 use crate::attach::kinds::veth::{self, HostSide};
 use crate::attach::step::{Step, Steps, Target};
 use crate::guest::GuestNames;
@@ -99,12 +99,8 @@ impl Kind for OvsBridge {
         &self.name
     }
 
-    fn makes(&self) -> &'static str {
-        "a veth pair on an Open vSwitch bridge"
-    }
-
-    fn has_host_side(&self) -> bool {
-        true
+    fn makes(&self) -> Makes {
+        Makes::VethOnOvsBridge
     }
 
     fn clears(&self, guest_if: &str) -> bool {
