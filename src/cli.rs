@@ -147,6 +147,12 @@ pub struct Cli {
     #[arg(long, value_name = "FILE", conflicts_with_all = ["wait", "detach"])]
     pub batch: Option<String>,
 
+    /// Keep the containers named in FILE (attach lines as for --batch) and in
+    /// their pipework.attach labels attached, following the engine's events,
+    /// until stopped; SIGHUP re-reads FILE
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["wait", "detach", "batch", "dry_run"])]
+    pub watch: Option<String>,
+
     /// With --batch: stop at the first line that fails (it is undone; the
     /// lines before it stay)
     #[arg(long, requires = "batch")]

@@ -21,7 +21,7 @@ use anyhow::Result;
 use clap::Parser;
 
 use crate::cli::{Cli, Parsed};
-use crate::commands::{batch, detach, passthrough, wait};
+use crate::commands::{batch, detach, passthrough, wait, watch};
 use crate::request::Request;
 use crate::sys::netlink::Netlink;
 use crate::sys::signals::{self, Interrupted};
@@ -82,6 +82,14 @@ fn run(cli: Cli) -> Result<u8> {
             signals::defer_interruptions()?;
         }
         return batch::run(path, cli.fail_fast, cli.dry_run);
+    }
+    if let Some(path) = &cli.watch {
+        if !cli.words.is_empty() {
+            anyhow::bail!(
+                "--watch takes its command lines from {path} and from container labels, not from the command line"
+            );
+        }
+        return watch::run(path, cli.engine);
     }
     let parsed = match cli::passthrough_verb(&cli) {
         // `route…`, `rule…`, `tc…` are verbs unless an interface has that name.

@@ -5,7 +5,7 @@ use anyhow::{Context, Result};
 
 use crate::attach::step::Target;
 use crate::attach::{apply, facts, plan};
-use crate::guest;
+use crate::guest::{self, Guest};
 use crate::request::Attach;
 use crate::sys::arp::Announcer;
 use crate::sys::netlink::Netlink;
@@ -13,10 +13,15 @@ use crate::sys::vsctl::Vsctl;
 
 pub fn run(req: &Attach, dry_run: bool) -> Result<()> {
     let guest = guest::resolve(&req.guest)?;
+    onto(req, &guest, dry_run)
+}
+
+/// The attach, to a guest already found.
+pub fn onto(req: &Attach, guest: &Guest, dry_run: bool) -> Result<()> {
     let host_nl = Netlink::connect()?;
     let guest_nl = host_nl.open_in(&guest.netns).context("opening netlink inside the guest")?;
     let vsctl = Vsctl::find(req.ovs.db.as_deref());
-    let facts = facts::gather(req, &guest, &host_nl, &guest_nl, vsctl.as_ref())?;
+    let facts = facts::gather(req, guest, &host_nl, &guest_nl, vsctl.as_ref())?;
     let plan = plan::plan(req, &facts);
     if dry_run {
         plan.print(&guest.names());

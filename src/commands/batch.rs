@@ -73,13 +73,24 @@ fn parse_all(text: &str) -> Result<Vec<(usize, String, Attach)>> {
 }
 
 fn parse_line(line: &str) -> Result<Attach> {
-    let mut words = shlex::split(line).ok_or_else(|| anyhow!("unbalanced quotes"))?;
+    parse_words(shlex::split(line).ok_or_else(|| anyhow!("unbalanced quotes"))?)
+}
+
+/// One attach command line, as words (a leading `pipework` allowed).
+pub fn parse_words(mut words: Vec<String>) -> Result<Attach> {
     if words.first().map(String::as_str) == Some("pipework") {
         words.remove(0);
     }
     let cli = Cli::try_parse_from(std::iter::once("pipework".to_string()).chain(words))
         .map_err(|e| anyhow!("{}", e.kind()))?;
-    if cli.batch.is_some() || cli.dry_run || cli.detach || cli.wait || cli.man || cli.completions.is_some() {
+    if cli.batch.is_some()
+        || cli.watch.is_some()
+        || cli.dry_run
+        || cli.detach
+        || cli.wait
+        || cli.man
+        || cli.completions.is_some()
+    {
         bail!("only attach command lines can be batched");
     }
     match cli::parse(&cli)? {
@@ -172,13 +183,15 @@ fn prepare_all(lines: Vec<(usize, String, Attach)>, host_nl: &Netlink) -> Result
     let mut vsctls: HashMap<Option<String>, Option<Rc<Vsctl>>> = HashMap::new();
     let mut out = Vec::with_capacity(lines.len());
     let mut errors = Vec::new();
+    // Many names: Docker's list answers them all in one request.
+    let mut resolver = guest::Resolver::new(lines.len() > 1);
     for (line, text, req) in lines {
         let mut prepare = || {
             let key = req.guest.to_string();
             let guest = match guests.get(&key) {
                 Some(g) => g.clone(),
                 None => {
-                    let g = Rc::new(guest::resolve(&req.guest)?);
+                    let g = Rc::new(resolver.resolve(&req.guest)?);
                     guests.insert(key, g.clone());
                     g
                 }

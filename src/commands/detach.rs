@@ -7,7 +7,6 @@
 //! Idempotent: a guest that is gone, or has no such interface, means there
 //! is nothing left to do; only `--strict` makes that an error.
 
-use std::fs::File;
 use std::os::unix::fs::MetadataExt;
 
 use anyhow::{Context, Result};
@@ -17,7 +16,7 @@ use nix::unistd::Pid;
 use crate::attach::configure::DropSourceRules;
 use crate::attach::kinds::{self, Found};
 use crate::attach::step::{Step, Steps, Target};
-use crate::guest::{self, GuestNames};
+use crate::guest::{self, Guest, GuestNames};
 use crate::request::Detach;
 use crate::sys::arp::Announcer;
 use crate::sys::netlink::Netlink;
@@ -38,29 +37,10 @@ pub fn run(d: &Detach, dry_run: bool) -> Result<()> {
     let host_nl = Netlink::connect()?;
     let guest_nl = host_nl.open_in(&guest.netns).context("opening netlink inside the guest")?;
     let vsctl = Vsctl::find(d.ovs_db.as_deref());
-    let mut steps = Steps::new();
-    match guest_nl.link(d.guest_if.as_str())? {
-        Some(link) => {
-            for (pid, command) in dhcp_clients(&guest.netns, &link.name)? {
-                steps.push(Box::new(StopClient { pid, command }));
-            }
-            // Rules that --table added for its addresses outlive the link.
-            let addrs: Vec<_> = guest_nl.addresses(link.index)?.into_iter().map(|a| a.addr()).collect();
-            if !addrs.is_empty() {
-                steps.push(Box::new(DropSourceRules { addrs }));
-            }
-            steps.extend(kinds::detach(&Found { link: &link, host_nl: &host_nl, vsctl: vsctl.as_ref() })?);
-            steps.extend(kinds::host_leftovers(&host_nl, &guest.identity, d.guest_if.as_str())?);
-        }
-        None => {
-            // An attach killed before it made the guest's interface may still
-            // have made something in the host.
-            steps.extend(kinds::host_leftovers(&host_nl, &guest.identity, d.guest_if.as_str())?);
-            if steps.is_empty() {
-                let e = anyhow::anyhow!("guest '{}' has no interface {}", guest.label(), d.guest_if);
-                return nothing_to_do(d, e);
-            }
-        }
+    let steps = steps(&guest, d.guest_if.as_str(), &host_nl, &guest_nl, vsctl.as_ref())?;
+    if steps.is_empty() {
+        let e = anyhow::anyhow!("guest '{}' has no interface {}", guest.label(), d.guest_if);
+        return nothing_to_do(d, e);
     }
     if dry_run {
         let names = guest.names();
@@ -69,15 +49,69 @@ pub fn run(d: &Detach, dry_run: bool) -> Result<()> {
         }
         return Ok(());
     }
+    run_steps(&steps, &guest, &host_nl, &guest_nl, vsctl.as_ref())
+}
+
+/// Runs a detach's steps. Nothing to undo here: a detach stopped by a
+/// signal is finished by running it again.
+pub fn run_steps(
+    steps: &Steps,
+    guest: &Guest,
+    host_nl: &Netlink,
+    guest_nl: &Netlink,
+    vsctl: Option<&Vsctl>,
+) -> Result<()> {
     let arp = Announcer::new();
-    let mut target = Target::new(&host_nl, &guest_nl, &guest.netns, guest.label(), vsctl.as_ref(), &arp);
-    // Nothing to undo here: a detach stopped by a signal is finished by
-    // running it again.
-    for s in &steps {
+    let mut target = Target::new(host_nl, guest_nl, &guest.netns, guest.label(), vsctl, &arp);
+    for s in steps {
         signals::check()?;
         s.run(&mut target)?;
     }
     Ok(())
+}
+
+/// What removes one interface of a guest and everything an attach made for
+/// it; empty when there is nothing.
+pub fn steps(
+    guest: &Guest,
+    guest_if: &str,
+    host_nl: &Netlink,
+    guest_nl: &Netlink,
+    vsctl: Option<&Vsctl>,
+) -> Result<Steps> {
+    let mut steps = Steps::new();
+    if let Some(link) = guest_nl.link(guest_if)? {
+        let ns = guest.netns.metadata()?;
+        for (pid, command) in dhcp_clients((ns.dev(), ns.ino()), Some(&link.name))? {
+            steps.push(Box::new(StopClient { pid, command }));
+        }
+        // Rules that --table added for its addresses outlive the link.
+        let addrs: Vec<_> = guest_nl.addresses(link.index)?.into_iter().map(|a| a.addr()).collect();
+        if !addrs.is_empty() {
+            steps.push(Box::new(DropSourceRules { addrs }));
+        }
+        steps.extend(kinds::detach(&Found { link: &link, host_nl, vsctl })?);
+    }
+    // An attach killed before it made the guest's interface may still have
+    // made something in the host.
+    steps.extend(kinds::host_leftovers(host_nl, &guest.identity, guest_if)?);
+    Ok(steps)
+}
+
+/// Stops the DHCP clients left renewing in a network namespace (device and
+/// inode of its file), whatever interface they serve: what a container that
+/// died leaves running. Their commands, for the log.
+pub fn stop_dhcp_clients_in(netns: (u64, u64)) -> Result<Vec<String>> {
+    let mut stopped = Vec::new();
+    for (pid, command) in dhcp_clients(netns, None)? {
+        match kill(Pid::from_raw(pid), Signal::SIGTERM) {
+            Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+            Err(e) => return Err(e).with_context(|| format!("stopping DHCP client {pid} ({command})")),
+        }
+        remove_pid_files(pid);
+        stopped.push(command);
+    }
+    Ok(stopped)
 }
 
 /// A permission error anywhere in the chain: an error of ours to report,
@@ -98,16 +132,15 @@ fn nothing_to_do(d: &Detach, why: anyhow::Error) -> Result<()> {
     Ok(())
 }
 
-/// DHCP clients left renewing by a `-f` attach: processes in the guest's
-/// network namespace named udhcpc, dhclient, dhcpcd or pipework-dhcp whose
-/// arguments name this interface.
-fn dhcp_clients(netns: &File, ifname: &str) -> Result<Vec<(i32, String)>> {
-    let ns = netns.metadata()?;
+/// DHCP clients left renewing by a `-f` attach: processes in the network
+/// namespace (device, inode) named udhcpc, dhclient, dhcpcd or pipework-dhcp,
+/// whose arguments name this interface (any, when None).
+fn dhcp_clients(netns: (u64, u64), ifname: Option<&str>) -> Result<Vec<(i32, String)>> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc")?.flatten() {
         let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else { continue };
         let Ok(pns) = std::fs::metadata(entry.path().join("ns/net")) else { continue };
-        if pns.ino() != ns.ino() || pns.dev() != ns.dev() {
+        if (pns.dev(), pns.ino()) != netns {
             continue;
         }
         let Ok(raw) = std::fs::read(entry.path().join("cmdline")) else { continue };
@@ -115,8 +148,12 @@ fn dhcp_clients(netns: &File, ifname: &str) -> Result<Vec<(i32, String)>> {
             raw.split(|b| *b == 0).filter(|a| !a.is_empty()).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
         let Some(arg0) = argv.first() else { continue };
         let program = arg0.rsplit('/').next().unwrap_or(arg0);
-        let ours = program == format!("pipework-dhcp {ifname}");
-        let client = matches!(program, "udhcpc" | "dhclient" | "dhcpcd") && argv.iter().any(|a| a == ifname);
+        let ours = match ifname {
+            Some(i) => program == format!("pipework-dhcp {i}"),
+            None => program.starts_with("pipework-dhcp "),
+        };
+        let client =
+            matches!(program, "udhcpc" | "dhclient" | "dhcpcd") && ifname.is_none_or(|i| argv.iter().any(|a| a == i));
         if ours || client {
             found.push((pid, argv.join(" ")));
         }

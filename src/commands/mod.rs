@@ -7,3 +7,4 @@ pub mod detach;
 pub mod passthrough;
 pub mod shim;
 pub mod wait;
+pub mod watch;

@@ -7,8 +7,10 @@
 //! Where we cannot speak to the engine as its own CLI would (ssh:// hosts,
 //! TLS, another Docker context), the caller falls back to the CLI.
 
-use std::io::{Read, Write};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -32,6 +34,15 @@ pub enum Endpoint {
     Unix(PathBuf),
     /// `host:port`, without TLS.
     Tcp(String),
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Endpoint::Unix(p) => write!(f, "unix://{}", p.display()),
+            Endpoint::Tcp(a) => write!(f, "tcp://{a}"),
+        }
+    }
 }
 
 /// Docker's API as the `docker` command would reach it, when we can.
@@ -59,6 +70,15 @@ pub fn podman() -> Option<Endpoint> {
             let p = Path::new("/run/podman/podman.sock");
             p.exists().then(|| Endpoint::Unix(p.into()))
         }
+    }
+}
+
+/// Where Podman's API listens or will: `--watch` waits for a socket that
+/// is not there yet.
+pub fn podman_expected() -> Option<Endpoint> {
+    match std::env::var("CONTAINER_HOST").ok().filter(|v| !v.is_empty()) {
+        Some(h) => parse_host(&h),
+        None => Some(Endpoint::Unix("/run/podman/podman.sock".into())),
     }
 }
 
@@ -123,6 +143,167 @@ fn parse_inspect(json: &serde_json::Value) -> Result<Inspected> {
     Ok(Inspected::Found(pid, Container { id: id.to_string(), name: name.to_string() }))
 }
 
+/// A running container, as the engine lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Listed {
+    pub id: String,
+    /// Its names, without Docker's leading `/`.
+    pub names: Vec<String>,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// `GET /containers/json`: every running container, in one answer (no PIDs:
+/// the engine's list does not carry them).
+pub fn list_running(ep: &Endpoint) -> Result<Vec<Listed>> {
+    let (status, body) = get(ep, "/containers/json")?;
+    if status != 200 {
+        bail!("the engine answered {status} to the container list");
+    }
+    let json: serde_json::Value = serde_json::from_slice(&body).context("the engine's container list is not JSON")?;
+    let items = json.as_array().context("the engine's container list is not a list")?;
+    Ok(items.iter().filter_map(parse_listed).collect())
+}
+
+fn parse_listed(v: &serde_json::Value) -> Option<Listed> {
+    let id = v.get("Id")?.as_str()?.to_string();
+    let names = v
+        .get("Names")
+        .and_then(|n| n.as_array())
+        .map(|a| a.iter().filter_map(|n| n.as_str()).map(|n| n.trim_start_matches('/').to_string()).collect())
+        .unwrap_or_default();
+    Some(Listed { id, names, labels: labels_of(v.get("Labels")) })
+}
+
+fn labels_of(v: Option<&serde_json::Value>) -> BTreeMap<String, String> {
+    let Some(obj) = v.and_then(|l| l.as_object()) else { return BTreeMap::new() };
+    obj.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect()
+}
+
+/// A running container inspected: what `--watch` needs to attach it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Running {
+    pub pid: u32,
+    pub container: Container,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// `GET /containers/ID/json`, for a container that should be running: None
+/// when it is gone or not running (any more).
+pub fn inspect_running(ep: &Endpoint, id: &str) -> Result<Option<Running>> {
+    let (status, body) = get(ep, &format!("/containers/{}/json", encode(id)))?;
+    if status == 404 {
+        return Ok(None);
+    }
+    if status != 200 {
+        bail!("the engine answered {status} for container {id}");
+    }
+    let json: serde_json::Value =
+        serde_json::from_slice(&body).with_context(|| format!("the engine's answer for {id} is not JSON"))?;
+    let Inspected::Found(pid, container) = parse_inspect(&json)? else { return Ok(None) };
+    let labels = labels_of(json.pointer("/Config/Labels"));
+    Ok((pid != 0).then_some(Running { pid, container, labels }))
+}
+
+/// What happened to a container, from the engine's event stream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// `start`, `die`, `destroy`, …
+    pub action: String,
+    pub id: String,
+    pub name: String,
+    /// When the engine says it happened, in nanoseconds since the epoch.
+    pub time_nano: u128,
+    /// The container carries `pipework.attach` labels (events carry labels
+    /// among their attributes).
+    pub labeled: bool,
+}
+
+/// The engine's stream of container events, one JSON object per line.
+pub struct Events {
+    reader: BufReader<Conn>,
+}
+
+impl Events {
+    /// Container events from now on.
+    pub fn subscribe(ep: &Endpoint) -> Result<Events> {
+        let filters = encode(r#"{"type":["container"]}"#);
+        let conn = request(ep, &format!("/events?filters={filters}"))?;
+        conn.set_read_timeout(Some(Duration::from_secs(10)))?;
+        let mut reader = BufReader::new(conn);
+        let mut head = String::new();
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).context("reading the engine's answer to the event subscription")? == 0 {
+                bail!("the engine closed the event stream before answering");
+            }
+            if line == "\r\n" || line == "\n" {
+                break;
+            }
+            head.push_str(&line);
+        }
+        let status = head.split(' ').nth(1).unwrap_or("");
+        if !head.starts_with("HTTP/") || status != "200" {
+            bail!("the engine refused the event subscription: {}", head.lines().next().unwrap_or("").trim());
+        }
+        // From here on the stream is read only when poll says so.
+        reader.get_ref().set_read_timeout(None)?;
+        Ok(Events { reader })
+    }
+
+    /// Whether a whole event may already wait in our buffer: then poll
+    /// would not say so.
+    pub fn buffered(&self) -> bool {
+        !self.reader.buffer().is_empty()
+    }
+
+    /// The next event; None when the engine closed the stream.
+    pub fn next(&mut self) -> Result<Option<Event>> {
+        loop {
+            let mut line = String::new();
+            if self.reader.read_line(&mut line).context("reading the engine's event stream")? == 0 {
+                return Ok(None);
+            }
+            if line.trim().is_empty() {
+                continue;
+            }
+            let json: serde_json::Value =
+                serde_json::from_str(&line).with_context(|| format!("an event that is not JSON: {}", line.trim()))?;
+            if let Some(e) = parse_event(&json) {
+                return Ok(Some(e));
+            }
+        }
+    }
+}
+
+impl AsFd for Events {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self.reader.get_ref() {
+            Conn::Unix(s) => s.as_fd(),
+            Conn::Tcp(s) => s.as_fd(),
+        }
+    }
+}
+
+/// Docker's and Podman's container events; other types are skipped.
+fn parse_event(v: &serde_json::Value) -> Option<Event> {
+    if v.get("Type").and_then(|t| t.as_str()).is_some_and(|t| t != "container") {
+        return None;
+    }
+    let action = v.get("Action").or_else(|| v.get("status"))?.as_str()?.to_string();
+    let id = v.pointer("/Actor/ID").or_else(|| v.get("id"))?.as_str()?.to_string();
+    let name = v.pointer("/Actor/Attributes/name").and_then(|n| n.as_str()).unwrap_or("").to_string();
+    let time_nano = v
+        .get("timeNano")
+        .and_then(|t| t.as_u64().map(u128::from))
+        .or_else(|| v.get("time").and_then(|t| t.as_u64()).map(|s| u128::from(s) * 1_000_000_000))
+        .unwrap_or(0);
+    let labeled = v
+        .pointer("/Actor/Attributes")
+        .and_then(|a| a.as_object())
+        .is_some_and(|a| a.keys().any(|k| k.starts_with("pipework.attach")));
+    Some(Event { action, id, name, time_nano, labeled })
+}
+
 /// Path segment encoding: container names are usually plain, but a user's
 /// word may hold anything.
 fn encode(s: &str) -> String {
@@ -136,24 +317,52 @@ fn encode(s: &str) -> String {
 
 /// One HTTP/1.0 GET: the status and the body.
 fn get(ep: &Endpoint, path: &str) -> Result<(u16, Vec<u8>)> {
-    let request = format!("GET {path} HTTP/1.0\r\nHost: engine\r\nUser-Agent: pipework\r\n\r\n");
-    let timeout = Some(Duration::from_secs(10));
+    let mut conn = request(ep, path)?;
+    conn.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut raw = Vec::with_capacity(16 * 1024);
+    conn.read_to_end(&mut raw).context("reading the engine's answer")?;
+    split_response(&raw)
+}
+
+/// A connection to the engine, unix or TCP.
+enum Conn {
+    Unix(UnixStream),
+    Tcp(TcpStream),
+}
+
+impl Conn {
+    fn set_read_timeout(&self, t: Option<Duration>) -> std::io::Result<()> {
+        match self {
+            Conn::Unix(s) => s.set_read_timeout(t),
+            Conn::Tcp(s) => s.set_read_timeout(t),
+        }
+    }
+}
+
+impl Read for Conn {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Conn::Unix(s) => s.read(buf),
+            Conn::Tcp(s) => s.read(buf),
+        }
+    }
+}
+
+/// Connects and sends `GET path`; the answer is the caller's to read.
+fn request(ep: &Endpoint, path: &str) -> Result<Conn> {
+    let request = format!("GET {path} HTTP/1.0\r\nHost: engine\r\nUser-Agent: pipework\r\n\r\n");
     match ep {
         Endpoint::Unix(p) => {
             let mut s = UnixStream::connect(p).with_context(|| format!("connecting to {}", p.display()))?;
-            s.set_read_timeout(timeout)?;
             s.write_all(request.as_bytes())?;
-            s.read_to_end(&mut raw).context("reading the engine's answer")?;
+            Ok(Conn::Unix(s))
         }
         Endpoint::Tcp(a) => {
             let mut s = TcpStream::connect(a).with_context(|| format!("connecting to {a}"))?;
-            s.set_read_timeout(timeout)?;
             s.write_all(request.as_bytes())?;
-            s.read_to_end(&mut raw).context("reading the engine's answer")?;
+            Ok(Conn::Tcp(s))
         }
     }
-    split_response(&raw)
 }
 
 /// `HTTP/1.x NNN …` head, a blank line, the body.

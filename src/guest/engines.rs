@@ -4,6 +4,7 @@
 //! engine that is not there, or does not know the name, lets the next one
 //! try.
 
+use std::collections::HashMap;
 use std::process::Command;
 use std::time::Duration;
 
@@ -110,6 +111,59 @@ pub fn parse_inspect(text: &str) -> Option<(u32, Container)> {
     let id = w.next()?.to_string();
     let name = w.next().unwrap_or("").to_string();
     Some((pid, Container { id, name }))
+}
+
+/// Docker's running containers by name and ID, from one list over the Engine
+/// API: what a batch resolves its names from, instead of one question each.
+/// The list carries no PIDs; each comes from containerd's `init.pid` of the
+/// container, believed only when that process's cgroup names the container.
+/// A name not found here is asked the usual way.
+#[derive(Default)]
+pub struct Directory {
+    by_key: HashMap<String, (u32, Container)>,
+}
+
+impl Directory {
+    /// None when the engine's API cannot be asked (no socket, a host only the
+    /// CLI speaks): then every name is asked alone.
+    pub fn docker() -> Option<Directory> {
+        let ep = engine_api::docker()?;
+        let listed = engine_api::list_running(&ep).ok()?;
+        let mut by_key = HashMap::with_capacity(listed.len() * 2);
+        for c in listed {
+            let Some(pid) = init_pid(&c.id) else { continue };
+            let name = c.names.first().cloned().unwrap_or_default();
+            let found = (pid, Container { id: c.id.clone(), name: format!("/{name}") });
+            for n in &c.names {
+                by_key.insert(n.clone(), found.clone());
+            }
+            by_key.insert(c.id[..c.id.len().min(12)].to_string(), found.clone());
+            by_key.insert(c.id, found);
+        }
+        Some(Directory { by_key })
+    }
+
+    /// A running container by name, full ID or short (12-character) ID.
+    pub fn get(&self, word: &str) -> Option<&(u32, Container)> {
+        self.by_key.get(word.trim_start_matches('/'))
+    }
+}
+
+/// Where containerd keeps a task's `init.pid`: under dockerd's own
+/// containerd, then under the system's.
+const TASK_DIRS: [&str; 2] = [
+    "/run/docker/containerd/daemon/io.containerd.runtime.v2.task/moby",
+    "/run/containerd/io.containerd.runtime.v2.task/moby",
+];
+
+/// The PID of a Docker container's first process, from containerd's state,
+/// when its cgroup confirms it belongs to that container.
+fn init_pid(id: &str) -> Option<u32> {
+    TASK_DIRS.iter().find_map(|dir| {
+        let pid: u32 = std::fs::read_to_string(format!("{dir}/{id}/init.pid")).ok()?.trim().parse().ok()?;
+        let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+        cgroup.contains(id).then_some(pid)
+    })
 }
 
 /// `ctr task ls`: the task of a container carries its ID and its PID.

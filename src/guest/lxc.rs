@@ -1,31 +1,49 @@
 //! The reference's LXC lookup: only on hosts with a cgroup v1 hierarchy that
 //! has the `devices` controller.
 
+use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-/// The reference's LXC lookup: only on hosts with a cgroup v1 hierarchy that
-/// has the `devices` controller; a directory named GUEST in it, whose `tasks`
-/// gives the PID. `lxc.monitor` directories of the same name do not count.
-pub fn pid(name: &str) -> Result<Option<u32>> {
-    let Some(root) = devices_cgroup_mount()? else {
-        return Ok(None);
-    };
-    let mut found = Vec::new();
-    find_dirs(&root, name, 0, &mut found);
-    found.retain(|p| !p.to_string_lossy().contains("lxc.monitor"));
-    match found.as_slice() {
-        [] => Ok(None),
-        [dir] => {
-            let tasks = fs::read_to_string(dir.join("tasks")).unwrap_or_default();
-            match tasks.lines().next().and_then(|l| l.trim().parse().ok()) {
-                Some(pid) => Ok(Some(pid)),
-                None => bail!("found LXC container '{name}' at {}, but no process runs in it", dir.display()),
+/// The devices cgroup tree, walked once: every directory by its name. A
+/// batch of a thousand names looks each up here instead of walking the tree
+/// (a thousand Docker containers' directories) a thousand times.
+#[derive(Default)]
+pub struct Index {
+    root: Option<PathBuf>,
+    dirs: HashMap<OsString, Vec<PathBuf>>,
+}
+
+impl Index {
+    /// Empty on hosts without a cgroup v1 `devices` hierarchy.
+    pub fn read() -> Result<Index> {
+        let Some(root) = devices_cgroup_mount()? else { return Ok(Index::default()) };
+        let mut dirs = HashMap::new();
+        walk(&root, 0, &mut dirs);
+        Ok(Index { root: Some(root), dirs })
+    }
+
+    /// The reference's LXC lookup: a directory named GUEST in the devices
+    /// cgroup tree, whose `tasks` gives the PID. `lxc.monitor` directories
+    /// of the same name do not count.
+    pub fn pid(&self, name: &str) -> Result<Option<u32>> {
+        let Some(root) = &self.root else { return Ok(None) };
+        let mut found: Vec<&PathBuf> = self.dirs.get(OsStr::new(name)).map(|v| v.iter().collect()).unwrap_or_default();
+        found.retain(|p| !p.to_string_lossy().contains("lxc.monitor"));
+        match found.as_slice() {
+            [] => Ok(None),
+            [dir] => {
+                let tasks = fs::read_to_string(dir.join("tasks")).unwrap_or_default();
+                match tasks.lines().next().and_then(|l| l.trim().parse().ok()) {
+                    Some(pid) => Ok(Some(pid)),
+                    None => bail!("found LXC container '{name}' at {}, but no process runs in it", dir.display()),
+                }
             }
+            _ => bail!("found more than one container matching '{name}' under {}", root.display()),
         }
-        _ => bail!("found more than one container matching '{name}' under {}", root.display()),
     }
 }
 
@@ -46,7 +64,7 @@ fn find_devices_cgroup(mountinfo: &str) -> Option<PathBuf> {
     })
 }
 
-fn find_dirs(dir: &Path, name: &str, depth: usize, out: &mut Vec<PathBuf>) {
+fn walk(dir: &Path, depth: usize, out: &mut HashMap<OsString, Vec<PathBuf>>) {
     if depth > 8 {
         return;
     }
@@ -54,10 +72,8 @@ fn find_dirs(dir: &Path, name: &str, depth: usize, out: &mut Vec<PathBuf>) {
     for e in entries.flatten() {
         if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
             let p = e.path();
-            if e.file_name() == name {
-                out.push(p.clone());
-            }
-            find_dirs(&p, name, depth + 1, out);
+            walk(&p, depth + 1, out);
+            out.entry(e.file_name()).or_default().push(p);
         }
     }
 }

@@ -14,7 +14,7 @@ use anyhow::{bail, Context, Result};
 use crate::request::{Engine, GuestRef};
 use crate::sys::netns;
 
-mod engine_api;
+pub mod engine_api;
 pub mod engines;
 mod lxc;
 
@@ -98,41 +98,94 @@ impl GuestNames {
     }
 }
 
+/// One guest word, resolved alone.
 pub fn resolve(r: &GuestRef) -> Result<Guest> {
-    let g = match r {
-        GuestRef::Pid(pid) => from_pid(*pid, r.to_string())?,
-        GuestRef::NetnsName(n) => from_path(&Path::new(NETNS_DIR).join(n), n.clone())?,
-        GuestRef::NetnsPath(p) => from_path(p, p.display().to_string())?,
-        GuestRef::Engine(e, n) => from_engines(&[*e], n)?,
-        GuestRef::Auto(word) => from_word(word)?,
-    };
-    let host = netns::current()?;
-    if netns::same(&g.netns, &host)? {
-        bail!(
-            "guest '{}' shares this host's network namespace (a --network host container?); \
-             pipework only plumbs guests that have their own",
-            g.label()
-        );
-    }
-    Ok(g)
+    Resolver::new(false).resolve(r)
 }
 
-fn from_word(word: &str) -> Result<Guest> {
-    if let Some(pid) = lxc::pid(word)? {
-        return from_pid(pid, word.to_string());
+/// Resolves guest words, reading what many lookups share once: the LXC
+/// cgroup tree, and for a batch (`bulk`) Docker's list of running containers.
+pub struct Resolver {
+    bulk: bool,
+    lxc: Option<lxc::Index>,
+    docker: Option<Option<engines::Directory>>,
+}
+
+impl Resolver {
+    pub fn new(bulk: bool) -> Resolver {
+        Resolver { bulk, lxc: None, docker: None }
     }
-    if word.len() <= 7 && word.bytes().all(|b| b.is_ascii_digit()) {
-        if let Ok(pid) = word.parse::<u32>() {
-            if Path::new(&format!("/proc/{pid}")).exists() {
-                return from_pid(pid, word.to_string());
+
+    pub fn resolve(&mut self, r: &GuestRef) -> Result<Guest> {
+        let g = match r {
+            GuestRef::Pid(pid) => from_pid(*pid, r.to_string())?,
+            GuestRef::NetnsName(n) => from_path(&Path::new(NETNS_DIR).join(n), n.clone())?,
+            GuestRef::NetnsPath(p) => from_path(p, p.display().to_string())?,
+            GuestRef::Engine(e, n) => self.engines(&[*e], n)?,
+            GuestRef::Auto(word) => self.word(word)?,
+        };
+        let host = netns::current()?;
+        if netns::same(&g.netns, &host)? {
+            bail!(
+                "guest '{}' shares this host's network namespace (a --network host container?); \
+                 pipework only plumbs guests that have their own",
+                g.label()
+            );
+        }
+        Ok(g)
+    }
+
+    fn word(&mut self, word: &str) -> Result<Guest> {
+        if self.lxc.is_none() {
+            self.lxc = Some(lxc::Index::read()?);
+        }
+        if let Some(pid) = self.lxc.as_ref().and_then(|i| i.pid(word).transpose()).transpose()? {
+            return from_pid(pid, word.to_string());
+        }
+        if word.len() <= 7 && word.bytes().all(|b| b.is_ascii_digit()) {
+            if let Ok(pid) = word.parse::<u32>() {
+                if Path::new(&format!("/proc/{pid}")).exists() {
+                    return from_pid(pid, word.to_string());
+                }
             }
         }
+        let named = Path::new(NETNS_DIR).join(word);
+        if named.exists() {
+            return from_path(&named, word.to_string());
+        }
+        self.engines(&Engine::AUTO_ORDER, word)
     }
-    let named = Path::new(NETNS_DIR).join(word);
-    if named.exists() {
-        return from_path(&named, word.to_string());
+
+    /// A container name, asked of one engine, or of each in turn; in bulk,
+    /// Docker's list answers first.
+    fn engines(&mut self, engines: &[Engine], name: &str) -> Result<Guest> {
+        if self.bulk && engines.contains(&Engine::Docker) {
+            let dir = self.docker.get_or_insert_with(engines::Directory::docker);
+            if let Some((pid, container)) = dir.as_ref().and_then(|d| d.get(name)) {
+                return of_container(*pid, container.clone(), name);
+            }
+        }
+        let mut unknown = Vec::new();
+        for &engine in engines {
+            match engines::ask(engine, name)? {
+                engines::Answer::Running(pid, container) => return of_container(pid, container, name),
+                engines::Answer::Unknown(why) => unknown.push(format!("{engine} ({why})")),
+            }
+        }
+        let which = if engines.len() > 1 {
+            "it is not an LXC container, a PID or a network namespace name, and is unknown to"
+        } else {
+            "it is unknown to"
+        };
+        bail!("container '{name}' not found: {which} {}", unknown.join(", "))
     }
-    from_engines(&Engine::AUTO_ORDER, word)
+}
+
+/// A container an engine named, through its first process.
+pub fn of_container(pid: u32, container: Container, label: &str) -> Result<Guest> {
+    let mut g = from_pid(pid, label.to_string())?;
+    g.identity.container = Some(container);
+    Ok(g)
 }
 
 fn from_pid(pid: u32, label: String) -> Result<Guest> {
@@ -167,25 +220,4 @@ fn is_nsfs(f: &File) -> bool {
     let mut st: libc::statfs = unsafe { std::mem::zeroed() };
     let rc = unsafe { libc::fstatfs(std::os::fd::AsRawFd::as_raw_fd(f), &mut st) };
     rc == 0 && st.f_type as i64 == NSFS_MAGIC
-}
-
-/// A container name, asked of one engine, or of each in turn.
-fn from_engines(engines: &[Engine], name: &str) -> Result<Guest> {
-    let mut unknown = Vec::new();
-    for &engine in engines {
-        match engines::ask(engine, name)? {
-            engines::Answer::Running(pid, container) => {
-                let mut g = from_pid(pid, name.to_string())?;
-                g.identity.container = Some(container);
-                return Ok(g);
-            }
-            engines::Answer::Unknown(why) => unknown.push(format!("{engine} ({why})")),
-        }
-    }
-    let which = if engines.len() > 1 {
-        "it is not an LXC container, a PID or a network namespace name, and is unknown to"
-    } else {
-        "it is unknown to"
-    };
-    bail!("container '{name}' not found: {which} {}", unknown.join(", "))
 }

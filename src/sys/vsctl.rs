@@ -229,6 +229,54 @@ impl Vsctl {
         Ok(true)
     }
 
+    /// Where a port is: its bridge and access tag, or None when ovsdb has no
+    /// such port. One call.
+    pub fn port_place(&self, port: &str) -> Result<Option<(String, Option<u16>)>> {
+        let out = self.run(false, ["port-to-br", port, "--", "get", "Port", port, "tag"])?;
+        if !out.status.success() {
+            let err = String::from_utf8_lossy(&out.stderr);
+            if err.contains("no port named") {
+                return Ok(None);
+            }
+            return Err(anyhow!("{}", vsctl_message(&err))).with_context(|| format!("asking where port {port} is"));
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut lines = text.lines();
+        let bridge = lines.next().unwrap_or("").trim().to_string();
+        let tag = lines.next().and_then(|t| t.trim().parse().ok());
+        Ok(Some((bridge, tag)))
+    }
+
+    /// The ports whose Interface rows an attach marked with this container
+    /// ID (`pipework.containerid`), each with its bridge: what a container
+    /// that died leaves in the database.
+    pub fn ports_of_container(&self, id: &str) -> Result<Vec<String>> {
+        let out = self.run(
+            false,
+            [
+                "--format=csv",
+                "--no-headings",
+                "--columns=name",
+                "find",
+                "Interface",
+                &format!("external_ids:pipework.containerid={id}"),
+            ],
+        )?;
+        check(&out).with_context(|| format!("looking up the ports of container {id}"))?;
+        Ok(String::from_utf8_lossy(&out.stdout).lines().map(|l| l.trim().trim_matches('"').to_string()).collect())
+    }
+
+    /// Every port whose Interface row an attach marked with a container ID,
+    /// with that ID.
+    pub fn container_ports(&self) -> Result<Vec<(String, String)>> {
+        let out = self.run(
+            false,
+            ["--format=csv", "--no-headings", "--data=bare", "--columns=name,external_ids", "list", "Interface"],
+        )?;
+        check(&out).context("listing Open vSwitch interfaces")?;
+        Ok(parse_container_ports(&String::from_utf8_lossy(&out.stdout)))
+    }
+
     /// Undo of a bridge this run created, unless another attach joined it.
     pub fn del_bridge_if_empty(&self, bridge: &str) -> Result<()> {
         let out = self.run(false, ["list-ports", bridge])?;
@@ -239,6 +287,18 @@ impl Vsctl {
         }
         Ok(())
     }
+}
+
+/// `name,"k=v k=v"` rows (csv, bare data) → the ports that carry
+/// `pipework.containerid`.
+fn parse_container_ports(csv: &str) -> Vec<(String, String)> {
+    csv.lines()
+        .filter_map(|l| {
+            let (name, ids) = l.split_once(',')?;
+            let id = ids.trim_matches('"').split(' ').find_map(|kv| kv.strip_prefix("pipework.containerid="))?;
+            Some((name.trim_matches('"').to_string(), id.trim_matches('"').to_string()))
+        })
+        .collect()
 }
 
 fn check(out: &Output) -> Result<()> {

@@ -1,0 +1,98 @@
+//! Is the interface an attach asks for already there, as asked? What
+//! `--watch` looks at before it attaches a container again: one attached as
+//! asked is left alone (no flap), one attached differently is corrected.
+//! Read-only.
+
+use anyhow::Result;
+
+use crate::request::{format_mac, AddressSpec, Attach, HostIfRef};
+use crate::sys::netlink::{LinkKind, Netlink};
+use crate::sys::vsctl::Vsctl;
+
+/// The guest's interface, compared with the request.
+#[derive(Debug, PartialEq)]
+pub enum State {
+    /// No interface of that name (or only an unfinished attach's leftover,
+    /// which the attach clears itself).
+    Absent,
+    AsAsked,
+    /// There, but not as asked: why, in words.
+    Differs(String),
+}
+
+/// The state of GUESTIF and its name (eth1, or ib0 on IPoIB, when `-i` is
+/// not given). How the interface hangs is read from the interface itself,
+/// not from HOSTIF's kind: recognising HOSTIF again would refuse what the
+/// first attach made (its veth host side is taken).
+pub fn check(req: &Attach, host_nl: &Netlink, guest_nl: &Netlink, vsctl: Option<&Vsctl>) -> Result<(State, String)> {
+    let host_if = match &req.host_if {
+        HostIfRef::Name(n) => host_nl.link(n.as_str())?,
+        HostIfRef::Mac(mac) => host_nl.links()?.into_iter().find(|l| l.mac.as_deref() == Some(mac.as_bytes())),
+    };
+    let host = host_if.as_ref().map_or_else(|| req.host_if.to_string(), |l| l.name.clone());
+    let default_if = if host_if.as_ref().is_some_and(|l| l.infiniband) { "ib0" } else { "eth1" };
+    let guest_if = req.guest_if.as_ref().map_or(default_if, |n| n.as_str()).to_string();
+    let Some(link) = guest_nl.link(&guest_if)? else { return Ok((State::Absent, guest_if)) };
+    let differs = |why: String| Ok((State::Differs(why), guest_if.clone()));
+    if !link.up {
+        return differs("it is down".into());
+    }
+    if let Some(mac) = &req.mac {
+        if link.mac.as_deref() != Some(mac.as_bytes()) {
+            let has = link
+                .mac
+                .as_deref()
+                .map_or("none".into(), |m| m.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":"));
+            return differs(format!("its MAC is {has}, not {}", format_mac(mac)));
+        }
+    }
+    if let AddressSpec::Static { addrs } = &req.address {
+        let present = guest_nl.addresses(link.index)?;
+        if let Some(missing) = addrs.iter().find(|a| !present.contains(&a.addr)) {
+            return differs(format!("it lacks {}", missing.addr));
+        }
+    }
+    // The other end: a veth's peer, a macvlan's or ipvlan's parent, in the host.
+    let other = match link.parent {
+        Some(i) => host_nl.link_by_index(i)?,
+        None => None,
+    };
+    match (&link.kind, &other) {
+        (Some(LinkKind::Veth), Some(peer)) => {
+            let master = match peer.controller {
+                Some(i) => host_nl.link_by_index(i)?,
+                None => None,
+            };
+            if master.as_ref().is_some_and(|m| m.kind == Some(LinkKind::Bridge)) {
+                let on = master.map(|m| m.name).unwrap_or_default();
+                if on != host || req.tag.is_some() {
+                    return differs(format!("its veth is on bridge {on}"));
+                }
+            } else {
+                let want_tag = req.tag.as_ref().and_then(|t| t.vlan_id().ok());
+                match vsctl.map(|v| v.port_place(&peer.name)).transpose()?.flatten() {
+                    Some((bridge, tag)) if bridge == host && tag == want_tag => {}
+                    Some((bridge, tag)) => {
+                        let tag = tag.map_or("no tag".into(), |t| format!("tag {t}"));
+                        return differs(format!("its port is on {bridge} with {tag}"));
+                    }
+                    None => return differs(format!("its veth is not a port of {host}")),
+                }
+            }
+        }
+        (Some(LinkKind::Veth), None) => return differs("its veth has no other end in the host".into()),
+        (Some(k @ (LinkKind::Macvlan | LinkKind::Ipvlan)), parent) => {
+            let on = parent.as_ref().map(|p| p.name.as_str());
+            if on != Some(host.as_str()) {
+                return differs(format!("it hangs from {}", on.unwrap_or("nothing in the host")));
+            }
+            if (*k == LinkKind::Ipvlan) != req.ipvlan.is_some() {
+                return differs(format!("it is a {k}"));
+            }
+        }
+        // A device moved in whole, a dummy or an IPoIB child: its name,
+        // MAC and addresses are what can be compared.
+        _ => {}
+    }
+    Ok((State::AsAsked, guest_if))
+}
