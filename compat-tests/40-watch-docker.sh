@@ -103,32 +103,7 @@ kill -TERM "$W"; wait "$W" || true
 # The engine goes away (its socket behind a proxy we stop), a container
 # restarts meanwhile, the engine comes back: reconnect, catch up.
 PROXY=$(mktemp -u /tmp/pwengine.XXXXXX.sock)
-proxy() {
-    python3 -c '
-import os, socket, sys, threading
-def pipe(a, b):
-    try:
-        while (d := a.recv(65536)):
-            b.sendall(d)
-    except OSError:
-        pass
-    for s in (a, b):
-        try: s.shutdown(socket.SHUT_RDWR)
-        except OSError: pass
-srv = socket.socket(socket.AF_UNIX); srv.bind(sys.argv[1]); srv.listen(64)
-while True:
-    c, _ = srv.accept()
-    u = socket.socket(socket.AF_UNIX); u.connect("/var/run/docker.sock")
-    for a, b in ((c, u), (u, c)):
-        threading.Thread(target=pipe, args=(a, b), daemon=True).start()
-' "$PROXY" &
-    PROXY_PID=$!
-    on_exit "kill $PROXY_PID; rm -f $PROXY"
-    local i
-    for i in $(seq 100); do [ -S "$PROXY" ] && return 0; sleep 0.05; done
-    fail "the engine proxy did not start"
-}
-proxy
+engine_proxy "$PROXY"
 start_watch DOCKER_HOST="unix://$PROXY"
 wait_log 4 "reconciled"
 kill "$PROXY_PID"; wait "$PROXY_PID" 2>/dev/null || true; rm -f "$PROXY"
@@ -136,7 +111,7 @@ wait_log 1 "trying again in"
 docker restart -t 0 "$C1" >/dev/null
 sleep 1
 expect "a watch without its engine retries with growing pauses, no busy loop" "trying again in 500" cat "$LOG"
-proxy
+engine_proxy "$PROXY"
 wait_log 5 "reconciled"
 expect "after the engine came back, the missed restart is caught up" "inet 10.40.0.2/24" in_guest "$(pid_of "$C1")" ip -o addr show eth1
 ping_ok "$(pid_of "$C1")" 10.40.0.3

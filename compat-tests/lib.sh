@@ -136,6 +136,40 @@ snapshot() {
     } 2>&1 | sed -E 's/valid_lft [^ ]+ preferred_lft [^ ]+//'
 }
 
+# engine_proxy SOCK [LOG]: a unix socket at SOCK that forwards to dockerd's,
+# writing the first line of each request to LOG; $PROXY_PID stops it (the
+# engine seems gone to whoever speaks through it).
+engine_proxy() {
+    local sock=$1 log=${2:-/dev/null} i
+    python3 -c '
+import socket, sys, threading
+def pipe(a, b, log=None):
+    first = True
+    try:
+        while (d := a.recv(65536)):
+            if log and first:
+                with open(log, "a") as f:
+                    f.write(d.split(b"\r\n", 1)[0].decode(errors="replace") + "\n")
+                first = False
+            b.sendall(d)
+    except OSError:
+        pass
+    for s in (a, b):
+        try: s.shutdown(socket.SHUT_RDWR)
+        except OSError: pass
+srv = socket.socket(socket.AF_UNIX); srv.bind(sys.argv[1]); srv.listen(64)
+while True:
+    c, _ = srv.accept()
+    u = socket.socket(socket.AF_UNIX); u.connect("/var/run/docker.sock")
+    threading.Thread(target=pipe, args=(c, u, sys.argv[2]), daemon=True).start()
+    threading.Thread(target=pipe, args=(u, c), daemon=True).start()
+' "$sock" "$log" &
+    PROXY_PID=$!
+    on_exit "kill $PROXY_PID; rm -f $sock"
+    for i in $(seq 100); do [ -S "$sock" ] && return 0; sleep 0.05; done
+    fail "the engine proxy did not start"
+}
+
 # pipework ARGS…: our binary, run inside the host, as a user types it.
 pipework() { ip netns exec "$HOST" "$PIPEWORK_BIN" "$@"; }
 in_host() { ip netns exec "$HOST" "$@"; }

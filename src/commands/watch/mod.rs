@@ -74,7 +74,7 @@ pub fn run(path: &str, engine: Option<Engine>) -> Result<u8> {
             }
             Err(e) => log(&format!("cannot follow {engine}'s events: {e:#}; trying again in {pause:.2?}")),
         }
-        match signals.wait(Some(pause))? {
+        match signals.wait(pause)? {
             Some(Wake::Stop(sig)) => return Ok(stopped(sig)),
             Some(Wake::Reload) => w.reload(),
             None => {}
@@ -224,7 +224,8 @@ impl Watcher {
                     self.clean(&ev.id, "died");
                 }
             }
-            "destroy" if self.tracked.contains_key(&ev.id) => {
+            // Podman says `remove`.
+            "destroy" | "remove" if self.tracked.contains_key(&ev.id) => {
                 self.clean(&ev.id, "removed");
                 self.tracked.remove(&ev.id);
             }
@@ -249,7 +250,13 @@ impl Watcher {
     /// corrected. `since`: the start event's time, to say how long it took.
     fn serve(&mut self, r: &Running, since: Option<u128>) {
         let name = r.container.name.trim_start_matches('/').to_string();
-        let guest = match guest::of_container(r.pid, r.container.clone(), &name) {
+        let mut container = r.container.clone();
+        // As each engine's CLI prints it (what OVS external-ids carry):
+        // Docker's with a leading `/`, Podman's without.
+        if self.engine == Engine::Podman {
+            container.name = name.clone();
+        }
+        let guest = match guest::of_container(r.pid, container, &name) {
             Ok(g) => g,
             Err(e) => return log(&format!("{name}: {e:#}")),
         };
@@ -309,7 +316,9 @@ impl Watcher {
                 Err(e) => log(&format!("{name}: {e:#}")),
             }
         }
-        if !cleaned.is_empty() {
+        if cleaned.is_empty() {
+            log(&format!("{name}: {what}; nothing to clean"));
+        } else {
             log(&format!("{name}: {what}; {} in {}", cleaned.join(", "), ms(started.elapsed())));
         }
     }
@@ -408,6 +417,7 @@ enum Wake {
 
 /// TERM, INT and HUP, read from a signalfd between actions: an attach under
 /// way always finishes (nothing half-made), then the watch stops or reloads.
+/// CHLD too, to reap.
 struct Signals {
     fd: SignalFd,
 }
@@ -415,7 +425,7 @@ struct Signals {
 impl Signals {
     fn block() -> Result<Signals> {
         let mut mask = SigSet::empty();
-        for s in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
+        for s in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP, Signal::SIGCHLD] {
             mask.add(s);
         }
         // Programs we start get an empty mask back from std's spawn.
@@ -425,29 +435,61 @@ impl Signals {
         Ok(Signals { fd })
     }
 
-    /// A signal that came, if any.
+    /// A signal that came, if any. Children that ended (DHCP clients, the
+    /// socket closer an announcement forks) are reaped on the way: a watch
+    /// lives long, and they are its children.
     fn take(&mut self) -> Result<Option<Wake>> {
-        let Some(info) = self.fd.read_signal().context("reading the signalfd")? else { return Ok(None) };
-        Ok(match Signal::try_from(info.ssi_signo as i32) {
-            Ok(Signal::SIGHUP) => Some(Wake::Reload),
-            Ok(s) => Some(Wake::Stop(s)),
-            Err(_) => None,
-        })
+        while let Some(info) = self.fd.read_signal().context("reading the signalfd")? {
+            match Signal::try_from(info.ssi_signo as i32) {
+                Ok(Signal::SIGHUP) => return Ok(Some(Wake::Reload)),
+                Ok(Signal::SIGCHLD) => reap_children(),
+                Ok(s) => return Ok(Some(Wake::Stop(s))),
+                Err(_) => {}
+            }
+        }
+        Ok(None)
     }
 
     /// Sleeps until a signal or the pause is over.
-    fn wait(&mut self, pause: Option<Duration>) -> Result<Option<Wake>> {
-        let timeout = pause.map_or(PollTimeout::NONE, |p| PollTimeout::try_from(p).unwrap_or(PollTimeout::MAX));
-        let mut fds = [PollFd::new(self.fd.as_fd(), PollFlags::POLLIN)];
-        poll_retrying(&mut fds, timeout)?;
-        self.take()
+    fn wait(&mut self, pause: Duration) -> Result<Option<Wake>> {
+        let until = Instant::now() + pause;
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(None);
+            }
+            let mut fds = [PollFd::new(self.fd.as_fd(), PollFlags::POLLIN)];
+            poll_retrying(&mut fds, PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX))?;
+            if let Some(w) = self.take()? {
+                return Ok(Some(w));
+            }
+        }
     }
 
     /// Sleeps until a signal or an event (then None).
     fn wait_with(&mut self, events: &Events) -> Result<Option<Wake>> {
-        let mut fds = [PollFd::new(self.fd.as_fd(), PollFlags::POLLIN), PollFd::new(events.as_fd(), PollFlags::POLLIN)];
-        poll_retrying(&mut fds, PollTimeout::NONE)?;
-        self.take()
+        loop {
+            let mut fds =
+                [PollFd::new(self.fd.as_fd(), PollFlags::POLLIN), PollFd::new(events.as_fd(), PollFlags::POLLIN)];
+            poll_retrying(&mut fds, PollTimeout::NONE)?;
+            let event = fds[1].any().unwrap_or(true);
+            if let Some(w) = self.take()? {
+                return Ok(Some(w));
+            }
+            if event {
+                return Ok(None);
+            }
+        }
+    }
+}
+
+/// Collects every child that has ended, without waiting for the others.
+fn reap_children() {
+    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+    while let Ok(status) = waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+        if status == WaitStatus::StillAlive {
+            break;
+        }
     }
 }
 
