@@ -62,3 +62,59 @@ pub fn check() -> Result<()> {
         sig => Err(Interrupted(sig).into()),
     }
 }
+
+/// The write end of the pipe `Arrivals` reads, for the handler.
+static ARRIVALS_FD: AtomicI32 = AtomicI32::new(-1);
+
+extern "C" fn arrive(sig: libc::c_int) {
+    let fd = ARRIVALS_FD.load(Ordering::SeqCst);
+    if fd >= 0 {
+        let b = sig as u8;
+        // SAFETY: write(2) is async-signal-safe; a full pipe drops the byte,
+        // and a reader that is behind has bytes to read anyway.
+        unsafe { libc::write(fd, (&b as *const u8).cast(), 1) };
+    }
+}
+
+/// Signals as bytes on a pipe, for a loop that polls: what a long-running
+/// watch uses instead of blocking signals, since programs it starts inherit
+/// a blocked mask (and would then ignore the TERM that stops them) but get
+/// caught signals back at their defaults.
+pub struct Arrivals {
+    read: std::os::fd::OwnedFd,
+    _write: std::os::fd::OwnedFd,
+}
+
+impl Arrivals {
+    pub fn catch(signals: &[Signal]) -> Result<Arrivals> {
+        use nix::fcntl::OFlag;
+        let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK).context("making a signal pipe")?;
+        ARRIVALS_FD.store(std::os::fd::AsRawFd::as_raw_fd(&write), Ordering::SeqCst);
+        let action =
+            SigAction::new(SigHandler::Handler(arrive), SaFlags::SA_RESTART | SaFlags::SA_NOCLDSTOP, SigSet::empty());
+        for &sig in signals {
+            // SAFETY: the handler only writes one byte to a pipe.
+            unsafe { sigaction(sig, &action) }.with_context(|| format!("catching {sig}"))?;
+        }
+        Ok(Arrivals { read, _write: write })
+    }
+
+    /// The signals that arrived since the last call, in order.
+    pub fn take(&self) -> Vec<Signal> {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 64];
+        while let Ok(n) = nix::unistd::read(&self.read, &mut buf) {
+            if n == 0 {
+                break;
+            }
+            out.extend(buf[..n].iter().filter_map(|&b| Signal::try_from(i32::from(b)).ok()));
+        }
+        out
+    }
+}
+
+impl std::os::fd::AsFd for Arrivals {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.read.as_fd()
+    }
+}

@@ -22,8 +22,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, bail, Context, Result};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::signal::{SigSet, Signal};
-use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::signal::Signal;
 
 use crate::attach::check::{self, State};
 use crate::commands::{attach, detach};
@@ -31,6 +30,7 @@ use crate::guest::engine_api::{self, Endpoint, Event, Events, Running};
 use crate::guest::{self, Guest};
 use crate::request::Engine;
 use crate::sys::netlink::Netlink;
+use crate::sys::signals::Arrivals;
 use crate::sys::vsctl::Vsctl;
 use rules::Rule;
 
@@ -47,7 +47,7 @@ pub fn run(path: &str, engine: Option<Engine>) -> Result<u8> {
     let engine = engine.unwrap_or(Engine::Docker);
     let ep = endpoint(engine)?;
     let (file_rules, errors) = rules::read_file(path)?;
-    let mut signals = Signals::block()?;
+    let mut signals = Signals::catch()?;
     let mut w = Watcher { path: path.to_string(), engine, ep, file_rules, tracked: HashMap::new() };
     for e in errors {
         log(&e);
@@ -415,39 +415,32 @@ enum Wake {
     Reload,
 }
 
-/// TERM, INT and HUP, read from a signalfd between actions: an attach under
-/// way always finishes (nothing half-made), then the watch stops or reloads.
-/// CHLD too, to reap.
+/// TERM, INT, HUP and CHLD, as they arrive, acted on between actions: an
+/// attach under way always finishes (nothing half-made), then the watch
+/// stops or reloads.
 struct Signals {
-    fd: SignalFd,
+    arrivals: Arrivals,
 }
 
 impl Signals {
-    fn block() -> Result<Signals> {
-        let mut mask = SigSet::empty();
-        for s in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP, Signal::SIGCHLD] {
-            mask.add(s);
-        }
-        // Programs we start get an empty mask back from std's spawn.
-        mask.thread_block().context("blocking TERM, INT and HUP for the watch")?;
-        let fd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
-            .context("opening a signalfd")?;
-        Ok(Signals { fd })
+    fn catch() -> Result<Signals> {
+        let arrivals = Arrivals::catch(&[Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP, Signal::SIGCHLD])?;
+        Ok(Signals { arrivals })
     }
 
     /// A signal that came, if any. Children that ended (DHCP clients, the
     /// socket closer an announcement forks) are reaped on the way: a watch
     /// lives long, and they are its children.
     fn take(&mut self) -> Result<Option<Wake>> {
-        while let Some(info) = self.fd.read_signal().context("reading the signalfd")? {
-            match Signal::try_from(info.ssi_signo as i32) {
-                Ok(Signal::SIGHUP) => return Ok(Some(Wake::Reload)),
-                Ok(Signal::SIGCHLD) => reap_children(),
-                Ok(s) => return Ok(Some(Wake::Stop(s))),
-                Err(_) => {}
+        let mut wake = None;
+        for sig in self.arrivals.take() {
+            match sig {
+                Signal::SIGCHLD => reap_children(),
+                Signal::SIGHUP => wake = wake.or(Some(Wake::Reload)),
+                s => return Ok(Some(Wake::Stop(s))),
             }
         }
-        Ok(None)
+        Ok(wake)
     }
 
     /// Sleeps until a signal or the pause is over.
@@ -458,7 +451,7 @@ impl Signals {
             if left.is_zero() {
                 return Ok(None);
             }
-            let mut fds = [PollFd::new(self.fd.as_fd(), PollFlags::POLLIN)];
+            let mut fds = [PollFd::new(self.arrivals.as_fd(), PollFlags::POLLIN)];
             poll_retrying(&mut fds, PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX))?;
             if let Some(w) = self.take()? {
                 return Ok(Some(w));
@@ -470,7 +463,7 @@ impl Signals {
     fn wait_with(&mut self, events: &Events) -> Result<Option<Wake>> {
         loop {
             let mut fds =
-                [PollFd::new(self.fd.as_fd(), PollFlags::POLLIN), PollFd::new(events.as_fd(), PollFlags::POLLIN)];
+                [PollFd::new(self.arrivals.as_fd(), PollFlags::POLLIN), PollFd::new(events.as_fd(), PollFlags::POLLIN)];
             poll_retrying(&mut fds, PollTimeout::NONE)?;
             let event = fds[1].any().unwrap_or(true);
             if let Some(w) = self.take()? {
