@@ -33,6 +33,11 @@ const SYNOPSIS: &str = r#".SH SYNOPSIS
 .RB [ \-i
 .IR GUESTIF ]
 .br
+.B pipework \-\-watch
+.I FILE
+.RB [ \-\-engine
+.BR docker | podman ]
+.br
 .B pipework \-\-detach
 .RB [ \-\-strict ]
 .RB [ \-i

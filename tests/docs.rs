@@ -58,3 +58,24 @@ fn zsh_and_fish_completions_are_generated() {
     assert!(String::from_utf8_lossy(&pipework(&["--completions", "zsh"])).starts_with("#compdef pipework"));
     assert!(String::from_utf8_lossy(&pipework(&["--completions", "fish"])).contains("complete -c pipework"));
 }
+
+#[test]
+fn the_systemd_unit_starts_a_watch_our_command_line_accepts() {
+    let unit = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/systemd/pipework-watch.service"))
+        .expect("scripts/systemd/pipework-watch.service");
+    let exec = unit.lines().find_map(|l| l.strip_prefix("ExecStart=")).expect("an ExecStart line");
+    let mut words: Vec<&str> = exec.split_whitespace().skip(1).collect();
+    assert_eq!(words.first(), Some(&"--watch"), "{exec}");
+    // The options parse and reach the watch, which stops at the missing
+    // file before it connects to anything.
+    *words.last_mut().unwrap() = "/nonexistent/pipework-watch-test";
+    let out = Command::new(env!("CARGO_BIN_EXE_pipework")).args(&words).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("reading the watch file /nonexistent/pipework-watch-test"), "{err}");
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    assert!(
+        readme.contains("scripts/systemd/pipework-watch.service"),
+        "the README does not say how to install the unit"
+    );
+}

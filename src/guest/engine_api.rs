@@ -155,13 +155,24 @@ pub struct Listed {
 /// `GET /containers/json`: every running container, in one answer (no PIDs:
 /// the engine's list does not carry them).
 pub fn list_running(ep: &Endpoint) -> Result<Vec<Listed>> {
-    let (status, body) = get(ep, "/containers/json")?;
+    Ok(list_running_while(ep, || ())?.0)
+}
+
+/// The same list, with `meanwhile` run while the engine composes it: a
+/// thousand containers keep dockerd busy for tens of milliseconds.
+pub fn list_running_while<T>(ep: &Endpoint, meanwhile: impl FnOnce() -> T) -> Result<(Vec<Listed>, T)> {
+    let mut conn = request(ep, "/containers/json")?;
+    let done = meanwhile();
+    conn.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut raw = Vec::with_capacity(256 * 1024);
+    conn.read_to_end(&mut raw).context("reading the engine's answer")?;
+    let (status, body) = split_response(&raw)?;
     if status != 200 {
         bail!("the engine answered {status} to the container list");
     }
     let json: serde_json::Value = serde_json::from_slice(&body).context("the engine's container list is not JSON")?;
     let items = json.as_array().context("the engine's container list is not a list")?;
-    Ok(items.iter().filter_map(parse_listed).collect())
+    Ok((items.iter().filter_map(parse_listed).collect(), done))
 }
 
 fn parse_listed(v: &serde_json::Value) -> Option<Listed> {

@@ -128,10 +128,10 @@ impl Directory {
     /// CLI speaks): then every name is asked alone.
     pub fn docker() -> Option<Directory> {
         let ep = engine_api::docker()?;
-        let listed = engine_api::list_running(&ep).ok()?;
+        let (listed, pids) = engine_api::list_running_while(&ep, task_pids).ok()?;
         let mut by_key = HashMap::with_capacity(listed.len() * 2);
         for c in listed {
-            let Some(pid) = init_pid(&c.id) else { continue };
+            let Some(&pid) = pids.get(&c.id) else { continue };
             let name = c.names.first().cloned().unwrap_or_default();
             let found = (pid, Container { id: c.id.clone(), name: format!("/{name}") });
             for n in &c.names {
@@ -156,14 +156,26 @@ const TASK_DIRS: [&str; 2] = [
     "/run/containerd/io.containerd.runtime.v2.task/moby",
 ];
 
-/// The PID of a Docker container's first process, from containerd's state,
-/// when its cgroup confirms it belongs to that container.
-fn init_pid(id: &str) -> Option<u32> {
-    TASK_DIRS.iter().find_map(|dir| {
-        let pid: u32 = std::fs::read_to_string(format!("{dir}/{id}/init.pid")).ok()?.trim().parse().ok()?;
-        let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
-        cgroup.contains(id).then_some(pid)
-    })
+/// Every running Docker task's first process, by container ID, from
+/// containerd's state: each PID believed only when that process's cgroup
+/// names the container.
+fn task_pids() -> HashMap<String, u32> {
+    let mut pids = HashMap::new();
+    for dir in TASK_DIRS {
+        let Ok(entries) = std::fs::read_dir(dir) else { continue };
+        for e in entries.flatten() {
+            let Some(id) = e.file_name().to_str().map(str::to_string) else { continue };
+            let Some(pid) = std::fs::read_to_string(e.path().join("init.pid")).ok().and_then(|p| p.trim().parse().ok())
+            else {
+                continue;
+            };
+            let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+            if cgroup.contains(&id) {
+                pids.insert(id, pid);
+            }
+        }
+    }
+    pids
 }
 
 /// `ctr task ls`: the task of a container carries its ID and its PID.
