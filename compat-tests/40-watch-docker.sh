@@ -29,16 +29,6 @@ start_watch() {
     W=$!
     on_exit "kill $W"
 }
-# wait_log N PATTERN: until the log has N lines matching PATTERN.
-wait_log() {
-    local n=$1 pattern=$2 i
-    for i in $(seq 200); do
-        [ "$(grep -cE -- "$pattern" "$LOG")" -ge "$n" ] && return 0
-        sleep 0.05
-    done
-    fail "the watch log never had $n lines matching '$pattern':
-$(cat "$LOG")"
-}
 pid_of() { docker inspect -f '{{.State.Pid}}' "$1"; }
 ifindex() { in_guest "$(pid_of "$1")" ip -o link show "$2" | cut -d: -f1; }
 mac_of() { in_guest "$(pid_of "$1")" ip -o link show "$2" | grep -o 'link/ether [^ ]*'; }

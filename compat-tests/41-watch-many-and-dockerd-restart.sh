@@ -13,15 +13,6 @@ echo "# labels only" >"$WATCH"
 
 ip netns exec "$HOST" "$PIPEWORK_BIN" --watch "$WATCH" 2>>"$LOG" &
 W=$!; on_exit "kill $W"
-wait_log() {
-    local n=$1 pattern=$2 tries=${3:-200} i
-    for i in $(seq "$tries"); do
-        [ "$(grep -cE -- "$pattern" "$LOG")" -ge "$n" ] && return 0
-        sleep 0.05
-    done
-    fail "the watch log never had $n lines matching '$pattern':
-$(cat "$LOG")"
-}
 wait_log 1 "reconciled"
 
 # All at once: dockerd starts them concurrently, the events come in a burst.

@@ -19,15 +19,6 @@ for i in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
 
 ip netns exec "$HOST" env CONTAINER_HOST="unix://$SOCK" "$PIPEWORK_BIN" --engine podman --watch "$WATCH" 2>>"$LOG" &
 W=$!; on_exit "kill $W"
-wait_log() {
-    local n=$1 pattern=$2 i
-    for i in $(seq 200); do
-        [ "$(grep -cE -- "$pattern" "$LOG")" -ge "$n" ] && return 0
-        sleep 0.05
-    done
-    fail "the watch log never had $n lines matching '$pattern':
-$(cat "$LOG")"
-}
 pid_of() { podman inspect -f '{{.State.Pid}}' "$1"; }
 wait_log 1 "reconciled"
 expect "a file line names a Podman container" "inet 10.42.0.2/24" in_guest "$(pid_of "$P1")" ip -o addr show eth1

@@ -13,16 +13,7 @@ docker run -d --name "$C" --network none --label pipework.attach="brdw udhcpc-f"
 LOG=$(mktemp /tmp/pwwatch.XXXXXX); on_exit "rm -f $LOG"
 ip netns exec "$HOST" "$PIPEWORK_BIN" --watch /dev/null 2>>"$LOG" &
 W=$!; on_exit "kill $W"
-wait_log() {
-    local n=$1 pattern=$2 i
-    for i in $(seq 400); do
-        [ "$(grep -cE -- "$pattern" "$LOG")" -ge "$n" ] && return 0
-        sleep 0.05
-    done
-    fail "the watch log never had $n lines matching '$pattern':
-$(cat "$LOG")"
-}
-wait_log 1 "reconciled"
+wait_log 1 "reconciled" 600
 G=$(docker inspect -f '{{.State.Pid}}' "$C")
 expect "the label's DHCP attach got a lease" "inet 10\.43\.0\.[0-9]+/24" in_guest "$G" ip -o -4 addr show eth1
 [ -s "$pidfile" ] || fail "no pid file $pidfile"

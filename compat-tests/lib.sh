@@ -170,6 +170,18 @@ while True:
     fail "the engine proxy did not start"
 }
 
+# wait_log N PATTERN [TRIES]: until the file $LOG (a --watch's stderr) has
+# N lines matching the ERE PATTERN; TRIES × 50 ms, default 10 s.
+wait_log() {
+    local n=$1 pattern=$2 tries=${3:-200} i
+    for i in $(seq "$tries"); do
+        [ "$(grep -cE -- "$pattern" "$LOG")" -ge "$n" ] && return 0
+        sleep 0.05
+    done
+    fail "the watch log never had $n lines matching '$pattern':
+$(cat "$LOG")"
+}
+
 # pipework ARGS…: our binary, run inside the host, as a user types it.
 pipework() { ip netns exec "$HOST" "$PIPEWORK_BIN" "$@"; }
 in_host() { ip netns exec "$HOST" "$@"; }
