@@ -132,10 +132,10 @@ pub struct Cli {
     #[arg(long, conflicts_with = "wait")]
     pub detach: bool,
 
-    /// Give the host a macvlan of its own on HOSTIF: HOSTIF ADDRESS [ROUTE...]
-    /// (the host cannot reach its macvlan guests through HOSTIF itself);
-    /// --detach --shim HOSTIF removes it
-    #[arg(long, conflicts_with_all = ["wait", "direct_phys", "ipvlan"])]
+    /// Give the host a macvlan (with --ipvlan MODE, an ipvlan) of its own on
+    /// HOSTIF: HOSTIF ADDRESS [ROUTE...] (the host cannot reach its macvlan or
+    /// ipvlan guests through HOSTIF itself); --detach --shim HOSTIF removes it
+    #[arg(long, conflicts_with_all = ["wait", "direct_phys"])]
     pub shim: bool,
 
     /// With --detach: a guest or interface that is not there is an error
@@ -337,18 +337,7 @@ pub fn parse(cli: &Cli) -> Result<Parsed> {
     }
 
     let family = family.as_deref().map(Family::parse).transpose()?;
-    let ipvlan = match (ipvlan_mode, ipvlan_flag) {
-        (Some(m), flag) => Some(Ipvlan {
-            mode: <IpvlanMode as clap::ValueEnum>::from_str(&m, true)
-                .map_err(|_| anyhow::anyhow!("--ipvlan {m}: the mode is l2, l3 or l3s"))?,
-            flag: flag
-                .map(|f| <IpvlanFlag as clap::ValueEnum>::from_str(&f, true))
-                .transpose()
-                .map_err(|_| anyhow::anyhow!("--ipvlan-flags takes private or vepa"))?,
-        }),
-        (None, Some(_)) => bail!("--ipvlan-flags goes with --ipvlan MODE"),
-        (None, None) => None,
-    };
+    let ipvlan = parse_ipvlan(ipvlan_mode, ipvlan_flag)?;
     let macvlan_mode = macvlan_mode
         .map(|m| {
             <MacvlanMode as clap::ValueEnum>::from_str(&m, true)
@@ -456,11 +445,14 @@ fn parse_detach(cli: &Cli, mut guest_if: Option<String>) -> Result<Parsed> {
 /// HOSTIF`.
 fn parse_shim(cli: &Cli) -> Result<Parsed> {
     let mut name = cli.host_side.clone();
+    let (mut mode, mut flag) = (cli.ipvlan.clone(), cli.ipvlan_flags.clone());
     let mut positional = Vec::new();
     let mut w = cli.words.iter();
     while let Some(word) = w.next() {
         match word.as_str() {
             "-l" => name = Some(value_of(&mut w, "-l")?),
+            "--ipvlan" => mode = Some(value_of(&mut w, "--ipvlan")?),
+            "--ipvlan-flags" => flag = Some(value_of(&mut w, "--ipvlan-flags")?),
             other if other.starts_with('-') => bail!("unknown option '{other}' for --shim; see pipework --help"),
             other => positional.push(other),
         }
@@ -482,7 +474,27 @@ fn parse_shim(cli: &Cli) -> Result<Parsed> {
         (false, []) => return Ok(Parsed::Usage),
         (false, [address, routes @ ..]) => (Some(net(address)?), routes.iter().map(net).collect::<Result<_>>()?),
     };
-    Ok(Parsed::Request(Request::Shim(Shim { parent, name, address, routes, detach: cli.detach })))
+    let ipvlan = parse_ipvlan(mode, flag)?;
+    if cli.detach && ipvlan.is_some() {
+        bail!("--detach --shim takes HOSTIF only: the shim's kind is read from it");
+    }
+    Ok(Parsed::Request(Request::Shim(Shim { parent, name, address, routes, ipvlan, detach: cli.detach })))
+}
+
+/// `--ipvlan MODE [--ipvlan-flags FLAG]`, for an attach or a shim.
+fn parse_ipvlan(mode: Option<String>, flag: Option<String>) -> Result<Option<Ipvlan>> {
+    match (mode, flag) {
+        (Some(m), flag) => Ok(Some(Ipvlan {
+            mode: <IpvlanMode as clap::ValueEnum>::from_str(&m, true)
+                .map_err(|_| anyhow::anyhow!("--ipvlan {m}: the mode is l2, l3 or l3s"))?,
+            flag: flag
+                .map(|f| <IpvlanFlag as clap::ValueEnum>::from_str(&f, true))
+                .transpose()
+                .map_err(|_| anyhow::anyhow!("--ipvlan-flags takes private or vepa"))?,
+        })),
+        (None, Some(_)) => bail!("--ipvlan-flags goes with --ipvlan MODE"),
+        (None, None) => Ok(None),
+    }
 }
 
 fn value_of<'a>(w: &mut impl Iterator<Item = &'a String>, flag: &str) -> Result<String> {
@@ -668,6 +680,13 @@ mod tests {
         let p = parse(&cli("--detach --shim -l myshim eth2")).unwrap();
         let Parsed::Request(Request::Shim(s)) = p else { panic!("{p:?}") };
         assert!(s.detach && s.address.is_none() && s.name.as_str() == "myshim");
+        for line in ["--shim --ipvlan l3 eth2 10.0.5.250/24", "--shim eth2 --ipvlan l3 10.0.5.250/24"] {
+            let p = parse(&cli(line)).unwrap();
+            let Parsed::Request(Request::Shim(s)) = p else { panic!("{p:?}") };
+            assert_eq!(s.ipvlan, Some(Ipvlan { mode: IpvlanMode::L3, flag: None }), "{line}");
+        }
+        assert!(parse(&cli("--shim --ipvlan l4 eth2 10.0.5.250/24")).is_err());
+        assert!(parse(&cli("--detach --shim --ipvlan l2 eth2")).is_err());
     }
 
     #[test]

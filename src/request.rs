@@ -39,6 +39,8 @@ pub struct Shim {
     pub address: Option<IpNet>,
     /// More destinations (guests' addresses or prefixes) routed through it.
     pub routes: Vec<IpNet>,
+    /// An ipvlan shim, for ipvlan guests; None: a macvlan in bridge mode.
+    pub ipvlan: Option<Ipvlan>,
     pub detach: bool,
 }
 

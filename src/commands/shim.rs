@@ -1,7 +1,8 @@
-//! `pipework --shim [-l NAME] HOSTIF ADDRESS [ROUTE…]`: the host's own
-//! macvlan on HOSTIF (bridge mode), with an address and routes to the
-//! guests. A macvlan parent passes no traffic between itself and its
-//! macvlans, so without it the host cannot reach its own macvlan guests.
+//! `pipework --shim [-l NAME] [--ipvlan MODE] HOSTIF ADDRESS [ROUTE…]`: the
+//! host's own macvlan on HOSTIF (bridge mode), or ipvlan, with an address
+//! and routes to the guests. A parent passes no traffic between itself and
+//! its macvlans or ipvlans, so without it the host cannot reach its own
+//! macvlan or ipvlan guests.
 //! `--detach --shim [-l NAME] HOSTIF` removes it. Made with undo, as an
 //! attach is.
 
@@ -9,9 +10,10 @@ use anyhow::{bail, Context, Result};
 use ipnet::IpNet;
 
 use crate::attach::apply;
+use crate::attach::kinds::ipvlan_switching;
 use crate::attach::step::{Step, Steps, Target};
 use crate::guest::GuestNames;
-use crate::request::Shim;
+use crate::request::{Ipvlan, Shim};
 use crate::sys::arp::Announcer;
 use crate::sys::netlink::{LinkKind, Netlink};
 use crate::sys::netns;
@@ -27,7 +29,9 @@ pub fn run(s: &Shim, dry_run: bool) -> Result<()> {
     let mut steps = Steps::new();
     if s.detach {
         match existing {
-            Some(l) if l.kind == Some(LinkKind::Macvlan) && l.alias.as_deref() == Some(MARK) => {
+            Some(l)
+                if matches!(l.kind, Some(LinkKind::Macvlan | LinkKind::Ipvlan)) && l.alias.as_deref() == Some(MARK) =>
+            {
                 steps.push(Box::new(DeleteShim { name: name.to_string(), index: l.index }))
             }
             Some(_) => bail!("{name} is not a shim pipework made; not removing it"),
@@ -53,6 +57,7 @@ pub fn run(s: &Shim, dry_run: bool) -> Result<()> {
             parent: s.parent.to_string(),
             index: parent.index,
             mtu: parent.mtu,
+            ipvlan: s.ipvlan,
         }));
         steps.push(Box::new(Configure { name: name.to_string(), address, routes: s.routes.clone() }));
     }
@@ -70,28 +75,39 @@ pub fn run(s: &Shim, dry_run: bool) -> Result<()> {
     apply::run_with_undo(&steps, &mut t, "the shim")
 }
 
-/// `ip link add link PARENT name NAME type macvlan mode bridge`, marked.
+/// `ip link add link PARENT name NAME type macvlan mode bridge` (or `type
+/// ipvlan mode MODE FLAG`), marked.
 #[derive(Debug)]
 struct CreateShim {
     name: String,
     parent: String,
     index: u32,
     mtu: u32,
+    ipvlan: Option<Ipvlan>,
 }
 
 impl Step for CreateShim {
     fn command(&self, _: &GuestNames) -> String {
+        let kind = match &self.ipvlan {
+            Some(how) => {
+                let s = ipvlan_switching(how);
+                format!("ipvlan mode {} {}", s.mode, s.flag)
+            }
+            None => "macvlan mode bridge".to_string(),
+        };
         format!(
-            "ip link add link {} name {} mtu {} type macvlan mode bridge && ip link set {} alias '{MARK}'",
+            "ip link add link {} name {} mtu {} type {kind} && ip link set {} alias '{MARK}'",
             self.parent, self.name, self.mtu, self.name
         )
     }
 
     fn run(&self, t: &mut Target) -> Result<()> {
         let name = &self.name;
-        t.host_nl
-            .add_macvlan(name, self.index, self.mtu, t.guest_ns, None, "bridge")
-            .with_context(|| format!("creating the shim {name} on {}", self.parent))?;
+        let made = match &self.ipvlan {
+            Some(how) => t.host_nl.add_ipvlan(name, self.index, self.mtu, t.guest_ns, ipvlan_switching(how)),
+            None => t.host_nl.add_macvlan(name, self.index, self.mtu, t.guest_ns, None, "bridge"),
+        };
+        made.with_context(|| format!("creating the shim {name} on {}", self.parent))?;
         let i = t.host_index(name)?;
         t.on_undo(format!("delete host interface {name}"), move |t| t.host_nl.delete(i));
         t.host_nl.name_mark_and_up(i, name, MARK).with_context(|| format!("marking and setting {name} up"))

@@ -95,25 +95,24 @@ struct CreateIpvlan {
     how: Ipvlan,
 }
 
-impl CreateIpvlan {
-    fn switching(&self) -> IpvlanSwitching {
-        let mode = match self.how.mode {
-            IpvlanMode::L2 => "l2",
-            IpvlanMode::L3 => "l3",
-            IpvlanMode::L3s => "l3s",
-        };
-        let flag = match self.how.flag {
-            None => "bridge",
-            Some(IpvlanFlag::Private) => "private",
-            Some(IpvlanFlag::Vepa) => "vepa",
-        };
-        IpvlanSwitching { mode, flag }
-    }
+/// The ipvlan's mode and flag, as netlink takes them (and iproute2 spells them).
+pub fn switching(how: &Ipvlan) -> IpvlanSwitching {
+    let mode = match how.mode {
+        IpvlanMode::L2 => "l2",
+        IpvlanMode::L3 => "l3",
+        IpvlanMode::L3s => "l3s",
+    };
+    let flag = match how.flag {
+        None => "bridge",
+        Some(IpvlanFlag::Private) => "private",
+        Some(IpvlanFlag::Vepa) => "vepa",
+    };
+    IpvlanSwitching { mode, flag }
 }
 
 impl Step for CreateIpvlan {
     fn command(&self, g: &GuestNames) -> String {
-        let s = self.switching();
+        let s = switching(&self.how);
         let flag = if s.flag == "bridge" { String::new() } else { format!(" {}", s.flag) };
         format!(
             "ip link add link {} name {} mtu {} netns {} type ipvlan mode {}{flag}",
@@ -122,12 +121,14 @@ impl Step for CreateIpvlan {
     }
 
     fn run(&self, t: &mut Target) -> Result<()> {
-        t.host_nl.add_ipvlan(&self.name, self.index, self.mtu, t.guest_ns, self.switching()).with_context(|| {
-            format!(
-                "creating ipvlan {} on {} in guest {} (does this kernel have the ipvlan module?)",
-                self.name, self.parent, t.guest_label
-            )
-        })?;
+        t.host_nl.add_ipvlan(&self.name, self.index, self.mtu, t.guest_ns, switching(&self.how)).with_context(
+            || {
+                format!(
+                    "creating ipvlan {} on {} in guest {} (does this kernel have the ipvlan module?)",
+                    self.name, self.parent, t.guest_label
+                )
+            },
+        )?;
         let i = t.guest_index(&self.name)?;
         t.on_undo(format!("delete guest interface {}", self.name), move |t| t.guest_nl.delete(i));
         Ok(())
