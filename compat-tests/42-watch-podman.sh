@@ -31,4 +31,13 @@ expect "after podman restart eth1 is back" "inet 10.42.0.2/24" in_guest "$(pid_o
 tcp_ok "$(pid_of "$P2")" "$(pid_of "$P1")" 10.42.0.2
 podman rm -f -t 0 "$P2" >/dev/null
 wait_log 1 "$P2: removed"
+
+# A container in the watch's own network namespace (as --network host is
+# for a watch in the host's) is refused, whatever its label asks.
+P3=pwc-wp3-$HOST
+on_exit "podman rm -f -t 0 $P3"
+podman run -d --name "$P3" --network "ns:/var/run/netns/$HOST" "${limits[@]}" \
+    --label pipework.attach="br1 -i eth9 10.42.0.9/24" localhost/busybox:latest sleep 600 >/dev/null
+wait_log 1 "$P3: .*shares this host's network namespace"
+expect_not "nothing was made for it" "eth9" in_host ip -o link
 kill -TERM "$W"; wait "$W" || fail "the watch exited $? on SIGTERM"

@@ -124,14 +124,7 @@ impl Resolver {
             GuestRef::Engine(e, n) => self.engines(&[*e], n)?,
             GuestRef::Auto(word) => self.word(word)?,
         };
-        let host = netns::current()?;
-        if netns::same(&g.netns, &host)? {
-            bail!(
-                "guest '{}' shares this host's network namespace (a --network host container?); \
-                 pipework only plumbs guests that have their own",
-                g.label()
-            );
-        }
+        refuse_host_namespace(&g)?;
         Ok(g)
     }
 
@@ -185,7 +178,21 @@ impl Resolver {
 pub fn of_container(pid: u32, container: Container, label: &str) -> Result<Guest> {
     let mut g = from_pid(pid, label.to_string())?;
     g.identity.container = Some(container);
+    refuse_host_namespace(&g)?;
     Ok(g)
+}
+
+/// A guest in our own network namespace (a `--network host` container) is
+/// the host: nothing of it is ours to plumb.
+fn refuse_host_namespace(g: &Guest) -> Result<()> {
+    if netns::same(&g.netns, &netns::current()?)? {
+        bail!(
+            "guest '{}' shares this host's network namespace (a --network host container?); \
+             pipework only plumbs guests that have their own",
+            g.label()
+        );
+    }
+    Ok(())
 }
 
 fn from_pid(pid: u32, label: String) -> Result<Guest> {
