@@ -5,7 +5,8 @@
 
 use anyhow::Result;
 
-use crate::request::{format_mac, AddressSpec, Attach, HostIfRef};
+use crate::attach::kinds;
+use crate::request::{format_mac, AddressSpec, Attach};
 use crate::sys::netlink::{LinkKind, Netlink};
 use crate::sys::vsctl::Vsctl;
 
@@ -25,10 +26,7 @@ pub enum State {
 /// not from HOSTIF's kind: recognising HOSTIF again would refuse what the
 /// first attach made (its veth host side is taken).
 pub fn check(req: &Attach, host_nl: &Netlink, guest_nl: &Netlink, vsctl: Option<&Vsctl>) -> Result<(State, String)> {
-    let host_if = match &req.host_if {
-        HostIfRef::Name(n) => host_nl.link(n.as_str())?,
-        HostIfRef::Mac(mac) => host_nl.links()?.into_iter().find(|l| l.mac.as_deref() == Some(mac.as_bytes())),
-    };
+    let host_if = kinds::host_if(&req.host_if, host_nl)?;
     let host = host_if.as_ref().map_or_else(|| req.host_if.to_string(), |l| l.name.clone());
     let default_if = if host_if.as_ref().is_some_and(|l| l.infiniband) { "ib0" } else { "eth1" };
     let guest_if = req.guest_if.as_ref().map_or(default_if, |n| n.as_str()).to_string();
@@ -39,10 +37,7 @@ pub fn check(req: &Attach, host_nl: &Netlink, guest_nl: &Netlink, vsctl: Option<
     }
     if let Some(mac) = &req.mac {
         if link.mac.as_deref() != Some(mac.as_bytes()) {
-            let has = link
-                .mac
-                .as_deref()
-                .map_or("none".into(), |m| m.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":"));
+            let has = link.ethernet_mac().map_or("none".into(), |m| format_mac(&m.into()));
             return differs(format!("its MAC is {has}, not {}", format_mac(mac)));
         }
     }

@@ -104,12 +104,9 @@ pub fn steps(
 pub fn stop_dhcp_clients_in(netns: (u64, u64)) -> Result<Vec<String>> {
     let mut stopped = Vec::new();
     for (pid, command) in dhcp_clients(netns, None)? {
-        match kill(Pid::from_raw(pid), Signal::SIGTERM) {
-            Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
-            Err(e) => return Err(e).with_context(|| format!("stopping DHCP client {pid} ({command})")),
-        }
-        remove_pid_files(pid);
-        stopped.push(command);
+        let client = StopClient { pid, command };
+        client.stop()?;
+        stopped.push(client.command);
     }
     Ok(stopped)
 }
@@ -175,6 +172,13 @@ impl Step for StopClient {
     }
 
     fn run(&self, _: &mut Target) -> Result<()> {
+        self.stop()
+    }
+}
+
+impl StopClient {
+    /// TERM (a client already gone is fine), then its pid files.
+    fn stop(&self) -> Result<()> {
         match kill(Pid::from_raw(self.pid), Signal::SIGTERM) {
             Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
             Err(e) => return Err(e).with_context(|| format!("stopping DHCP client {} ({})", self.pid, self.command)),

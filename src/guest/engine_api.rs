@@ -120,27 +120,36 @@ pub enum Inspected {
 /// `GET /containers/NAME/json`. An error means the engine could not be
 /// asked (no socket, nobody listening): the caller may try the CLI.
 pub fn inspect(ep: &Endpoint, name: &str) -> Result<Inspected> {
-    let (status, body) = get(ep, &format!("/containers/{}/json", encode(name)))?;
-    let json: serde_json::Value =
-        serde_json::from_slice(&body).with_context(|| format!("the engine's answer for {name} is not JSON"))?;
-    match status {
-        200 => parse_inspect(&json).with_context(|| format!("unexpected answer from the engine for {name}")),
-        404 => Ok(Inspected::Unknown(
-            json.get("message").and_then(|m| m.as_str()).unwrap_or("no such container").to_string(),
-        )),
-        s => bail!(
-            "the engine answered {s} for {name}: {}",
-            json.get("message").and_then(|m| m.as_str()).unwrap_or("(no message)")
-        ),
+    match container_json(ep, name)? {
+        Ok(json) => {
+            let (pid, c) =
+                parse_inspect(&json).with_context(|| format!("unexpected answer from the engine for {name}"))?;
+            Ok(Inspected::Found(pid, c))
+        }
+        Err(why) => Ok(Inspected::Unknown(why)),
     }
 }
 
-fn parse_inspect(json: &serde_json::Value) -> Result<Inspected> {
+/// `GET /containers/NAME/json`: the container's JSON, or the engine's words
+/// when it does not know the name (404).
+fn container_json(ep: &Endpoint, name: &str) -> Result<std::result::Result<serde_json::Value, String>> {
+    let (status, body) = get(ep, &format!("/containers/{}/json", encode(name)))?;
+    let json: serde_json::Value =
+        serde_json::from_slice(&body).with_context(|| format!("the engine's answer for {name} is not JSON"))?;
+    let message = |default: &str| json.get("message").and_then(|m| m.as_str()).unwrap_or(default).to_string();
+    match status {
+        200 => Ok(Ok(json)),
+        404 => Ok(Err(message("no such container"))),
+        s => bail!("the engine answered {s} for {name}: {}", message("(no message)")),
+    }
+}
+
+fn parse_inspect(json: &serde_json::Value) -> Result<(u32, Container)> {
     let pid = json.pointer("/State/Pid").and_then(|p| p.as_u64()).context("no State.Pid")?;
     let id = json.get("Id").and_then(|i| i.as_str()).context("no Id")?;
     let name = json.get("Name").and_then(|n| n.as_str()).unwrap_or("");
     let pid = u32::try_from(pid).map_err(|_| anyhow!("State.Pid {pid} is not a PID"))?;
-    Ok(Inspected::Found(pid, Container { id: id.to_string(), name: name.to_string() }))
+    Ok((pid, Container { id: id.to_string(), name: name.to_string() }))
 }
 
 /// A running container, as the engine lists it.
@@ -201,16 +210,8 @@ pub struct Running {
 /// `GET /containers/ID/json`, for a container that should be running: None
 /// when it is gone or not running (any more).
 pub fn inspect_running(ep: &Endpoint, id: &str) -> Result<Option<Running>> {
-    let (status, body) = get(ep, &format!("/containers/{}/json", encode(id)))?;
-    if status == 404 {
-        return Ok(None);
-    }
-    if status != 200 {
-        bail!("the engine answered {status} for container {id}");
-    }
-    let json: serde_json::Value =
-        serde_json::from_slice(&body).with_context(|| format!("the engine's answer for {id} is not JSON"))?;
-    let Inspected::Found(pid, container) = parse_inspect(&json)? else { return Ok(None) };
+    let Ok(json) = container_json(ep, id)? else { return Ok(None) };
+    let (pid, container) = parse_inspect(&json)?;
     let labels = labels_of(json.pointer("/Config/Labels"));
     Ok((pid != 0).then_some(Running { pid, container, labels }))
 }
@@ -407,11 +408,33 @@ mod tests {
         let (status, body) = split_response(raw).unwrap();
         assert_eq!(status, 200);
         let json = serde_json::from_slice(&body).unwrap();
-        assert_eq!(
-            parse_inspect(&json).unwrap(),
-            Inspected::Found(42, Container { id: "abc".into(), name: "/web1".into() })
-        );
+        assert_eq!(parse_inspect(&json).unwrap(), (42, Container { id: "abc".into(), name: "/web1".into() }));
         assert!(split_response(b"garbage").is_err());
         assert_eq!(encode("web 1/x"), "web%201%2Fx");
+    }
+
+    #[test]
+    fn events_and_lists_as_docker_and_podman_write_them() {
+        let docker: serde_json::Value = serde_json::from_str(
+            r#"{"status":"start","id":"abc","Type":"container","Action":"start",
+               "Actor":{"ID":"abc","Attributes":{"name":"web1","pipework.attach":"br1 10.0.0.5/24"}},
+               "time":1795671622,"timeNano":1795671622112576230}"#,
+        )
+        .unwrap();
+        let e = parse_event(&docker).unwrap();
+        assert_eq!((e.action.as_str(), e.id.as_str(), e.name.as_str()), ("start", "abc", "web1"));
+        assert_eq!(e.time_nano, 1795671622112576230);
+        assert!(e.labeled);
+        let image: serde_json::Value = serde_json::from_str(r#"{"Type":"image","Action":"pull","id":"x"}"#).unwrap();
+        assert_eq!(parse_event(&image), None);
+        let old: serde_json::Value = serde_json::from_str(r#"{"status":"die","id":"abc","time":7}"#).unwrap();
+        let e = parse_event(&old).unwrap();
+        assert_eq!((e.action.as_str(), e.time_nano, e.labeled), ("die", 7_000_000_000, false));
+        let listed: serde_json::Value =
+            serde_json::from_str(r#"{"Id":"abc","Names":["/web1"],"Labels":null,"State":"running"}"#).unwrap();
+        assert_eq!(
+            parse_listed(&listed),
+            Some(Listed { id: "abc".into(), names: vec!["web1".into()], labels: BTreeMap::new() })
+        );
     }
 }

@@ -247,25 +247,6 @@ impl Vsctl {
         Ok(Some((bridge, tag)))
     }
 
-    /// The ports whose Interface rows an attach marked with this container
-    /// ID (`pipework.containerid`), each with its bridge: what a container
-    /// that died leaves in the database.
-    pub fn ports_of_container(&self, id: &str) -> Result<Vec<String>> {
-        let out = self.run(
-            false,
-            [
-                "--format=csv",
-                "--no-headings",
-                "--columns=name",
-                "find",
-                "Interface",
-                &format!("external_ids:pipework.containerid={id}"),
-            ],
-        )?;
-        check(&out).with_context(|| format!("looking up the ports of container {id}"))?;
-        Ok(String::from_utf8_lossy(&out.stdout).lines().map(|l| l.trim().trim_matches('"').to_string()).collect())
-    }
-
     /// Every port whose Interface row an attach marked with a container ID,
     /// with that ID.
     pub fn container_ports(&self) -> Result<Vec<(String, String)>> {

@@ -11,7 +11,7 @@ use anyhow::{bail, Result};
 use crate::attach::step::Steps;
 use crate::guest::Identity;
 use crate::request::{format_mac, Attach, HostIfRef};
-use crate::sys::netlink::Netlink;
+use crate::sys::netlink::{Link, Netlink};
 use crate::sys::vsctl::Vsctl;
 
 mod bridge;
@@ -46,13 +46,10 @@ pub fn recognise(
     guest: &Identity,
     vsctl: Option<&Vsctl>,
 ) -> Result<Box<dyn Kind>> {
-    let link = match &req.host_if {
-        HostIfRef::Name(n) => host_nl.link(n.as_str())?,
-        HostIfRef::Mac(mac) => match host_nl.links()?.into_iter().find(|l| l.mac.as_deref() == Some(mac.as_bytes())) {
-            Some(l) => Some(l),
-            None => bail!("no host interface has the MAC address {}", format_mac(mac)),
-        },
-    };
+    let link = host_if(&req.host_if, host_nl)?;
+    if let (HostIfRef::Mac(mac), None) = (&req.host_if, &link) {
+        bail!("no host interface has the MAC address {}", format_mac(mac));
+    }
     let name = link.as_ref().map(|l| l.name.clone()).unwrap_or_else(|| req.host_if.to_string());
     let probe = Probe { req, name, link, host_nl, guest_nl, guest, vsctl };
     for entry in KINDS {
@@ -65,6 +62,15 @@ pub fn recognise(
          bridge), ovs (Open vSwitch bridge) or dummy are created on demand",
         probe.name
     )
+}
+
+/// HOSTIF as the host has it: by name, or the interface with that MAC
+/// (`mac:`); None when there is none.
+pub fn host_if(r: &HostIfRef, host_nl: &Netlink) -> Result<Option<Link>> {
+    match r {
+        HostIfRef::Name(n) => host_nl.link(n.as_str()),
+        HostIfRef::Mac(mac) => Ok(host_nl.links()?.into_iter().find(|l| l.mac.as_deref() == Some(mac.as_bytes()))),
+    }
 }
 
 /// What killed attaches left in the host for this guest and interface,

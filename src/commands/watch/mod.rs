@@ -120,6 +120,9 @@ struct Tracked {
     name: String,
     /// Device and inode of its network namespace file.
     netns: (u64, u64),
+    /// The ovsdb servers its rules (labels included) name: where its ports
+    /// are, once its labels can no longer be read.
+    ovs_dbs: Vec<Option<String>>,
 }
 
 struct Watcher {
@@ -260,11 +263,14 @@ impl Watcher {
             Ok(g) => g,
             Err(e) => return log(&format!("{name}: {e:#}")),
         };
+        let rules = self.rules_for(r);
         if let Ok(m) = guest.netns.metadata() {
-            self.tracked.insert(r.container.id.clone(), Tracked { name: name.clone(), netns: (m.dev(), m.ino()) });
+            let ovs_dbs = rules.iter().map(|rule| rule.attach.ovs.db.clone()).collect();
+            self.tracked
+                .insert(r.container.id.clone(), Tracked { name: name.clone(), netns: (m.dev(), m.ino()), ovs_dbs });
         }
         let mut given: HashMap<String, String> = HashMap::new();
-        for rule in self.rules_for(r) {
+        for rule in rules {
             let started = Instant::now();
             match ensure(&rule, &guest, &given) {
                 Ok((guest_if, done)) => {
@@ -303,9 +309,9 @@ impl Watcher {
             }
         }
         for vsctl in self.vsctls() {
-            match vsctl.ports_of_container(id) {
+            match vsctl.container_ports() {
                 Ok(ports) => {
-                    for port in ports {
+                    for (port, _) in ports.into_iter().filter(|(_, of)| of == id) {
                         match vsctl.del_port_anywhere(&port) {
                             Ok(_) => cleaned.push(format!("removed OVS port {port}")),
                             Err(e) => log(&format!("{name}: {e:#}")),
@@ -349,13 +355,15 @@ impl Watcher {
         }
     }
 
-    /// ovs-vsctl for each database the rules name (the default one too),
-    /// when it is installed.
+    /// ovs-vsctl for each database FILE's lines and the followed containers'
+    /// labels name (the default one too), when it is installed.
     fn vsctls(&self) -> Vec<Vsctl> {
+        let named = self.file_rules.iter().map(|r| &r.attach.ovs.db);
+        let tracked = self.tracked.values().flat_map(|t| &t.ovs_dbs);
         let mut dbs: Vec<Option<&str>> = vec![None];
-        for r in &self.file_rules {
-            if !dbs.contains(&r.attach.ovs.db.as_deref()) {
-                dbs.push(r.attach.ovs.db.as_deref());
+        for db in named.chain(tracked).map(Option::as_deref) {
+            if !dbs.contains(&db) {
+                dbs.push(db);
             }
         }
         dbs.into_iter().filter_map(Vsctl::find).collect()
@@ -390,7 +398,7 @@ fn ensure(rule: &Rule, guest: &Guest, given: &HashMap<String, String>) -> Result
             Done::Corrected(why)
         }
     };
-    attach::onto(req, guest, false)?;
+    attach::onto(req, guest, &host_nl, &guest_nl, vsctl.as_ref(), false)?;
     Ok((guest_if, done))
 }
 
