@@ -109,6 +109,21 @@ impl<'a> Target<'a> {
         self.undo.push(Undo { what: what.into(), action: Box::new(action) });
     }
 
+    /// A device this step made in the host: undone by deleting it (by
+    /// index, so a rename does not lose it).
+    pub fn made_in_host(&mut self, name: &str) -> Result<u32> {
+        let i = self.host_index(name)?;
+        self.on_undo(format!("delete host interface {name}"), move |t| t.host_nl.delete(i));
+        Ok(i)
+    }
+
+    /// A device this step made in the guest, as `made_in_host`.
+    pub fn made_in_guest(&mut self, name: &str) -> Result<u32> {
+        let i = self.guest_index(name)?;
+        self.on_undo(format!("delete guest interface {name}"), move |t| t.guest_nl.delete(i));
+        Ok(i)
+    }
+
     /// Whether anything would be undone.
     pub fn made_something(&self) -> bool {
         !self.undo.is_empty()

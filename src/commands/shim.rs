@@ -108,8 +108,7 @@ impl Step for CreateShim {
             None => t.host_nl.add_macvlan(name, self.index, self.mtu, t.guest_ns, None, "bridge"),
         };
         made.with_context(|| format!("creating the shim {name} on {}", self.parent))?;
-        let i = t.host_index(name)?;
-        t.on_undo(format!("delete host interface {name}"), move |t| t.host_nl.delete(i));
+        let i = t.made_in_host(name)?;
         t.host_nl.name_mark_and_up(i, name, MARK).with_context(|| format!("marking and setting {name} up"))
     }
 }

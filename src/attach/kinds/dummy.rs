@@ -70,8 +70,7 @@ impl Step for CreateDummy {
         t.host_nl
             .add_dummy(&self.name, t.guest_ns, self.mac)
             .with_context(|| format!("creating dummy interface {} in guest {}", self.name, t.guest_label))?;
-        let i = t.guest_index(&self.name)?;
-        t.on_undo(format!("delete guest interface {}", self.name), move |t| t.guest_nl.delete(i));
+        t.made_in_guest(&self.name)?;
         Ok(())
     }
 }

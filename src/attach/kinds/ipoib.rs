@@ -105,8 +105,7 @@ impl Step for CreateChild {
         t.host_nl.add_ipoib(&self.name, self.index, self.pkey, t.guest_ns).with_context(|| {
             format!("creating IPoIB child {} of {} in guest {}", self.name, self.parent, t.guest_label)
         })?;
-        let i = t.guest_index(&self.name)?;
-        t.on_undo(format!("delete guest interface {}", self.name), move |t| t.guest_nl.delete(i));
+        t.made_in_guest(&self.name)?;
         Ok(())
     }
 }

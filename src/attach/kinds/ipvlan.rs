@@ -129,8 +129,7 @@ impl Step for CreateIpvlan {
                 )
             },
         )?;
-        let i = t.guest_index(&self.name)?;
-        t.on_undo(format!("delete guest interface {}", self.name), move |t| t.guest_nl.delete(i));
+        t.made_in_guest(&self.name)?;
         Ok(())
     }
 }

@@ -161,8 +161,7 @@ impl Step for CreateVlan {
         t.host_nl
             .add_vlan(name, self.index, id, self.mtu)
             .with_context(|| format!("creating 802.1Q device {name} (VLAN {id} on {})", self.parent))?;
-        let i = t.host_index(name)?;
-        t.on_undo(format!("delete host interface {name}"), move |t| t.host_nl.delete(i));
+        t.made_in_host(name)?;
         Ok(())
     }
 }
@@ -201,8 +200,7 @@ impl Step for CreateMacvlan {
         t.host_nl
             .add_macvlan(&self.name, p, self.mtu, t.guest_ns, self.mac, self.mode.as_str())
             .with_context(|| format!("creating macvlan {} on {} in guest {}", self.name, self.parent, t.guest_label))?;
-        let i = t.guest_index(&self.name)?;
-        t.on_undo(format!("delete guest interface {}", self.name), move |t| t.guest_nl.delete(i));
+        t.made_in_guest(&self.name)?;
         Ok(())
     }
 }

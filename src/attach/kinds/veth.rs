@@ -113,8 +113,7 @@ impl Step for CreateVeth {
         t.host_nl.add_veth(&self.host, self.mtu, &self.guest, t.guest_ns, self.mac).with_context(|| {
             format!("creating veth pair {} (host) / {} (in guest {})", self.host, self.guest, t.guest_label)
         })?;
-        let i = t.host_index(&self.host)?;
-        t.on_undo(format!("delete host interface {}", self.host), move |t| t.host_nl.delete(i));
+        t.made_in_host(&self.host)?;
         Ok(())
     }
 }
