@@ -362,7 +362,7 @@ pub fn parse(cli: &Cli) -> Result<Parsed> {
         None => (None, None),
     };
 
-    Ok(Parsed::Request(Request::Attach(Attach {
+    Ok(Parsed::Request(Request::Attach(Box::new(Attach {
         host_if,
         guest_if,
         host_side,
@@ -401,9 +401,10 @@ pub fn parse(cli: &Cli) -> Result<Parsed> {
             hairpin,
             isolated,
         },
-        ovs: OvsOptions { datapath: cli.ovs_datapath, db: cli.ovs_db.clone() },
+        routes: Vec::new(),
+        ovs: OvsOptions { datapath: cli.ovs_datapath, db: cli.ovs_db.clone(), external_ids: Vec::new() },
         dhcp_timeout: std::time::Duration::from_secs(cli.dhcp_timeout),
-    })))
+    }))))
 }
 
 /// `--detach [-i IF] GUEST`, or the whole attach line after `--detach`
@@ -516,7 +517,7 @@ mod tests {
 
     fn attach(line: &str) -> Attach {
         match parse(&cli(line)).unwrap() {
-            Parsed::Request(Request::Attach(a)) => a,
+            Parsed::Request(Request::Attach(a)) => *a,
             other => panic!("{line}: {other:?}"),
         }
     }

@@ -37,6 +37,10 @@ fn main() -> ExitCode {
     if std::env::var_os(dhcp::builtin::CHILD_ENV).is_some() {
         return dhcp::builtin::child_main();
     }
+    // A CNI runtime passes no arguments, only CNI_* variables and stdin.
+    if commands::cni::invoked() {
+        return commands::cni::main();
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

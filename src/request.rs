@@ -14,7 +14,8 @@ use md5::{Digest, Md5};
 /// The whole of one invocation.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Request {
-    Attach(Attach),
+    /// Boxed: an attach is several times the size of the other requests.
+    Attach(Box<Attach>),
     PassThrough(PassThrough),
     /// `--wait [-i IF]`: block until IF exists in our own namespace.
     Wait {
@@ -114,11 +115,21 @@ pub struct Attach {
     /// `--table N`: the interface's routes in table N, and a rule sending
     /// its addresses' traffic there; the guest's main table stays.
     pub table: Option<u32>,
+    /// Routes through this interface besides the default one (from a CNI
+    /// IPAM plugin's result; the command line has none).
+    pub routes: Vec<Route>,
     /// `--mtu`, `--txqueuelen`, `--promisc`, `--sysctl`, `--hairpin`, `--isolated`.
     pub tuning: Tuning,
     pub ovs: OvsOptions,
     /// How long a DHCP method may take to a lease before the attach is undone.
     pub dhcp_timeout: std::time::Duration,
+}
+
+/// `ip route add DEST [via GW] dev GUESTIF` in the guest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Route {
+    pub dest: IpNet,
+    pub via: Option<IpAddr>,
 }
 
 /// How macvlans of one parent reach each other: `bridge`, directly (the
@@ -176,6 +187,10 @@ pub struct OvsOptions {
     pub datapath: Option<Datapath>,
     /// The ovsdb-server to talk to, in `ovs-vsctl --db` form.
     pub db: Option<String>,
+    /// More Interface external-ids than an attach's own (a CNI attachment
+    /// marks its network and interface, to find the port after its
+    /// namespace is gone).
+    pub external_ids: Vec<(String, String)>,
 }
 
 /// Where an OVS bridge forwards: in the kernel module, or in ovs-vswitchd.

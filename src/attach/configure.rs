@@ -10,7 +10,7 @@ use ipnet::IpNet;
 use crate::attach::step::{Step, Target};
 use crate::dhcp::{self, DhcpSpec};
 use crate::guest::GuestNames;
-use crate::request::Family;
+use crate::request::{Family, Route};
 use crate::sys::netlink::{errno, Link, Netlink};
 use crate::sys::sysctl;
 
@@ -259,6 +259,27 @@ impl Step for ReplaceDefault {
         t.guest_nl
             .default_route(i, self.gateway, self.metric, self.table)
             .with_context(|| format!("setting the default route via {} on {}", self.gateway, self.link))
+    }
+}
+
+/// `ip route add DEST [via GW] dev LINK`: a route an IPAM plugin asked for.
+#[derive(Debug)]
+pub struct AddRoute {
+    pub link: String,
+    pub route: Route,
+}
+
+impl Step for AddRoute {
+    fn command(&self, g: &GuestNames) -> String {
+        let via = self.route.via.map(|gw| format!(" via {gw}")).unwrap_or_default();
+        format!("{} route add {}{via} dev {}", g.ip, self.route.dest, self.link)
+    }
+
+    fn run(&self, t: &mut Target) -> Result<()> {
+        let i = t.guest_index(&self.link)?;
+        t.guest_nl
+            .add_route(i, self.route.dest, self.route.via)
+            .with_context(|| format!("adding the route to {} on {}", self.route.dest, self.link))
     }
 }
 

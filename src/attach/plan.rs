@@ -11,7 +11,7 @@
 use std::net::IpAddr;
 
 use crate::attach::configure::{
-    AddAddress, AddGatewayRoute, Announce, AwaitSlaac, Dhcp, DropDefaultRoutes, EnableIpv6, GuestUp, Rename,
+    AddAddress, AddGatewayRoute, AddRoute, Announce, AwaitSlaac, Dhcp, DropDefaultRoutes, EnableIpv6, GuestUp, Rename,
     ReplaceDefault, SourceRouting, Sysctl, Tune,
 };
 use crate::attach::facts::Facts;
@@ -86,6 +86,9 @@ pub fn plan(req: &Attach, f: &Facts) -> Plan {
         }
         let (metric, table) = (req.metric, req.table);
         steps.push(Box::new(ReplaceDefault { link: guest_if.clone(), gateway: gw, metric, table }));
+    }
+    for route in &req.routes {
+        steps.push(Box::new(AddRoute { link: guest_if.clone(), route: route.clone() }));
     }
 
     f.kind.finish(&ctx, &mut steps);

@@ -94,7 +94,7 @@ pub fn parse_words(mut words: Vec<String>) -> Result<Attach> {
         bail!("only attach command lines can be batched");
     }
     match cli::parse(&cli)? {
-        Parsed::Request(Request::Attach(a)) => Ok(a),
+        Parsed::Request(Request::Attach(a)) => Ok(*a),
         Parsed::Usage => bail!("incomplete: HOSTIF GUEST ADDRESS are needed"),
         Parsed::Request(_) => bail!("only attach command lines can be batched"),
     }

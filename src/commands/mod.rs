@@ -3,6 +3,7 @@
 
 pub mod attach;
 pub mod batch;
+pub mod cni;
 pub mod detach;
 pub mod passthrough;
 pub mod shim;

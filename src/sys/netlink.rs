@@ -24,7 +24,9 @@ use rtnetlink::packet_route::link::{
     IpVlanMode, LinkAttribute, LinkFlags, LinkInfo, LinkLayerType, LinkMessage, MacVlanMode, State,
 };
 // Boot is what `ip route add` uses: routes look exactly like the reference's.
-use rtnetlink::packet_route::route::{RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType};
+use rtnetlink::packet_route::route::{
+    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
+};
 use rtnetlink::packet_route::rule::{RuleAction, RuleAttribute, RuleMessage};
 use rtnetlink::packet_route::AddressFamily;
 use rtnetlink::{Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, RouteMessageBuilder};
@@ -576,16 +578,32 @@ impl Netlink {
         self.run(self.handle.route().add(msg).execute()).map_err(nl)
     }
 
-    /// `ip route add DEST dev IF`, in the main table.
-    pub fn add_route(&self, index: u32, dest: IpNet) -> Result<()> {
-        let msg = RouteMessageBuilder::<IpAddr>::new()
+    /// `ip route add DEST [via GW] dev IF`, in the main table.
+    pub fn add_route(&self, index: u32, dest: IpNet, via: Option<IpAddr>) -> Result<()> {
+        let b = RouteMessageBuilder::<IpAddr>::new()
             .destination_prefix(dest.network(), dest.prefix_len())
             .map_err(|e| anyhow!("{e}"))?
             .output_interface(index)
-            .scope(RouteScope::Link)
-            .protocol(RouteProtocol::Boot)
-            .build();
+            .protocol(RouteProtocol::Boot);
+        let msg = match via {
+            Some(gw) => b.gateway(gw).map_err(|e| anyhow!("{e}"))?.build(),
+            None => b.scope(RouteScope::Link).build(),
+        };
         self.run(self.handle.route().add(msg).execute()).map_err(nl)
+    }
+
+    /// The gateway of the main table's default route through link `index`.
+    pub fn default_gateway(&self, index: u32, ipv6: bool) -> Result<Option<IpAddr>> {
+        Ok(self.default_routes(ipv6)?.into_iter().find_map(|r| {
+            let attrs = &r.0.attributes;
+            let oif = attrs.iter().any(|a| matches!(a, RouteAttribute::Oif(i) if *i == index));
+            let gw = attrs.iter().find_map(|a| match a {
+                RouteAttribute::Gateway(RouteAddress::Inet(v4)) => Some(IpAddr::V4(*v4)),
+                RouteAttribute::Gateway(RouteAddress::Inet6(v6)) => Some(IpAddr::V6(*v6)),
+                _ => None,
+            });
+            gw.filter(|_| oif)
+        }))
     }
 
     /// `ip rule add from ADDR lookup TABLE`.

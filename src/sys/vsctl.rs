@@ -6,6 +6,7 @@
 //! database never holds half of an attach. Everything else here runs only to
 //! explain or undo a failure.
 
+use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
@@ -250,12 +251,22 @@ impl Vsctl {
     /// Every port whose Interface row an attach marked with a container ID,
     /// with that ID.
     pub fn container_ports(&self) -> Result<Vec<(String, String)>> {
+        Ok(self
+            .marked_ports()?
+            .into_iter()
+            .filter_map(|(name, ids)| ids.get("pipework.containerid").map(|id| (name, id.clone())))
+            .collect())
+    }
+
+    /// Every port whose Interface row carries `pipework.` external-ids, with
+    /// those ids.
+    pub fn marked_ports(&self) -> Result<Vec<(String, BTreeMap<String, String>)>> {
         let out = self.run(
             false,
             ["--format=csv", "--no-headings", "--data=bare", "--columns=name,external_ids", "list", "Interface"],
         )?;
         check(&out).context("listing Open vSwitch interfaces")?;
-        Ok(parse_container_ports(&String::from_utf8_lossy(&out.stdout)))
+        Ok(parse_marked_ports(&String::from_utf8_lossy(&out.stdout)))
     }
 
     /// Undo of a bridge this run created, unless another attach joined it.
@@ -272,12 +283,18 @@ impl Vsctl {
 
 /// `name,"k=v k=v"` rows (csv, bare data) → the ports that carry
 /// `pipework.containerid`.
-fn parse_container_ports(csv: &str) -> Vec<(String, String)> {
+fn parse_marked_ports(csv: &str) -> Vec<(String, BTreeMap<String, String>)> {
     csv.lines()
         .filter_map(|l| {
             let (name, ids) = l.split_once(',')?;
-            let id = ids.trim_matches('"').split(' ').find_map(|kv| kv.strip_prefix("pipework.containerid="))?;
-            Some((name.trim_matches('"').to_string(), id.trim_matches('"').to_string()))
+            let ids: BTreeMap<String, String> = ids
+                .trim_matches('"')
+                .split(' ')
+                .filter_map(|kv| kv.split_once('='))
+                .filter(|(k, _)| k.starts_with("pipework."))
+                .map(|(k, v)| (k.to_string(), v.trim_matches('"').to_string()))
+                .collect();
+            (!ids.is_empty()).then(|| (name.trim_matches('"').to_string(), ids))
         })
         .collect()
 }

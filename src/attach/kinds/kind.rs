@@ -181,6 +181,7 @@ pub mod testing {
             metric: None,
             nodad: false,
             table: None,
+            routes: Vec::new(),
             tuning: Default::default(),
             ovs: Default::default(),
             dhcp_timeout: std::time::Duration::from_secs(30),

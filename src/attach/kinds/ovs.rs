@@ -142,7 +142,9 @@ impl OvsBridge {
         if let Some(vlan) = self.tag {
             ids.push(("vlan", vlan.to_string()));
         }
-        ids.into_iter().map(|(k, v)| (format!("pipework.{k}"), v)).collect()
+        let mut ids: Vec<_> = ids.into_iter().map(|(k, v)| (format!("pipework.{k}"), v)).collect();
+        ids.extend(ctx.req.ovs.external_ids.iter().cloned());
+        ids
     }
 }
 
