@@ -136,6 +136,19 @@ snapshot() {
     } 2>&1 | sed -E 's/valid_lft [^ ]+ preferred_lft [^ ]+//'
 }
 
+# same_as_before GUEST BEFORE WHAT: snapshot GUEST equals BEFORE, given the
+# kernel a moment for what it reports late (a bridge's carrier, after its
+# last port went, is settled by the link watcher up to a second later).
+same_as_before() {
+    local g=$1 before=$2 what=$3 i
+    for i in $(seq 30); do
+        [ "$(snapshot "$g")" = "$before" ] && { note "ok: $what"; return 0; }
+        sleep 0.1
+    done
+    fail "$what: it changed:
+$(diff <(echo "$before") <(snapshot "$g"))"
+}
+
 # engine_proxy SOCK [LOG]: a unix socket at SOCK that forwards to dockerd's,
 # writing the first line of each request to LOG; $PROXY_PID stops it (the
 # engine seems gone to whoever speaks through it).
@@ -268,4 +281,44 @@ s.recv(1)
     wait "$srv" || fail "$to did not receive the 1 MB sent to $ip: $(cat "$got")"
     [ "$(cat "$got")" = "$want" ] || fail "1 MB over TCP to $ip arrived changed: $(cat "$got")"
     note "ok: 1 MB over TCP from $from to $ip, checked"
+}
+
+# CNI: plugins as a runtime runs them. $CNI_DIR holds `pipework` (our
+# binary) and the network configurations; CNI_PATH is it, then Debian's
+# reference plugins. Call cni_setup first.
+cni_setup() {
+    [ -x /usr/lib/cni/bridge ] || fail "the CNI reference plugins are missing (scripts/setup installs containernetworking-plugins)"
+    CNI_DIR=$(mktemp -d /tmp/pwcni.XXXXXX)
+    on_exit "rm -rf $CNI_DIR"
+    ln -s "$PIPEWORK_BIN" "$CNI_DIR/pipework"
+    CNI_PATH_DIRS=$CNI_DIR:/usr/lib/cni
+}
+# cni PLUGIN COMMAND NETNS IFNAME ID CONF: PLUGIN (pipework, bridge…) run in
+# the host with the CNI_* variables and the file CONF on stdin; its stdout
+# is printed, its exit status returned.
+cni() {
+    local plugin=$1 cmd=$2 netns=$3 ifname=$4 id=$5 conf=$6 dir
+    for dir in ${CNI_PATH_DIRS//:/ }; do [ -x "$dir/$plugin" ] && break; done
+    in_host env CNI_COMMAND="$cmd" CNI_NETNS="$netns" CNI_IFNAME="$ifname" CNI_CONTAINERID="$id" \
+        CNI_PATH="$CNI_PATH_DIRS" "$dir/$plugin" <"$conf"
+}
+# jq_ FILE EXPR: the Python expression EXPR on the JSON document j in FILE.
+jq_() { python3 -c 'import json, sys; j = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
+# with_prev CONF RESULT: CONF with RESULT as its prevResult (what a runtime
+# sends to CHECK and DEL, and to the next plugin of a chain), on stdout.
+with_prev() {
+    python3 -c 'import json, sys
+c = json.load(open(sys.argv[1])); c["prevResult"] = json.load(open(sys.argv[2])); print(json.dumps(c))' "$1" "$2"
+}
+# cni_fails CODE WHAT CMD…: CMD exits non-zero and prints a CNI error object
+# with that code and a message.
+cni_fails() {
+    local want=$1 what=$2 out rc=0; shift 2
+    out=$("$@" 2>/dev/null) || rc=$?
+    [ "$rc" != 0 ] || fail "$what: exit 0, wanted an error: $out"
+    local got
+    got=$(python3 -c 'import json, sys; e = json.loads(sys.argv[1]); assert e["msg"]; print(e["code"])' "$out" 2>&1) ||
+        fail "$what: not a CNI error object: $out"
+    [ "$got" = "$want" ] || fail "$what: code $got, wanted $want: $out"
+    note "ok: $what (code $want)"
 }

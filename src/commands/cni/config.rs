@@ -455,6 +455,12 @@ impl Addresses {
             };
             out.routes.push(Route { dest, via });
         }
+        // A route without "gw" goes through "a default gateway, as the
+        // plugin determines it": that family's gateway in "ips", as the
+        // reference plugins read it.
+        for r in out.routes.iter_mut().filter(|r| r.via.is_none()) {
+            r.via = out.ips.iter().filter_map(|(_, gw)| *gw).find(|gw| gw.is_ipv4() == r.dest.addr().is_ipv4());
+        }
         Ok(out)
     }
 
