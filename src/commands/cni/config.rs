@@ -192,6 +192,8 @@ pub struct NetConf {
     pub mac: Option<String>,
     pub vlan: Option<u16>,
     pub mtu: Option<u32>,
+    /// `ovsDb`: the ovsdb-server, in `ovs-vsctl --db` form (`--ovs-db`).
+    pub ovs_db: Option<String>,
     /// The IPAM plugin's name (`ipam.type`).
     pub ipam: Option<String>,
     pub prev_result: Option<Value>,
@@ -322,6 +324,7 @@ impl NetConf {
             address,
             mac,
             vlan: number("vlan", 1..=4094)?.map(|v| v as u16),
+            ovs_db: text("ovsDb")?,
             mtu: number("mtu", 68..=65535)?.map(|v| v as u32),
             ipam,
             prev_result: raw.get("prevResult").filter(|v| !v.is_null()).cloned(),
@@ -341,6 +344,7 @@ impl NetConf {
             mac: None,
             vlan: None,
             mtu: None,
+            ovs_db: None,
             ipam: None,
             prev_result: None,
             runtime_mac: None,
@@ -379,6 +383,7 @@ impl NetConf {
                 ("pipework.cni.network".to_string(), self.name.clone()),
                 ("pipework.cni.ifname".to_string(), env.ifname.clone()),
             ],
+            db: self.ovs_db.clone(),
             ..Default::default()
         };
         Ok(Attach {

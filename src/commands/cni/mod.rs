@@ -139,8 +139,13 @@ fn open_guest(env: &Env) -> Result<Guest> {
     })
 }
 
-fn vsctl() -> Option<Vsctl> {
-    Vsctl::find(std::env::var("PIPEWORK_OVS_DB").ok().as_deref())
+/// ovs-vsctl for the ovsdb the configuration names (`ovsDb`), else the one
+/// PIPEWORK_OVS_DB names, else its default. The configuration is what
+/// counts: a runtime may run DEL from another process than ADD's (Podman's
+/// `container cleanup`), with another environment.
+fn vsctl(conf: &NetConf) -> Option<Vsctl> {
+    let env = std::env::var("PIPEWORK_OVS_DB").ok();
+    Vsctl::find(conf.ovs_db.as_deref().or(env.as_deref()))
 }
 
 fn connect(guest: &Guest) -> Result<(Netlink, Netlink)> {
@@ -161,7 +166,7 @@ fn add(env: &Env, conf: &NetConf, stdin: &[u8]) -> Result<Value> {
         let addresses = from_ipam.as_ref().map(|r| Addresses::from_result(r, None)).transpose()?;
         let req = conf.attach(env, addresses.as_ref())?;
         let (host_nl, guest_nl) = connect(&guest)?;
-        let vsctl = vsctl();
+        let vsctl = vsctl(conf);
         attach::onto(&req, &guest, &host_nl, &guest_nl, vsctl.as_ref(), false)
             .map_err(|e| failed(e, &format!("attaching {} to {}", env.ifname, conf.hostif)))?;
         let made = made(env, conf, &req.host_if, &host_nl, &guest_nl, addresses.as_ref(), from_ipam.as_ref());
@@ -249,7 +254,7 @@ fn made(
 
 fn del(env: &Env, conf: &NetConf, stdin: &[u8]) -> Result<()> {
     signals::defer_interruptions().map_err(|e| failed(e, "preparing"))?;
-    let vsctl = vsctl();
+    let vsctl = vsctl(conf);
     // The namespace may be gone already (the spec allows it; the runtime
     // then says nothing of it, or names a path that no longer exists).
     if let Some(guest) = env.netns.as_ref().filter(|p| p.exists()).and_then(|_| open_guest(env).ok()) {
@@ -324,7 +329,7 @@ fn check(env: &Env, conf: &NetConf, stdin: &[u8]) -> Result<()> {
     if let Some(m) = mac {
         req.mac = Some(crate::request::parse_mac(&m).map_err(|e| differs(format!("prevResult mac: {e:#}")))?);
     }
-    let vsctl = vsctl();
+    let vsctl = vsctl(conf);
     let (state, _) = check::check(&req, &host_nl, &guest_nl, vsctl.as_ref()).map_err(|e| failed(e, "checking"))?;
     match state {
         State::AsAsked => {}
@@ -366,9 +371,9 @@ fn status(conf: &NetConf, env: &Env, stdin: &[u8]) -> Result<()> {
             )))
         }
     }
-    let is_ovs = ovs_named || vsctl().is_some_and(|v| v.bridge_exists(&conf.hostif));
+    let is_ovs = ovs_named || vsctl(conf).is_some_and(|v| v.bridge_exists(&conf.hostif));
     if is_ovs && found.as_ref().is_none_or(|l| l.kind != Some(LinkKind::Bridge)) {
-        let v = vsctl().ok_or_else(|| {
+        let v = vsctl(conf).ok_or_else(|| {
             unavailable(format!("hostif {} is an OVS bridge, and ovs-vsctl is not installed", conf.hostif))
         })?;
         v.marked_ports().map_err(|e| unavailable(format!("Open vSwitch does not answer: {e:#}")))?;
@@ -385,7 +390,7 @@ fn status(conf: &NetConf, env: &Env, stdin: &[u8]) -> Result<()> {
 fn gc(conf: &NetConf, env: &Env, stdin: &[u8]) -> Result<()> {
     signals::defer_interruptions().map_err(|e| failed(e, "preparing"))?;
     let valid = &conf.valid_attachments;
-    remove_ports(conf, vsctl().as_ref(), |id, ifname| !valid.contains(&(id.to_string(), ifname.to_string())))?;
+    remove_ports(conf, vsctl(conf).as_ref(), |id, ifname| !valid.contains(&(id.to_string(), ifname.to_string())))?;
     if let Some(plugin) = &conf.ipam {
         ipam::delegate(plugin, Command::Gc, &env.path, stdin)?;
     }
