@@ -45,6 +45,23 @@ done
 diff "$CNI_DIR/ref.norm" "$CNI_DIR/ours.norm" || fail "result contents differ (above)"
 note "ok: the result has the bridge plugin's shape: interfaces, ips (interface 2), routes, dns"
 
+# static IPAM is computed in-process; CNI_ARGS IP= (appended to the
+# configured address) and the ips capability (replacing it) come out as the
+# reference static plugin makes them.
+G4=$(new_guest); G5=$(new_guest); G6=$(new_guest); G7=$(new_guest)
+for p in bridge pipework; do
+    python3 -c 'import json, sys; c = json.load(open(sys.argv[1])); c["runtimeConfig"] = {"ips": ["10.62.0.55/24"]}; print(json.dumps(c))' \
+        "$CNI_DIR/$p.json" >"$CNI_DIR/$p-cap.json"
+done
+CNI_ARGS="IgnoreUnknown=1;IP=10.62.2.5/24" cni bridge ADD /proc/$G4/ns/net eth1 r4 "$CNI_DIR/bridge.json" >/dev/null || fail "bridge + CNI_ARGS"
+CNI_ARGS="IgnoreUnknown=1;IP=10.62.2.5/24" cni pipework ADD /proc/$G5/ns/net eth1 o5 "$CNI_DIR/pipework.json" >/dev/null || fail "pipework + CNI_ARGS"
+cni bridge ADD /proc/$G6/ns/net eth1 r6 "$CNI_DIR/bridge-cap.json" >/dev/null || fail "bridge + ips capability"
+cni pipework ADD /proc/$G7/ns/net eth1 o7 "$CNI_DIR/pipework-cap.json" >/dev/null || fail "pipework + ips capability"
+addrs() { in_guest "$1" ip -o -4 addr show eth1 | awk '{print $4}' | xargs; in_guest "$1" ip route show | sed -E 's/ +$//'; }
+[ "$(addrs "$G4")" = "$(addrs "$G5")" ] && [ "$(addrs "$G4")" != "" ] || fail "CNI_ARGS IP=: '$(addrs "$G4")' vs ours '$(addrs "$G5")'"
+[ "$(addrs "$G6")" = "$(addrs "$G7")" ] || fail "ips capability: '$(addrs "$G6")' vs ours '$(addrs "$G7")'"
+note "ok: static IPAM with CNI_ARGS IP= ($(addrs "$G5" | head -1)) and the ips capability ($(addrs "$G7" | head -1)) as the plugin's"
+
 # Both carry traffic, to a neighbour on each bridge.
 G3=$(new_guest)
 pipework brbridge "$N" 10.62.0.9/24

@@ -299,7 +299,7 @@ cni_setup() {
 cni() {
     local plugin=$1 cmd=$2 netns=$3 ifname=$4 id=$5 conf=$6 dir
     for dir in ${CNI_PATH_DIRS//:/ }; do [ -x "$dir/$plugin" ] && break; done
-    in_host env CNI_COMMAND="$cmd" CNI_NETNS="$netns" CNI_IFNAME="$ifname" CNI_CONTAINERID="$id" \
+    in_host env CNI_COMMAND="$cmd" CNI_NETNS="$netns" CNI_IFNAME="$ifname" CNI_CONTAINERID="$id" CNI_ARGS="${CNI_ARGS-}" \
         CNI_PATH="$CNI_PATH_DIRS" "$dir/$plugin" <"$conf"
 }
 # jq_ FILE EXPR: the Python expression EXPR on the JSON document j in FILE.

@@ -262,7 +262,8 @@ impl Step for ReplaceDefault {
     }
 }
 
-/// `ip route add DEST [via GW] dev LINK`: a route an IPAM plugin asked for.
+/// `ip route add DEST [via GW] dev LINK`: a route an IPAM plugin asked for;
+/// without a gateway, of scope global, as the CNI plugins add it.
 #[derive(Debug)]
 pub struct AddRoute {
     pub link: String,
@@ -272,13 +273,14 @@ pub struct AddRoute {
 impl Step for AddRoute {
     fn command(&self, g: &GuestNames) -> String {
         let via = self.route.via.map(|gw| format!(" via {gw}")).unwrap_or_default();
-        format!("{} route add {}{via} dev {}", g.ip, self.route.dest, self.link)
+        let scope = if self.route.via.is_none() { " scope global" } else { "" };
+        format!("{} route add {}{via} dev {}{scope}", g.ip, self.route.dest, self.link)
     }
 
     fn run(&self, t: &mut Target) -> Result<()> {
         let i = t.guest_index(&self.link)?;
         t.guest_nl
-            .add_route(i, self.route.dest, self.route.via)
+            .add_route(i, self.route.dest, self.route.via, true)
             .with_context(|| format!("adding the route to {} on {}", self.route.dest, self.link))
     }
 }

@@ -136,7 +136,7 @@ impl Step for Configure {
             .add_address(i, self.address, false)
             .with_context(|| format!("adding {} to {}", self.address, self.name))?;
         for r in &self.routes {
-            t.host_nl.add_route(i, *r, None).with_context(|| format!("routing {r} through {}", self.name))?;
+            t.host_nl.add_route(i, *r, None, false).with_context(|| format!("routing {r} through {}", self.name))?;
         }
         Ok(())
     }

@@ -578,8 +578,10 @@ impl Netlink {
         self.run(self.handle.route().add(msg).execute()).map_err(nl)
     }
 
-    /// `ip route add DEST [via GW] dev IF`, in the main table.
-    pub fn add_route(&self, index: u32, dest: IpNet, via: Option<IpAddr>) -> Result<()> {
+    /// `ip route add DEST [via GW] dev IF`, in the main table. A route
+    /// without a gateway has scope link as iproute2 gives it, unless
+    /// `universe`: as the CNI reference plugins (netlink's default) make it.
+    pub fn add_route(&self, index: u32, dest: IpNet, via: Option<IpAddr>, universe: bool) -> Result<()> {
         let b = RouteMessageBuilder::<IpAddr>::new()
             .destination_prefix(dest.network(), dest.prefix_len())
             .map_err(|e| anyhow!("{e}"))?
@@ -587,6 +589,7 @@ impl Netlink {
             .protocol(RouteProtocol::Boot);
         let msg = match via {
             Some(gw) => b.gateway(gw).map_err(|e| anyhow!("{e}"))?.build(),
+            None if universe => b.build(),
             None => b.scope(RouteScope::Link).build(),
         };
         self.run(self.handle.route().add(msg).execute()).map_err(nl)

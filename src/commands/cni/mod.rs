@@ -159,7 +159,7 @@ fn add(env: &Env, conf: &NetConf, stdin: &[u8]) -> Result<Value> {
     let mut guest = open_guest(env)?;
     guest.identity.container = Some(conf.container(env));
     let from_ipam = match &conf.ipam {
-        Some(plugin) => ipam::delegate(plugin, Command::Add, &env.path, stdin)?,
+        Some(plugin) => ipam::delegate(plugin, Command::Add, env, stdin)?,
         None => None,
     };
     let outcome = (|| {
@@ -182,7 +182,7 @@ fn add(env: &Env, conf: &NetConf, stdin: &[u8]) -> Result<Value> {
         Ok(made) => Ok(result::build(conf.prev_result.as_ref(), &made, &conf.version)),
         Err(e) => {
             if let Some(plugin) = &conf.ipam {
-                if let Err(release) = ipam::delegate(plugin, Command::Del, &env.path, stdin) {
+                if let Err(release) = ipam::delegate(plugin, Command::Del, env, stdin) {
                     eprintln!("pipework: releasing the addresses after a failed ADD: {release}");
                 }
             }
@@ -268,7 +268,7 @@ fn del(env: &Env, conf: &NetConf, stdin: &[u8]) -> Result<()> {
     // went with the namespace, its row stays until removed.
     remove_ports(conf, vsctl.as_ref(), |id, ifname| id == env.container_id && ifname == env.ifname)?;
     if let Some(plugin) = &conf.ipam {
-        ipam::delegate(plugin, Command::Del, &env.path, stdin)?;
+        ipam::delegate(plugin, Command::Del, env, stdin)?;
     }
     Ok(())
 }
@@ -348,7 +348,7 @@ fn check(env: &Env, conf: &NetConf, stdin: &[u8]) -> Result<()> {
         }
     }
     if let Some(plugin) = &conf.ipam {
-        ipam::delegate(plugin, Command::Check, &env.path, stdin)?;
+        ipam::delegate(plugin, Command::Check, env, stdin)?;
     }
     Ok(())
 }
@@ -379,7 +379,7 @@ fn status(conf: &NetConf, env: &Env, stdin: &[u8]) -> Result<()> {
         v.marked_ports().map_err(|e| unavailable(format!("Open vSwitch does not answer: {e:#}")))?;
     }
     if let Some(plugin) = &conf.ipam {
-        ipam::delegate(plugin, Command::Status, &env.path, stdin)?;
+        ipam::delegate(plugin, Command::Status, env, stdin)?;
     }
     Ok(())
 }
@@ -392,7 +392,7 @@ fn gc(conf: &NetConf, env: &Env, stdin: &[u8]) -> Result<()> {
     let valid = &conf.valid_attachments;
     remove_ports(conf, vsctl(conf).as_ref(), |id, ifname| !valid.contains(&(id.to_string(), ifname.to_string())))?;
     if let Some(plugin) = &conf.ipam {
-        ipam::delegate(plugin, Command::Gc, &env.path, stdin)?;
+        ipam::delegate(plugin, Command::Gc, env, stdin)?;
     }
     Ok(())
 }
