@@ -100,3 +100,33 @@ sed 's/"1.0.0"/"0.4.0"/' "$CNI_DIR/static.json" >"$CNI_DIR/v04.json"
 cni pipework ADD /proc/$G3/ns/net eth1 c3 "$CNI_DIR/v04.json" >"$CNI_DIR/r3.json" || fail "ADD 0.4.0: $(cat "$CNI_DIR/r3.json")"
 [ "$(jq_ "$CNI_DIR/r3.json" 'j["cniVersion"], j["ips"][0]["version"]')" = "('0.4.0', '4')" ] || fail "0.4.0 result: $(cat "$CNI_DIR/r3.json")"
 note "ok: a 0.4.0 result says each IP's version"
+
+# A chain: bandwidth and portmap after pipework, each given the result
+# before it as prevResult. bandwidth finds our host side through the result
+# (a tbf on it); portmap forwards the host's port 8080 to the guest's 5001.
+G4=$(new_guest)
+sed 's#10.60.0.2/24#10.60.0.4/24#' "$CNI_DIR/static.json" >"$CNI_DIR/g4.json"
+cni pipework ADD /proc/$G4/ns/net eth1 c4 "$CNI_DIR/g4.json" >"$CNI_DIR/r4.json" || fail "ADD: $(cat "$CNI_DIR/r4.json")"
+cat >"$CNI_DIR/bw.json" <<JSON
+{"cniVersion": "1.0.0", "name": "lan", "type": "bandwidth",
+ "ingressRate": 800000000, "ingressBurst": 80000000, "egressRate": 800000000, "egressBurst": 80000000}
+JSON
+cat >"$CNI_DIR/pm.json" <<JSON
+{"cniVersion": "1.0.0", "name": "lan", "type": "portmap", "capabilities": {"portMappings": true},
+ "runtimeConfig": {"portMappings": [{"hostPort": 8080, "containerPort": 5001, "protocol": "tcp"}]}}
+JSON
+with_prev "$CNI_DIR/bw.json" "$CNI_DIR/r4.json" >"$CNI_DIR/bw-prev.json"
+cni bandwidth ADD /proc/$G4/ns/net eth1 c4 "$CNI_DIR/bw-prev.json" >"$CNI_DIR/r4b.json" || fail "bandwidth after pipework: $(cat "$CNI_DIR/r4b.json")"
+with_prev "$CNI_DIR/pm.json" "$CNI_DIR/r4b.json" >"$CNI_DIR/pm-prev.json"
+cni portmap ADD /proc/$G4/ns/net eth1 c4 "$CNI_DIR/pm-prev.json" >/dev/null || fail "portmap after bandwidth"
+expect "bandwidth shaped our host side" "qdisc tbf" in_host tc qdisc show dev "$(jq_ "$CNI_DIR/r4.json" 'j["interfaces"][1]["name"]')"
+in_host ip addr add 10.60.0.1/24 dev brcni
+# The client is the host itself: a process in its namespace.
+ip netns exec "$HOST" sleep "$GUEST_TAG" >/dev/null 2>&1 &
+H=$!
+tcp_ok "$H" "$G4" 10.60.0.1 8080
+cni portmap DEL /proc/$G4/ns/net eth1 c4 "$CNI_DIR/pm-prev.json" || fail "portmap DEL"
+cni bandwidth DEL /proc/$G4/ns/net eth1 c4 "$CNI_DIR/bw-prev.json" || fail "bandwidth DEL"
+cni pipework DEL /proc/$G4/ns/net eth1 c4 "$CNI_DIR/g4.json" || fail "pipework DEL"
+expect_not "the chain's DEL left no DNAT rule" "8080" in_host iptables -t nat -S
+expect_not "nor eth1" "eth1" in_guest "$G4" ip -o link

@@ -245,11 +245,12 @@ ping_fails() {
     note "ok: $g cannot reach $ip"
 }
 
-# tcp_ok FROM TO IP: FROM sends 1 MB of random bytes over TCP to TO, which
-# listens on IP; both sides' SHA-256 must agree. Ping alone once hid a
+# tcp_ok FROM TO IP [PORT]: FROM sends 1 MB of random bytes over TCP to TO,
+# which listens on port 5001, at IP:PORT (PORT other than 5001 when a DNAT
+# stands between them); both sides' SHA-256 must agree. Ping alone once hid a
 # datapath that dropped every TCP segment.
 tcp_ok() {
-    local from=$1 to=$2 ip=$3 data got want srv
+    local from=$1 to=$2 ip=$3 port=${4:-5001} data got want srv
     data=$(mktemp /tmp/pwtcp.XXXXXX); on_exit "rm -f $data"
     head -c 1048576 /dev/urandom >"$data"
     want=$(sha256sum <"$data" | cut -d' ' -f1)
@@ -273,11 +274,11 @@ print(h.hexdigest())
     for i in $(seq 50); do in_guest "$to" ss -ltn 2>/dev/null | grep -q ':5001 ' && break; sleep 0.05; done
     in_guest "$from" python3 -c '
 import socket, sys
-s = socket.create_connection((sys.argv[1], 5001), timeout=15)
+s = socket.create_connection((sys.argv[1], int(sys.argv[3])), timeout=15)
 s.sendall(open(sys.argv[2], "rb").read())
 s.shutdown(socket.SHUT_WR)
 s.recv(1)
-' "$ip" "$data" || { kill "$srv" 2>/dev/null; fail "$from could not send 1 MB over TCP to $ip"; }
+' "$ip" "$data" "$port" || { kill "$srv" 2>/dev/null; fail "$from could not send 1 MB over TCP to $ip:$port"; }
     wait "$srv" || fail "$to did not receive the 1 MB sent to $ip: $(cat "$got")"
     [ "$(cat "$got")" = "$want" ] || fail "1 MB over TCP to $ip arrived changed: $(cat "$got")"
     note "ok: 1 MB over TCP from $from to $ip, checked"
