@@ -130,3 +130,23 @@ cni bandwidth DEL /proc/$G4/ns/net eth1 c4 "$CNI_DIR/bw-prev.json" || fail "band
 cni pipework DEL /proc/$G4/ns/net eth1 c4 "$CNI_DIR/g4.json" || fail "pipework DEL"
 expect_not "the chain's DEL left no DNAT rule" "8080" in_host iptables -t nat -S
 expect_not "nor eth1" "eth1" in_guest "$G4" ip -o link
+
+# DHCP through CNI: the built-in client (it writes no resolv.conf) leases an
+# address from dnsmasq and stays to renew; the result reports the lease and
+# the router; DEL stops the client.
+resolv_before=$(sha256sum </etc/resolv.conf)
+start_dhcp_server brdh 10.69.0
+G5=$(new_guest)
+echo '{"cniVersion": "1.0.0", "name": "dh", "type": "pipework", "hostif": "brdh", "address": "builtin-dhcp-f"}' >"$CNI_DIR/dh.json"
+cni pipework ADD /proc/$G5/ns/net eth1 c5 "$CNI_DIR/dh.json" >"$CNI_DIR/r5.json" || fail "DHCP ADD: $(cat "$CNI_DIR/r5.json")"
+leased=$(in_guest "$G5" ip -o -4 addr show eth1 | awk '{print $4}')
+[[ "$leased" == 10.69.0.1[0-9][0-9]/24 ]] || fail "no lease on eth1: '$leased'"
+[ "$(jq_ "$CNI_DIR/r5.json" 'j["ips"][0]["address"], j["ips"][0]["gateway"], j["routes"][0]["gw"]')" = "('$leased', '10.69.0.1', '10.69.0.1')" ] ||
+    fail "the DHCP result does not report the lease: $(cat "$CNI_DIR/r5.json")"
+note "ok: the result reports the lease $leased and router 10.69.0.1"
+[ -n "$(procs_in "$G5")" ] || fail "no DHCP client stayed to renew"
+cni pipework DEL /proc/$G5/ns/net eth1 c5 "$CNI_DIR/dh.json" || fail "DHCP DEL"
+for i in $(seq 50); do [ -z "$(procs_in "$G5")" ] && break; sleep 0.1; done
+[ -z "$(procs_in "$G5")" ] || fail "DEL left the DHCP client running: $(procs_in "$G5")"
+[ "$(sha256sum </etc/resolv.conf)" = "$resolv_before" ] || fail "the host's resolv.conf changed"
+note "ok: DEL stopped the client; the host's resolv.conf is untouched"
