@@ -52,7 +52,7 @@ note "ok: CHECK passes on what ADD made"
 in_guest "$G1" ip addr del 10.60.0.2/24 dev eth1
 cni_fails 101 "CHECK after the address went" cni pipework CHECK /proc/$G1/ns/net eth1 c1 "$CNI_DIR/c1.json"
 out=$(cni pipework CHECK /proc/$G1/ns/net eth1 c1 "$CNI_DIR/c1.json" 2>/dev/null || true)
-grep -q '"msg": "eth1 in .*lacks 10.60.0.2/24"' <<<"$out" || fail "CHECK's message does not name the address: $out"
+grep -q '"msg": "eth1 in c1: it lacks 10.60.0.2/24"' <<<"$out" || fail "CHECK's message does not name the address: $out"
 
 # DEL twice; DEL once the namespace is gone, which still releases IPAM.
 cni pipework DEL /proc/$G1/ns/net eth1 c1 "$CNI_DIR/c1.json" || fail "DEL failed"
@@ -144,6 +144,7 @@ leased=$(in_guest "$G5" ip -o -4 addr show eth1 | awk '{print $4}')
 [ "$(jq_ "$CNI_DIR/r5.json" 'j["ips"][0]["address"], j["ips"][0]["gateway"], j["routes"][0]["gw"]')" = "('$leased', '10.69.0.1', '10.69.0.1')" ] ||
     fail "the DHCP result does not report the lease: $(cat "$CNI_DIR/r5.json")"
 note "ok: the result reports the lease $leased and router 10.69.0.1"
+grep -qE " ${leased%/24} c5 " "$DHCP_LEASES" || fail "the client did not send the container ID as hostname: $(cat "$DHCP_LEASES")"
 [ -n "$(procs_in "$G5")" ] || fail "no DHCP client stayed to renew"
 cni pipework DEL /proc/$G5/ns/net eth1 c5 "$CNI_DIR/dh.json" || fail "DHCP DEL"
 for i in $(seq 50); do [ -z "$(procs_in "$G5")" ] && break; sleep 0.1; done

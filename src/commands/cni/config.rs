@@ -410,6 +410,15 @@ impl NetConf {
         })
     }
 
+    /// How messages and DHCP name the guest: the pod's name, else the
+    /// container ID cut to 12 characters, as `docker ps` shows it.
+    pub fn label(&self, env: &Env) -> String {
+        match env.arg("K8S_POD_NAME").filter(|n| !n.is_empty()) {
+            Some(pod) => pod.to_string(),
+            None => env.container_id.chars().take(12).collect(),
+        }
+    }
+
     /// Who the guest is for OVS external-ids and DHCP: the container ID, and
     /// the pod's name when the runtime passed one.
     pub fn container(&self, env: &Env) -> Container {
@@ -538,6 +547,7 @@ mod tests {
         assert_eq!(a.mac, Some(parse_mac("U:web").unwrap()));
         assert!(a.ovs.external_ids.contains(&("pipework.cni.network".into(), "lan".into())));
         assert_eq!(conf.container(&add_env()).name, "web");
+        assert_eq!(conf.label(&add_env()), "web");
     }
 
     #[test]

@@ -125,8 +125,10 @@ fn failed(e: anyhow::Error, what: &str) -> CniError {
     err
 }
 
-/// The namespace CNI_NETNS names, opened.
-fn open_guest(env: &Env) -> Result<Guest> {
+/// The namespace CNI_NETNS names, opened, known as its container: the
+/// name is what messages say and what a DHCP client sends as hostname (the
+/// namespace's path would be neither).
+fn open_guest(env: &Env, conf: &NetConf) -> Result<Guest> {
     let path = env.netns.clone().ok_or_else(|| CniError::new(code::INVALID_ENVIRONMENT, "CNI_NETNS is empty"))?;
     if !path.exists() {
         return Err(CniError::new(
@@ -134,9 +136,12 @@ fn open_guest(env: &Env) -> Result<Guest> {
             format!("CNI_NETNS={}: no such network namespace (has the container gone?)", path.display()),
         ));
     }
-    guest::resolve(&GuestRef::NetnsPath(path.clone())).map_err(|e| {
+    let mut guest = guest::resolve(&GuestRef::NetnsPath(path.clone())).map_err(|e| {
         CniError::new(code::INVALID_ENVIRONMENT, format!("CNI_NETNS={}", path.display())).with_details(format!("{e:#}"))
-    })
+    })?;
+    guest.identity.label = conf.label(env);
+    guest.identity.container = Some(conf.container(env));
+    Ok(guest)
 }
 
 /// ovs-vsctl for the ovsdb the configuration names (`ovsDb`), else the one
@@ -156,8 +161,7 @@ fn connect(guest: &Guest) -> Result<(Netlink, Netlink)> {
 
 fn add(env: &Env, conf: &NetConf, stdin: &[u8]) -> Result<Value> {
     signals::defer_interruptions().map_err(|e| failed(e, "preparing"))?;
-    let mut guest = open_guest(env)?;
-    guest.identity.container = Some(conf.container(env));
+    let guest = open_guest(env, conf)?;
     let from_ipam = match &conf.ipam {
         Some(plugin) => ipam::delegate(plugin, Command::Add, env, stdin)?,
         None => None,
@@ -257,7 +261,7 @@ fn del(env: &Env, conf: &NetConf, stdin: &[u8]) -> Result<()> {
     let vsctl = vsctl(conf);
     // The namespace may be gone already (the spec allows it; the runtime
     // then says nothing of it, or names a path that no longer exists).
-    if let Some(guest) = env.netns.as_ref().filter(|p| p.exists()).and_then(|_| open_guest(env).ok()) {
+    if let Some(guest) = env.netns.as_ref().filter(|p| p.exists()).and_then(|_| open_guest(env, conf).ok()) {
         let (host_nl, guest_nl) = connect(&guest)?;
         let what = format!("removing {} from {}", env.ifname, guest.label());
         let steps =
@@ -312,7 +316,7 @@ fn check(env: &Env, conf: &NetConf, stdin: &[u8]) -> Result<()> {
     let prev = conf.prev_result.as_ref().ok_or_else(|| {
         CniError::new(code::INVALID_CONFIG, "CHECK needs the prevResult of the ADD; the runtime sent none")
     })?;
-    let guest = open_guest(env)?;
+    let guest = open_guest(env, conf)?;
     let (host_nl, guest_nl) = connect(&guest)?;
     let differs =
         |why: String| CniError::new(code::CHECK_FAILED, format!("{} in {}: {why}", env.ifname, guest.label()));
