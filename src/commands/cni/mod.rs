@@ -173,8 +173,8 @@ fn add(env: &Env, conf: &NetConf, stdin: &[u8]) -> Result<Value> {
         let vsctl = vsctl(conf);
         attach::onto(&req, &guest, &host_nl, &guest_nl, vsctl.as_ref(), false)
             .map_err(|e| failed(e, &format!("attaching {} to {}", env.ifname, conf.hostif)))?;
-        let made = made(env, conf, &req.host_if, &host_nl, &guest_nl, addresses.as_ref(), from_ipam.as_ref());
-        made.inspect_err(|_| {
+        let told = made(env, conf, &req.host_if, &host_nl, &guest_nl, addresses.as_ref(), from_ipam.as_ref());
+        told.inspect_err(|_| {
             // Attached, but the result cannot be told: take it back, so the
             // runtime's failed ADD leaves nothing.
             if let Ok(steps) = detach::steps(&guest, &env.ifname, &host_nl, &guest_nl, vsctl.as_ref()) {
@@ -236,10 +236,10 @@ fn made(
         None => {
             let mut ips = Vec::new();
             let mut routes = Vec::new();
+            let addrs = guest_nl.assigned_addresses(link.index).map_err(read)?;
             for v6 in [false, true] {
                 let gw = guest_nl.default_gateway(link.index, v6).map_err(read)?;
-                let addrs = guest_nl.assigned_addresses(link.index).map_err(read)?;
-                ips.extend(addrs.into_iter().filter(|a| a.addr().is_ipv6() == v6).map(|a| (a, gw)));
+                ips.extend(addrs.iter().filter(|a| a.addr().is_ipv6() == v6).map(|a| (*a, gw)));
                 if let Some(gw) = gw {
                     routes.push(json!({"dst": if v6 { "::/0" } else { "0.0.0.0/0" }, "gw": gw.to_string()}));
                 }
