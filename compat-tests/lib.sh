@@ -323,3 +323,98 @@ cni_fails() {
     [ "$got" = "$want" ] || fail "$what: code $got, wanted $want: $out"
     note "ok: $what (code $want)"
 }
+
+# Overlays: several hosts on an underlay. new_hosts makes a router
+# namespace with two segments, A (172.31.0.0/24) and B (172.31.1.0/24), and
+# three hosts: H1 172.31.0.1 and H2 172.31.0.2 on A, H3 172.31.1.3 on B
+# (routed), each with eth0, its address and a default route via .254.
+# HOSTS[i] names host i's namespace; UNDERLAY the router's.
+new_hosts() {
+    local i seg net addr
+    UNDERLAY=${HOST}u
+    ip netns add "$UNDERLAY"; on_exit "ip netns del $UNDERLAY"
+    ip -n "$UNDERLAY" link set lo up
+    ip netns exec "$UNDERLAY" sysctl -qw net.ipv4.ip_forward=1
+    for seg in A:172.31.0 B:172.31.1; do
+        ip -n "$UNDERLAY" link add "seg${seg%%:*}" type bridge
+        ip -n "$UNDERLAY" addr add "${seg#*:}.254/24" dev "seg${seg%%:*}"
+        ip -n "$UNDERLAY" link set "seg${seg%%:*}" up
+    done
+    HOSTS=("")
+    for i in 1 2 3; do
+        HOSTS[i]=${HOST}h$i
+        ip netns add "${HOSTS[i]}"
+        on_exit "ip netns pids ${HOSTS[i]} | xargs -r kill -9; ip netns del ${HOSTS[i]}"
+        ip -n "${HOSTS[i]}" link set lo up
+        if [ "$i" = 3 ]; then seg=B net=172.31.1; else seg=A net=172.31.0; fi
+        ip -n "$UNDERLAY" link add "u$i" type veth peer name eth0 netns "${HOSTS[i]}"
+        ip -n "$UNDERLAY" link set "u$i" master "seg$seg" up
+        ip -n "${HOSTS[i]}" link set eth0 up
+        ip -n "${HOSTS[i]}" addr add "$net.$i/24" dev eth0
+        ip -n "${HOSTS[i]}" route add default via "$net.254"
+    done
+    H_ADDR=("" 172.31.0.1 172.31.0.2 172.31.1.3)
+}
+# on_host I CMD…: CMD on host I, with its private Open vSwitch if it has one.
+on_host() {
+    local i=$1; shift
+    if [ -n "${OVS_DIRS[i]:-}" ]; then
+        OVS_RUNDIR=${OVS_DIRS[i]} OVS_DBDIR=${OVS_DIRS[i]} OVS_LOGDIR=${OVS_DIRS[i]} ip netns exec "${HOSTS[i]}" "$@"
+    else
+        ip netns exec "${HOSTS[i]}" "$@"
+    fi
+}
+pw_on() { local i=$1; shift; on_host "$i" "$PIPEWORK_BIN" "$@"; }
+vsctl_on() { local i=$1; shift; on_host "$i" ovs-vsctl --timeout=10 "$@"; }
+# guest_on I: a guest inside host I; prints its PID.
+guest_on() {
+    ip netns exec "${HOSTS[$1]}" unshare -n sleep "$GUEST_TAG" >/dev/null 2>&1 &
+    local pid=$! n
+    for n in $(seq 500); do
+        if [ "$(readlink /proc/$pid/ns/net 2>/dev/null)" != "$(readlink "/var/run/netns/${HOSTS[$1]}")" ] &&
+           [ "$(cat /proc/$pid/comm 2>/dev/null)" = sleep ]; then echo "$pid"; return 0; fi
+        sleep 0.01
+    done
+    fail "guest $pid on host $1 never got its own namespace"
+}
+# start_ovs_on I: a private Open vSwitch in host I.
+start_ovs_on() {
+    local d
+    d=$(mktemp -d /tmp/pwovs.XXXXXX)
+    on_exit "$ROOT/scripts/ovs-down $d"
+    OVS_DIRS[$1]=$d
+    "$ROOT/scripts/ovs-up" "${HOSTS[$1]}" "$d" >/dev/null 2>&1 || fail "could not start Open vSwitch on host $1"
+}
+# br_phy I: the userspace datapath's underlay, once per host: host I's
+# address moves from eth0 onto OVS bridge br-phy, which holds eth0
+# (arp_ignore first, or both answer ARP for it).
+br_phy() {
+    local i=$1 gw
+    gw=$(on_host "$i" ip route show default | awk '{print $3}')
+    on_host "$i" sysctl -qw net.ipv4.conf.all.arp_ignore=1
+    vsctl_on "$i" add-br br-phy -- set Bridge br-phy datapath_type=netdev -- add-port br-phy eth0
+    on_host "$i" ip addr flush dev eth0
+    on_host "$i" ip addr add "${H_ADDR[i]}/24" dev br-phy
+    on_host "$i" ip link set br-phy up
+    on_host "$i" ip route add default via "$gw"
+}
+# underlay_packets: packets the router's segment ports have received so far
+# (a loop in the overlay shows here as tens of thousands).
+underlay_packets() {
+    local i n=0
+    for i in 1 2 3; do n=$((n + $(ip netns exec "$UNDERLAY" cat "/sys/class/net/u$i/statistics/rx_packets"))); done
+    echo "$n"
+}
+# host_state I: links (with details), addresses and forwarding entries of
+# host I, to compare before and after a run that must change nothing.
+host_state() {
+    { on_host "$1" ip -d -o link show; on_host "$1" ip -o addr show; on_host "$1" bridge fdb show
+    } 2>&1 | sed -E 's/valid_lft [^ ]+ preferred_lft [^ ]+//; s/ used [0-9]+\/[0-9]+//g; s/[a-z_]+_timer +[0-9.]+//g' |
+        grep -v ' 33:33:\| 01:00:5e:'
+}
+# ovs_state I: the OVS rows a tunnel line sets, on host I.
+ovs_state() {
+    vsctl_on "$1" --format=csv --columns=name,type,options,external_ids list Interface | sort
+    vsctl_on "$1" --format=csv --columns=name,tag,protected list Port | sort
+    vsctl_on "$1" --format=csv --columns=name,mtu_request list Interface | sort
+}

@@ -8,7 +8,7 @@ use clap::Parser;
 
 use crate::request::{
     parse_mac_tag, AddressSpec, Attach, Datapath, Detach, Engine, Family, GuestRef, HostIfRef, IfName, Ipvlan,
-    IpvlanFlag, IpvlanMode, MacvlanMode, OvsOptions, PassThrough, Request, Shim, Tuning, Verb,
+    IpvlanFlag, IpvlanMode, MacvlanMode, OvsOptions, PassThrough, Request, Shim, Tuning, Tunnel, Verb,
 };
 
 pub const USAGE: &str = "\
@@ -227,6 +227,55 @@ pub fn passthrough_verb(cli: &Cli) -> Option<Verb> {
         return None;
     }
     cli.words.first().and_then(|w| Verb::from_prefix(w))
+}
+
+/// Is the first word the `tunnel` verb? (Unless an interface has that name:
+/// the caller asks the kernel, as for route/rule/tc.)
+pub fn is_tunnel(cli: &Cli) -> bool {
+    !cli.wait && !cli.shim && cli.words.first().map(String::as_str) == Some("tunnel")
+}
+
+/// `[--detach] tunnel BRIDGE TYPE[:KEY][@VLAN][,KEY@VLAN…] PEER… [@VLAN]
+/// [--local IP] [--dstport N] [--mtu N]`, or `tunnel [BRIDGE]` to list.
+pub fn parse_tunnel(cli: &Cli) -> Result<Parsed> {
+    let w = &cli.words[1..];
+    if w.len() <= 1 && !cli.detach {
+        let bridge = w.first().map(|b| IfName::parse(b, "bridge")).transpose()?;
+        return Ok(Parsed::Request(Request::TunnelList(bridge)));
+    }
+    let [bridge, spec, rest @ ..] = w else {
+        bail!("--detach tunnel needs BRIDGE TYPE[:KEY] [PEER…]");
+    };
+    let (mut t, options) = Tunnel::parse_words(bridge, spec, rest)?;
+    t.detach = cli.detach;
+    let mut mtu = cli.mtu.clone();
+    for pair in options.chunks(2) {
+        let (name, value) = (pair[0].as_str(), pair[1].as_str());
+        match name {
+            "--local" => t.local = Some(value.parse().with_context(|| format!("--local {value}: not an IP address"))?),
+            "--dstport" => {
+                t.dstport = Some(
+                    value.parse().ok().filter(|p| *p > 0).with_context(|| format!("--dstport {value}: 1 to 65535"))?,
+                )
+            }
+            "--mtu" => mtu = Some(value.to_string()),
+            other => bail!("tunnel: unknown option '{other}' (--local IP, --dstport N, --mtu N)"),
+        }
+    }
+    t.mtu = mtu
+        .map(|m| {
+            m.parse::<u32>()
+                .ok()
+                .filter(|m| (68..=65535).contains(m))
+                .with_context(|| format!("--mtu {m}: 68 to 65535"))
+        })
+        .transpose()?;
+    if t.peers.is_empty() && !t.detach {
+        bail!(
+            "tunnel {bridge} {spec}: no peer; give the underlay addresses of the overlay's hosts (this one's included)"
+        );
+    }
+    Ok(Parsed::Request(Request::Tunnel(t)))
 }
 
 pub fn parse_passthrough(cli: &Cli, verb: Verb) -> Result<Parsed> {

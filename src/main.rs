@@ -12,6 +12,7 @@ mod commands;
 mod dhcp;
 mod docs;
 mod guest;
+mod overlay;
 mod request;
 mod sys;
 
@@ -96,12 +97,17 @@ fn run(cli: Cli) -> Result<u8> {
         return watch::run(path, cli.engine);
     }
     let parsed = match cli::passthrough_verb(&cli) {
-        // `route…`, `rule…`, `tc…` are verbs unless an interface has that name.
+        // `route…`, `rule…`, `tc…` and `tunnel` are verbs unless an
+        // interface has that name.
         Some(verb) if Netlink::connect()?.link(&cli.words[0])?.is_none() => cli::parse_passthrough(&cli, verb)?,
+        None if cli::is_tunnel(&cli) && Netlink::connect()?.link("tunnel")?.is_none() => cli::parse_tunnel(&cli)?,
         _ => cli::parse(&cli)?,
     };
-    let changes_the_host =
-        !cli.dry_run && matches!(parsed, Parsed::Request(Request::Attach(_) | Request::Detach(_) | Request::Shim(_)));
+    let changes_the_host = !cli.dry_run
+        && matches!(
+            parsed,
+            Parsed::Request(Request::Attach(_) | Request::Detach(_) | Request::Shim(_) | Request::Tunnel(_))
+        );
     if changes_the_host {
         signals::defer_interruptions()?;
     }
@@ -118,5 +124,7 @@ fn run(cli: Cli) -> Result<u8> {
         Request::Detach(d) => detach::run(&d, cli.dry_run).map(|()| 0),
         Request::Wait { guest_if } => wait::until_configured(&guest_if).map(|()| 0),
         Request::Shim(s) => commands::shim::run(&s, cli.dry_run).map(|()| 0),
+        Request::Tunnel(t) => commands::tunnel::run(&t, cli.dry_run).map(|()| 0),
+        Request::TunnelList(bridge) => commands::tunnel::list(bridge.as_ref()).map(|()| 0),
     }
 }

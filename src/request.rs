@@ -26,6 +26,118 @@ pub enum Request {
     /// `[--detach] --shim [-l NAME] HOSTIF ADDRESS [ROUTE…]`: the host's own
     /// macvlan on HOSTIF, to reach the guests' macvlans.
     Shim(Shim),
+    /// `[--detach] tunnel BRIDGE TYPE[:KEY][@VLAN][,…] PEER… [@VLAN]`: the
+    /// bridge's tunnels to the other hosts of an overlay.
+    Tunnel(Tunnel),
+    /// `tunnel [BRIDGE]`: list the tunnels pipework made.
+    TunnelList(Option<IfName>),
+}
+
+/// An overlay's tunnels on one bridge: the same line on every host, each
+/// host skipping its own addresses among the peers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tunnel {
+    pub bridge: IfName,
+    pub kind: TunnelKind,
+    /// One tunnel (per peer) for each key, each with its access VLAN on OVS;
+    /// a key of None: GRE without a key, VXLAN's VNI 0.
+    pub keys: Vec<TunnelKey>,
+    pub peers: Vec<IpAddr>,
+    /// `--local IP`: the underlay source (default: the route's).
+    pub local: Option<IpAddr>,
+    /// `--dstport N`: VXLAN's UDP port (default 4789, OVS's and IANA's).
+    pub dstport: Option<u16>,
+    /// `--mtu N`: the overlay MTU instead of the underlay's minus the overhead.
+    pub mtu: Option<u32>,
+    pub detach: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TunnelKind {
+    Gre,
+    Vxlan,
+}
+
+impl TunnelKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TunnelKind::Gre => "gre",
+            TunnelKind::Vxlan => "vxlan",
+        }
+    }
+}
+
+/// `KEY@VLAN`: a GRE key (32 bits) or VNI (24 bits), and the local VLAN
+/// the key's tenant has on this host's OVS bridge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TunnelKey {
+    pub key: Option<u32>,
+    pub vlan: Option<u16>,
+}
+
+impl Tunnel {
+    /// Parses `TYPE[:KEY][@VLAN][,KEY@VLAN…]`, the peers and a trailing
+    /// `@VLAN` (the same as `:KEY@VLAN` for a single key).
+    pub fn parse_words(bridge: &str, spec: &str, rest: &[String]) -> Result<(Tunnel, Vec<String>)> {
+        let bridge = IfName::parse(bridge, "bridge")?;
+        let (kind, keys) = spec.split_once(':').map_or((spec, None), |(k, v)| (k, Some(v)));
+        let (kind, first_vlan) = kind.split_once('@').map_or((kind, None), |(k, v)| (k, Some(v)));
+        let kind = match kind {
+            "gre" => TunnelKind::Gre,
+            "vxlan" => TunnelKind::Vxlan,
+            "geneve" => bail!("'{spec}': geneve is not supported yet; use gre or vxlan"),
+            other => bail!("'{spec}': tunnel type '{other}' is not gre or vxlan"),
+        };
+        let max = match kind {
+            TunnelKind::Gre => u64::from(u32::MAX),
+            TunnelKind::Vxlan => (1 << 24) - 1,
+        };
+        let vlan = |v: &str| -> Result<u16> {
+            match v.parse::<u16>() {
+                Ok(id) if (1..=4094).contains(&id) => Ok(id),
+                _ => bail!("'@{v}': a VLAN ID is a number from 1 to 4094"),
+            }
+        };
+        let mut parsed = Vec::new();
+        match keys {
+            None => parsed.push(TunnelKey { key: None, vlan: first_vlan.map(vlan).transpose()? }),
+            Some(list) => {
+                for item in list.split(',') {
+                    let (k, v) = item.split_once('@').map_or((item, None), |(k, v)| (k, Some(v)));
+                    let key = k.parse::<u64>().ok().filter(|k| *k <= max).with_context(|| {
+                        format!("'{spec}': key '{k}' is not a number from 0 to {max} ({} keys)", kind.as_str())
+                    })?;
+                    parsed.push(TunnelKey { key: Some(key as u32), vlan: v.map(vlan).transpose()? });
+                }
+            }
+        }
+        if parsed.iter().enumerate().any(|(i, a)| parsed[..i].iter().any(|b| b.key == a.key)) {
+            bail!("'{spec}': a key is named twice");
+        }
+        let mut peers = Vec::new();
+        let mut options = Vec::new();
+        let mut w = rest.iter();
+        while let Some(word) = w.next() {
+            if let Some(v) = word.strip_prefix('@') {
+                if parsed.len() > 1 {
+                    bail!("'{word}': with several keys, give each its VLAN as KEY@VLAN");
+                }
+                parsed[0].vlan = Some(vlan(v)?);
+            } else if word.starts_with("--") {
+                options.push(word.clone());
+                options.push(w.next().with_context(|| format!("{word} needs a value"))?.clone());
+            } else {
+                let ip = word
+                    .parse::<IpAddr>()
+                    .with_context(|| format!("peer '{word}' is not an IP address (the underlay address of a host)"))?;
+                if !peers.contains(&ip) {
+                    peers.push(ip);
+                }
+            }
+        }
+        let t = Tunnel { bridge, kind, keys: parsed, peers, local: None, dstport: None, mtu: None, detach: false };
+        Ok((t, options))
+    }
 }
 
 /// The host's macvlan beside the guests': a macvlan parent does not pass

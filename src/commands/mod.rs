@@ -7,5 +7,6 @@ pub mod cni;
 pub mod detach;
 pub mod passthrough;
 pub mod shim;
+pub mod tunnel;
 pub mod wait;
 pub mod watch;

@@ -15,20 +15,26 @@ use std::os::fd::AsRawFd;
 use std::rc::Rc;
 
 use anyhow::{anyhow, Context, Result};
-use futures::{FutureExt, TryStreamExt};
+use futures::{FutureExt, StreamExt, TryStreamExt};
 use ipnet::IpNet;
 use macaddr::MacAddr6;
+use netlink_packet_core::{
+    NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_DUMP, NLM_F_REQUEST,
+};
 use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage};
 use rtnetlink::packet_route::link::{
-    BridgePortState, InfoBridgePort, InfoData, InfoKind, InfoMacVlan, InfoPortData, InfoVeth, InfoVlan, IpVlanFlags,
-    IpVlanMode, LinkAttribute, LinkFlags, LinkInfo, LinkLayerType, LinkMessage, MacVlanMode, State,
+    BridgePortState, InfoBridgePort, InfoData, InfoKind, InfoMacVlan, InfoPortData, InfoVeth, InfoVlan, InfoVxlan,
+    IpVlanFlags, IpVlanMode, LinkAttribute, LinkFlags, LinkInfo, LinkLayerType, LinkMessage, MacVlanMode, State,
 };
 // Boot is what `ip route add` uses: routes look exactly like the reference's.
+use rtnetlink::packet_route::neighbour::{
+    NeighbourAddress, NeighbourAttribute, NeighbourFlags, NeighbourMessage, NeighbourState,
+};
 use rtnetlink::packet_route::route::{
     RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
 };
 use rtnetlink::packet_route::rule::{RuleAction, RuleAttribute, RuleMessage};
-use rtnetlink::packet_route::AddressFamily;
+use rtnetlink::packet_route::{AddressFamily, RouteNetlinkMessage};
 use rtnetlink::{Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, RouteMessageBuilder};
 
 use crate::sys::netns;
@@ -55,6 +61,7 @@ pub enum LinkKind {
     Tun,
     /// A kernel-datapath Open vSwitch device.
     Openvswitch,
+    Vxlan,
     Other(String),
 }
 
@@ -70,6 +77,7 @@ impl LinkKind {
             InfoKind::Vlan => LinkKind::Vlan,
             InfoKind::Ipoib => LinkKind::Ipoib,
             InfoKind::Tun => LinkKind::Tun,
+            InfoKind::Vxlan => LinkKind::Vxlan,
             InfoKind::Other(k) if k == "openvswitch" => LinkKind::Openvswitch,
             other => LinkKind::Other(other.to_string()),
         }
@@ -90,6 +98,7 @@ impl std::fmt::Display for LinkKind {
             LinkKind::Ipoib => "ipoib",
             LinkKind::Tun => "tun",
             LinkKind::Openvswitch => "openvswitch",
+            LinkKind::Vxlan => "vxlan",
             LinkKind::Other(k) => k,
         })
     }
@@ -125,6 +134,8 @@ pub struct Link {
     pub alias: Option<String>,
     /// For an 802.1Q device: its VLAN ID.
     pub vlan_id: Option<u16>,
+    /// For a VXLAN device: its VNI and UDP port.
+    pub vxlan: Option<(u32, u16)>,
     /// IFLA_LINK: a veth's peer, a macvlan's parent (index in that device's
     /// namespace).
     pub parent: Option<u32>,
@@ -146,6 +157,7 @@ impl Link {
             parent: None,
             alias: None,
             vlan_id: None,
+            vxlan: None,
         };
         for a in m.attributes {
             match a {
@@ -165,6 +177,13 @@ impl Link {
                                     InfoVlan::Id(id) => Some(*id),
                                     _ => None,
                                 })
+                            }
+                            LinkInfo::Data(InfoData::Vxlan(v)) => {
+                                let id =
+                                    v.iter().find_map(|i| if let InfoVxlan::Id(id) = i { Some(*id) } else { None });
+                                let port =
+                                    v.iter().find_map(|i| if let InfoVxlan::Port(p) = i { Some(*p) } else { None });
+                                l.vxlan = id.map(|id| (id, port.unwrap_or(0)));
                             }
                             LinkInfo::PortData(InfoPortData::BridgePort(port)) => {
                                 l.forwarding = port.iter().find_map(|p| match p {
@@ -398,6 +417,178 @@ impl Netlink {
         let b = LinkUnspec::new_with_index(index);
         let msg = if up { b.up() } else { b.down() }.build();
         self.run(self.handle.link().set(msg).execute()).map_err(nl)
+    }
+
+    /// `ip link add NAME mtu MTU type vxlan id VNI dstport PORT [local SRC]`,
+    /// down. The MTU is given: without `dev` the kernel would leave 1500.
+    pub fn add_vxlan(&self, name: &str, vni: u32, port: u16, local: Option<IpAddr>, mtu: u32) -> Result<()> {
+        let mut b = rtnetlink::LinkVxlan::new(name, vni).port(port);
+        b = match local {
+            Some(IpAddr::V4(a)) => b.local(a),
+            Some(IpAddr::V6(a)) => b.local6(a),
+            None => b,
+        };
+        let msg = b.mtu(mtu).build();
+        self.run(self.handle.link().add(msg).execute()).map_err(nl)
+    }
+
+    /// `ip link set LINK alias TEXT`.
+    pub fn set_alias(&self, index: u32, alias: &str) -> Result<()> {
+        let msg = LinkUnspec::new_with_index(index).alias(alias.to_string()).build();
+        self.run(self.handle.link().set(msg).execute()).map_err(nl)
+    }
+
+    /// `bridge fdb append 00:00:00:00:00:00 dev LINK dst PEER`: flood
+    /// broadcasts and unknown destinations to PEER too. Appending what is
+    /// there already changes nothing.
+    pub fn fdb_append(&self, index: u32, dst: IpAddr) -> Result<()> {
+        let msg = fdb_message(index, [0; 6], dst);
+        let mut req = NetlinkMessage::from(RouteNetlinkMessage::NewNeighbour(msg));
+        req.header.flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_APPEND;
+        self.ack(req)
+    }
+
+    /// `bridge fdb del MAC dev LINK dst PEER`; an entry already gone is no error.
+    pub fn fdb_delete(&self, index: u32, mac: [u8; 6], dst: IpAddr) -> Result<()> {
+        let mut req = NetlinkMessage::from(RouteNetlinkMessage::DelNeighbour(fdb_message(index, mac, dst)));
+        req.header.flags = NLM_F_REQUEST | NLM_F_ACK;
+        match self.ack(req) {
+            Err(e) if errno(&e) == Some(libc::ENOENT) => Ok(()),
+            other => other,
+        }
+    }
+
+    /// The forwarding entries of a VXLAN device: MAC and remote, the
+    /// all-zeros ones (the peers) and those learned behind them.
+    pub fn fdb_entries(&self, index: u32) -> Result<Vec<([u8; 6], Option<IpAddr>)>> {
+        let mut req = NetlinkMessage::from(RouteNetlinkMessage::GetNeighbour({
+            let mut m = NeighbourMessage::default();
+            m.header.family = AddressFamily::Bridge;
+            m.header.ifindex = index;
+            m
+        }));
+        req.header.flags = NLM_F_REQUEST | NLM_F_DUMP;
+        let answers = self.dump(req).context("listing forwarding entries")?;
+        Ok(answers
+            .into_iter()
+            .filter_map(|m| match m {
+                RouteNetlinkMessage::NewNeighbour(n) if n.header.ifindex == index => Some(n),
+                _ => None,
+            })
+            .filter_map(|n| {
+                let mac = n.attributes.iter().find_map(|a| match a {
+                    NeighbourAttribute::LinkLayerAddress(m) => <[u8; 6]>::try_from(m.as_slice()).ok(),
+                    _ => None,
+                })?;
+                // In an AF_BRIDGE message the remote comes as raw bytes: 4
+                // for IPv4, 16 for IPv6.
+                let dst = n.attributes.iter().find_map(|a| match a {
+                    NeighbourAttribute::Destination(NeighbourAddress::Inet(v4)) => Some(IpAddr::V4(*v4)),
+                    NeighbourAttribute::Destination(NeighbourAddress::Inet6(v6)) => Some(IpAddr::V6(*v6)),
+                    NeighbourAttribute::Destination(NeighbourAddress::Other(b)) => match b.len() {
+                        4 => <[u8; 4]>::try_from(b.as_slice()).ok().map(IpAddr::from),
+                        16 => <[u8; 16]>::try_from(b.as_slice()).ok().map(IpAddr::from),
+                        _ => None,
+                    },
+                    _ => None,
+                });
+                Some((mac, dst))
+            })
+            .collect())
+    }
+
+    /// Every address of every link: what "this host's own addresses" are.
+    pub fn all_addresses(&self) -> Result<Vec<IpAddr>> {
+        let msgs: Vec<AddressMessage> =
+            self.run(self.handle.address().get().execute().try_collect()).map_err(nl).context("listing addresses")?;
+        Ok(msgs
+            .iter()
+            .filter_map(|m| {
+                m.attributes.iter().find_map(|a| match a {
+                    AddressAttribute::Local(ip) | AddressAttribute::Address(ip) => Some(*ip),
+                    _ => None,
+                })
+            })
+            .collect())
+    }
+
+    /// The main table's route to `dst`, by longest prefix: its device and
+    /// its preferred source (or the device's first address of that family).
+    pub fn route_to(&self, dst: IpAddr) -> Result<Option<(u32, Option<IpAddr>)>> {
+        let filter = match dst {
+            IpAddr::V4(_) => RouteMessageBuilder::<Ipv4Addr>::new().build(),
+            IpAddr::V6(_) => RouteMessageBuilder::<Ipv6Addr>::new().build(),
+        };
+        let all: Vec<RouteMessage> =
+            self.run(self.handle.route().get(filter).execute().try_collect()).map_err(nl).context("listing routes")?;
+        let best = all
+            .iter()
+            .filter(|r| table_of(r) == u32::from(RouteHeader::RT_TABLE_MAIN) && r.header.kind == RouteType::Unicast)
+            .filter_map(|r| {
+                let len = r.header.destination_prefix_length;
+                let net = r.attributes.iter().find_map(|a| match a {
+                    RouteAttribute::Destination(RouteAddress::Inet(v4)) => IpNet::new(IpAddr::V4(*v4), len).ok(),
+                    RouteAttribute::Destination(RouteAddress::Inet6(v6)) => IpNet::new(IpAddr::V6(*v6), len).ok(),
+                    _ => None,
+                });
+                let net = match net {
+                    Some(n) => n,
+                    None if len == 0 => IpNet::new(
+                        if dst.is_ipv4() { Ipv4Addr::UNSPECIFIED.into() } else { Ipv6Addr::UNSPECIFIED.into() },
+                        0,
+                    )
+                    .ok()?,
+                    None => return None,
+                };
+                let oif =
+                    r.attributes.iter().find_map(|a| if let RouteAttribute::Oif(i) = a { Some(*i) } else { None })?;
+                let src = r.attributes.iter().find_map(|a| match a {
+                    RouteAttribute::PrefSource(RouteAddress::Inet(v4)) => Some(IpAddr::V4(*v4)),
+                    RouteAttribute::PrefSource(RouteAddress::Inet6(v6)) => Some(IpAddr::V6(*v6)),
+                    _ => None,
+                });
+                net.contains(&dst).then_some((len, oif, src))
+            })
+            .max_by_key(|(len, _, _)| *len);
+        let Some((_, oif, src)) = best else { return Ok(None) };
+        let src = match src {
+            Some(s) => Some(s),
+            None => self.assigned_addresses(oif)?.into_iter().map(|a| a.addr()).find(|a| a.is_ipv4() == dst.is_ipv4()),
+        };
+        Ok(Some((oif, src)))
+    }
+
+    /// Sends one request and waits for its acknowledgement.
+    fn ack(&self, req: NetlinkMessage<RouteNetlinkMessage>) -> Result<()> {
+        let mut handle = self.handle.clone();
+        self.run(async move {
+            let mut answers = handle.request(req).map_err(nl)?;
+            while let Some(m) = answers.next().await {
+                if let NetlinkPayload::Error(e) = m.payload {
+                    if e.code.is_some() {
+                        return Err(anyhow::Error::new(e.to_io()));
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Sends one dump request and collects the answers.
+    fn dump(&self, req: NetlinkMessage<RouteNetlinkMessage>) -> Result<Vec<RouteNetlinkMessage>> {
+        let mut handle = self.handle.clone();
+        self.run(async move {
+            let mut answers = handle.request(req).map_err(nl)?;
+            let mut out = Vec::new();
+            while let Some(m) = answers.next().await {
+                match m.payload {
+                    NetlinkPayload::InnerMessage(inner) => out.push(inner),
+                    NetlinkPayload::Error(e) if e.code.is_some() => return Err(anyhow::Error::new(e.to_io())),
+                    _ => {}
+                }
+            }
+            Ok(out)
+        })
     }
 
     /// `ip link set LINK name NAME alias TEXT up`, in one request, so the
@@ -670,6 +861,21 @@ impl Netlink {
             Some(m) => self.run(self.handle.route().add(msg.priority(m).build()).execute()).map_err(nl),
         }
     }
+}
+
+/// An fdb entry of a VXLAN device, as `bridge fdb … self permanent` makes it.
+fn fdb_message(index: u32, mac: [u8; 6], dst: IpAddr) -> NeighbourMessage {
+    let mut m = NeighbourMessage::default();
+    m.header.family = AddressFamily::Bridge;
+    m.header.ifindex = index;
+    m.header.state = NeighbourState::Permanent;
+    m.header.flags = NeighbourFlags::Own;
+    m.attributes.push(NeighbourAttribute::LinkLayerAddress(mac.to_vec()));
+    m.attributes.push(NeighbourAttribute::Destination(match dst {
+        IpAddr::V4(v4) => NeighbourAddress::Inet(v4),
+        IpAddr::V6(v6) => NeighbourAddress::Inet6(v6),
+    }));
+    m
 }
 
 fn table_of(r: &RouteMessage) -> u32 {

@@ -12,7 +12,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 
 use crate::sys::genl;
 
@@ -269,6 +269,71 @@ impl Vsctl {
         Ok(parse_marked_ports(&String::from_utf8_lossy(&out.stdout)))
     }
 
+    /// One transaction of raw ovs-vsctl commands (already split with `--`),
+    /// waiting for ovs-vswitchd to apply it. `what` names it in errors.
+    pub fn transact(&self, args: &[String], what: &str) -> Result<()> {
+        let out = self.run(true, args)?;
+        if out.status.signal() == Some(libc::SIGALRM) {
+            bail!("{what}: ovs-vswitchd did not apply it within {TIMEOUT_SECS} s; is it running?");
+        }
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if !out.status.success() {
+            return Err(hint_db(
+                anyhow!("{}", vsctl_message(&stderr)).context(what.to_string()),
+                &stderr,
+                self.db.as_deref(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// One column of one row, as ovs-vsctl prints it bare; None when the
+    /// row does not exist.
+    pub fn get(&self, table: &str, row: &str, column: &str) -> Result<Option<String>> {
+        let out = self.run(false, ["--if-exists", "--data=bare", "get", table, row, column])?;
+        check(&out).with_context(|| format!("reading {table} {row} {column}"))?;
+        let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        Ok((!text.is_empty()).then_some(text))
+    }
+
+    /// Every Interface row: name, type, options, ofport, error and
+    /// external-ids, for tunnels (ours and others').
+    pub fn interfaces(&self) -> Result<Vec<InterfaceRow>> {
+        let out = self.run(
+            false,
+            [
+                "--format=csv",
+                "--no-headings",
+                "--data=bare",
+                "--columns=name,type,options,ofport,error,external_ids",
+                "list",
+                "Interface",
+            ],
+        )?;
+        check(&out).context("listing Open vSwitch interfaces")?;
+        Ok(String::from_utf8_lossy(&out.stdout).lines().filter_map(InterfaceRow::parse_csv).collect())
+    }
+
+    /// The ports of a bridge.
+    pub fn ports(&self, bridge: &str) -> Result<Vec<String>> {
+        let out = self.run(false, ["list-ports", bridge])?;
+        check(&out).with_context(|| format!("listing the ports of {bridge}"))?;
+        Ok(String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect())
+    }
+
+    /// `ovs-appctl ovs/route/lookup IP`: the device ovs-vswitchd's own
+    /// routing table (the userspace datapath's) sends tunnels to IP through.
+    pub fn route_lookup(&self, ip: std::net::IpAddr) -> Result<Option<String>> {
+        let mut c = Command::new(which::which("ovs-appctl").context("ovs-appctl is not installed")?);
+        let ctl = rundir().join("ovs-vswitchd.ctl");
+        if ctl.exists() {
+            c.arg("-t").arg(ctl);
+        }
+        let out = c.args(["ovs/route/lookup", &ip.to_string()]).stdin(Stdio::null()).output()?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        Ok(text.lines().find_map(|l| l.trim().strip_prefix("dev ").map(|d| d.trim().to_string())))
+    }
+
     /// Undo of a bridge this run created, unless another attach joined it.
     pub fn del_bridge_if_empty(&self, bridge: &str) -> Result<()> {
         let out = self.run(false, ["list-ports", bridge])?;
@@ -283,6 +348,58 @@ impl Vsctl {
 
 /// `name,"k=v k=v"` rows (csv, bare data) → the ports that carry
 /// `pipework.containerid`.
+/// An Interface row, as `interfaces` reads it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InterfaceRow {
+    pub name: String,
+    pub kind: String,
+    pub options: BTreeMap<String, String>,
+    pub ofport: Option<i64>,
+    pub error: String,
+    pub external_ids: BTreeMap<String, String>,
+}
+
+impl InterfaceRow {
+    fn parse_csv(line: &str) -> Option<InterfaceRow> {
+        let cells = csv_cells(line);
+        let [name, kind, options, ofport, error, ids] = cells.as_slice() else { return None };
+        let map = |s: &str| -> BTreeMap<String, String> {
+            s.split(' ')
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.trim_matches('"').to_string()))
+                .collect()
+        };
+        Some(InterfaceRow {
+            name: name.clone(),
+            kind: kind.clone(),
+            options: map(options),
+            ofport: ofport.parse().ok(),
+            error: error.clone(),
+            external_ids: map(ids),
+        })
+    }
+}
+
+/// The cells of one CSV line as ovs-vsctl writes it: quoted when needed,
+/// `""` for a quote inside.
+fn csv_cells(line: &str) -> Vec<String> {
+    let mut cells = vec![String::new()];
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                chars.next();
+                cells.last_mut().unwrap().push('"');
+            }
+            '"' => quoted = !quoted,
+            ',' if !quoted => cells.push(String::new()),
+            c => cells.last_mut().unwrap().push(c),
+        }
+    }
+    cells
+}
+
 fn parse_marked_ports(csv: &str) -> Vec<(String, BTreeMap<String, String>)> {
     csv.lines()
         .filter_map(|l| {

@@ -1,0 +1,315 @@
+//! Tunnels on a Linux bridge: one kernel VXLAN device per VNI, `vxlan-KEY`,
+//! marked by its alias `pipework-tunnel:vxlan:KEY`, made with the overlay's
+//! MTU and an explicit UDP port, with one all-zeros forwarding entry per
+//! peer. Broadcasts are copied to every peer and never sent on from one
+//! tunnel to another, so a full mesh cannot loop.
+//!
+//! GRE on a Linux bridge needs one `gretap` per peer (the kernel's ip_gre);
+//! it is refused where the kernel lacks it, and not made by this build yet
+//! where it has it (it could not be proven on our test hosts).
+
+use std::net::IpAddr;
+
+use anyhow::{bail, Context, Result};
+
+use crate::attach::step::{Step, Steps, Target};
+use crate::guest::GuestNames;
+use crate::overlay::VXLAN_PORT;
+use crate::request::{Tunnel, TunnelKind};
+use crate::sys::netlink::{LinkKind, Netlink};
+
+const ALIAS: &str = "pipework-tunnel:";
+
+/// What a Linux bridge has of this line's tunnels.
+#[derive(Debug)]
+pub struct Facts {
+    /// The bridge's index; None: the plan creates it.
+    bridge: Option<u32>,
+    /// Per key of the line: the device's name and, if it exists, its index
+    /// and the peers its forwarding table floods to.
+    devices: Vec<Device>,
+}
+
+#[derive(Debug)]
+struct Device {
+    name: String,
+    vni: u32,
+    existing: Option<(u32, Vec<IpAddr>)>,
+}
+
+pub fn device_name(vni: u32) -> String {
+    format!("vxlan-{vni}")
+}
+
+fn alias(vni: u32) -> String {
+    format!("{ALIAS}vxlan:{vni}")
+}
+
+/// A name of the devices this backend makes.
+pub fn is_tunnel_device(name: &str) -> bool {
+    name.strip_prefix("vxlan-").is_some_and(|k| k.parse::<u32>().is_ok())
+}
+
+pub fn gather(t: &Tunnel, nl: &Netlink, bridge: Option<u32>) -> Result<Facts> {
+    let name = t.bridge.as_str();
+    if let Some(vlan) = t.keys.iter().find_map(|k| k.vlan) {
+        bail!(
+            "@{vlan} needs an Open vSwitch bridge: {name} is a Linux bridge, which has no VLAN filtering here; \
+             give each key a bridge of its own (pipework tunnel br{vlan} {}:KEY …)",
+            t.kind.as_str()
+        );
+    }
+    if t.kind == TunnelKind::Gre {
+        let why = if std::path::Path::new("/sys/module/ip_gre").exists() {
+            "this build does not make gretap devices yet"
+        } else {
+            "this kernel cannot make gretap devices (no ip_gre module)"
+        };
+        bail!("gre on the Linux bridge {name}: {why}; use vxlan, or an Open vSwitch bridge (ovs…)");
+    }
+    let port = t.dstport.unwrap_or(VXLAN_PORT);
+    let links = nl.links()?;
+    if port == VXLAN_PORT && links.iter().any(|l| l.name == "vxlan_sys_4789") {
+        bail!(
+            "UDP port 4789 is held by Open vSwitch's kernel VXLAN port (vxlan_sys_4789); a kernel VXLAN device \
+             cannot share it: give another port with --dstport N (the same on every host)"
+        );
+    }
+    let mut devices = Vec::new();
+    for k in &t.keys {
+        let vni = k.key.unwrap_or(0);
+        let dev = device_name(vni);
+        if let Some(other) = links.iter().find(|l| l.vxlan.is_some_and(|(id, _)| id == vni) && l.name != dev) {
+            bail!(
+                "VNI {vni} is taken by {}, a VXLAN device pipework did not make; remove it or use another key",
+                other.name
+            );
+        }
+        let existing = match links.iter().find(|l| l.name == dev) {
+            None => None,
+            Some(l) => {
+                if l.alias.as_deref() != Some(alias(vni).as_str()) || l.kind != Some(LinkKind::Vxlan) {
+                    bail!("{dev} exists and pipework did not make it (no alias {}); remove or rename it", alias(vni));
+                }
+                if let Some(c) = l.controller.filter(|c| Some(*c) != bridge) {
+                    let other = nl.link_by_index(c)?.map_or_else(|| format!("#{c}"), |b| b.name);
+                    bail!("VNI {vni} already serves bridge {other} ({dev}); one bridge per key");
+                }
+                let peers = nl.fdb_entries(l.index)?.into_iter().filter(|(m, _)| *m == [0; 6]).filter_map(|(_, d)| d);
+                Some((l.index, peers.collect()))
+            }
+        };
+        devices.push(Device { name: dev, vni, existing });
+    }
+    Ok(Facts { bridge, devices })
+}
+
+pub fn plan(t: &Tunnel, f: &super::Facts, l: &Facts) -> Steps {
+    let mut steps = Steps::new();
+    let bridge = t.bridge.to_string();
+    if l.bridge.is_none() {
+        steps.push(Box::new(MakeBridge { name: bridge.clone() }));
+    }
+    let port = t.dstport.unwrap_or(VXLAN_PORT);
+    for d in &l.devices {
+        if d.existing.is_none() {
+            steps.push(Box::new(MakeVxlan { name: d.name.clone(), vni: d.vni, port, local: f.local, mtu: f.mtu }));
+        }
+        let known = d.existing.as_ref().map(|(_, p)| p.clone()).unwrap_or_default();
+        for peer in f.remotes.iter().filter(|p| !known.contains(p)) {
+            steps.push(Box::new(FloodTo { device: d.name.clone(), peer: *peer }));
+        }
+        steps.push(Box::new(Join { device: d.name.clone(), bridge: bridge.clone() }));
+    }
+    steps
+}
+
+/// The line's VXLAN devices: with peers, only their forwarding entries
+/// (the peer's all-zeros one and every MAC learned behind it), and the
+/// device once no peer is left; without, the device.
+pub fn detach(t: &Tunnel, nl: &Netlink) -> Result<Steps> {
+    let mut steps = Steps::new();
+    for k in &t.keys {
+        let vni = k.key.unwrap_or(0);
+        let dev = device_name(vni);
+        let Some(link) = nl.link(&dev)? else { continue };
+        if link.alias.as_deref() != Some(alias(vni).as_str()) {
+            bail!("{dev} was not made by pipework (no alias {}); not removing it", alias(vni));
+        }
+        let entries = nl.fdb_entries(link.index)?;
+        if !t.peers.is_empty() {
+            for (mac, dst) in &entries {
+                if let Some(peer) = dst.filter(|d| t.peers.contains(d)) {
+                    steps.push(Box::new(Forget { device: dev.clone(), mac: *mac, peer }));
+                }
+            }
+        }
+        let left = entries.iter().any(|(m, d)| *m == [0; 6] && d.is_some_and(|d| !t.peers.contains(&d)));
+        if t.peers.is_empty() || !left {
+            steps.push(Box::new(Remove { device: dev }));
+        }
+    }
+    Ok(steps)
+}
+
+/// One line per VXLAN device of ours: bridge, device, key, peers, MTU.
+pub fn list(bridge: Option<&str>, nl: &Netlink) -> Result<Vec<String>> {
+    let links = nl.links()?;
+    let mut lines = Vec::new();
+    for l in links.iter().filter(|l| l.alias.as_deref().is_some_and(|a| a.starts_with(ALIAS))) {
+        let master = l.controller.and_then(|c| links.iter().find(|b| b.index == c)).map_or("-", |b| b.name.as_str());
+        if bridge.is_some_and(|b| b != master) {
+            continue;
+        }
+        let peers: Vec<String> = nl
+            .fdb_entries(l.index)?
+            .into_iter()
+            .filter(|(m, _)| *m == [0; 6])
+            .filter_map(|(_, d)| d.map(|d| d.to_string()))
+            .collect();
+        let what = l.alias.as_deref().unwrap_or("").trim_start_matches(ALIAS);
+        let port = l.vxlan.map_or(0, |(_, p)| p);
+        lines.push(format!(
+            "linux  {master:<10} {:<16} {what} peers={} dstport={port} mtu={} state={}",
+            l.name,
+            peers.join(","),
+            l.mtu,
+            if l.up { "up" } else { "down" }
+        ));
+    }
+    Ok(lines)
+}
+
+/// `ip link add BRIDGE type bridge; ip link set BRIDGE up`.
+#[derive(Debug)]
+struct MakeBridge {
+    name: String,
+}
+
+impl Step for MakeBridge {
+    fn command(&self, _: &GuestNames) -> String {
+        format!("ip link add {} type bridge && ip link set {} up", self.name, self.name)
+    }
+
+    fn run(&self, t: &mut Target) -> Result<()> {
+        t.host_nl.add_bridge(&self.name).with_context(|| format!("creating bridge {}", self.name))?;
+        let i = t.made_in_host(&self.name)?;
+        t.host_nl.set_up(i, true).with_context(|| format!("bringing {} up", self.name))
+    }
+}
+
+/// `ip link add vxlan-K mtu M type vxlan id K dstport P [local SRC]` and
+/// its alias.
+#[derive(Debug)]
+struct MakeVxlan {
+    name: String,
+    vni: u32,
+    port: u16,
+    local: Option<IpAddr>,
+    mtu: u32,
+}
+
+impl Step for MakeVxlan {
+    fn command(&self, _: &GuestNames) -> String {
+        let local = self.local.map(|l| format!(" local {l}")).unwrap_or_default();
+        format!(
+            "ip link add {} mtu {} type vxlan id {} dstport {}{local} && ip link set {} alias {}",
+            self.name,
+            self.mtu,
+            self.vni,
+            self.port,
+            self.name,
+            alias(self.vni)
+        )
+    }
+
+    fn run(&self, t: &mut Target) -> Result<()> {
+        t.host_nl
+            .add_vxlan(&self.name, self.vni, self.port, self.local, self.mtu)
+            .with_context(|| format!("creating VXLAN device {} (VNI {}, UDP {})", self.name, self.vni, self.port))?;
+        let i = t.made_in_host(&self.name)?;
+        t.host_nl.set_alias(i, &alias(self.vni)).with_context(|| format!("marking {}", self.name))
+    }
+}
+
+/// `bridge fdb append 00:00:00:00:00:00 dev DEVICE dst PEER`.
+#[derive(Debug)]
+struct FloodTo {
+    device: String,
+    peer: IpAddr,
+}
+
+impl Step for FloodTo {
+    fn command(&self, _: &GuestNames) -> String {
+        format!("bridge fdb append 00:00:00:00:00:00 dev {} dst {} self permanent", self.device, self.peer)
+    }
+
+    fn run(&self, t: &mut Target) -> Result<()> {
+        let i = t.host_index(&self.device)?;
+        t.host_nl.fdb_append(i, self.peer).with_context(|| format!("adding peer {} to {}", self.peer, self.device))?;
+        let peer = self.peer;
+        t.on_undo(format!("bridge fdb del 00:00:00:00:00:00 dev {} dst {peer}", self.device), move |t| {
+            t.host_nl.fdb_delete(i, [0; 6], peer)
+        });
+        Ok(())
+    }
+}
+
+/// `ip link set DEVICE master BRIDGE up`.
+#[derive(Debug)]
+struct Join {
+    device: String,
+    bridge: String,
+}
+
+impl Step for Join {
+    fn command(&self, _: &GuestNames) -> String {
+        format!("ip link set {} master {} up", self.device, self.bridge)
+    }
+
+    fn run(&self, t: &mut Target) -> Result<()> {
+        let (d, b) = (t.host_index(&self.device)?, t.host_index(&self.bridge)?);
+        t.host_nl.set_controller_up(d, b).with_context(|| format!("adding {} to {}", self.device, self.bridge))
+    }
+}
+
+/// `bridge fdb del MAC dev DEVICE dst PEER`.
+#[derive(Debug)]
+struct Forget {
+    device: String,
+    mac: [u8; 6],
+    peer: IpAddr,
+}
+
+impl Step for Forget {
+    fn command(&self, _: &GuestNames) -> String {
+        let mac: Vec<String> = self.mac.iter().map(|b| format!("{b:02x}")).collect();
+        format!("bridge fdb del {} dev {} dst {}", mac.join(":"), self.device, self.peer)
+    }
+
+    fn run(&self, t: &mut Target) -> Result<()> {
+        let i = t.host_index(&self.device)?;
+        t.host_nl
+            .fdb_delete(i, self.mac, self.peer)
+            .with_context(|| format!("forgetting {} on {}", self.peer, self.device))
+    }
+}
+
+/// `ip link del DEVICE`.
+#[derive(Debug)]
+struct Remove {
+    device: String,
+}
+
+impl Step for Remove {
+    fn command(&self, _: &GuestNames) -> String {
+        format!("ip link del {}", self.device)
+    }
+
+    fn run(&self, t: &mut Target) -> Result<()> {
+        match t.host_nl.link(&self.device)? {
+            Some(l) => t.host_nl.delete(l.index).with_context(|| format!("deleting {}", self.device)),
+            None => Ok(()),
+        }
+    }
+}
