@@ -252,8 +252,14 @@ struct Transaction {
 
 impl Step for Transaction {
     fn command(&self, _: &GuestNames) -> String {
-        let quoted: Vec<String> =
-            self.args.iter().map(|a| shlex::try_quote(a).map_or(a.clone(), |q| q.into())).collect();
+        // Quoted only where a shell needs it (shlex also quotes `=`).
+        let plain =
+            |a: &str| !a.is_empty() && a.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:=/@,+".contains(&b));
+        let quoted: Vec<String> = self
+            .args
+            .iter()
+            .map(|a| if plain(a) { a.clone() } else { shlex::try_quote(a).map_or(a.clone(), |q| q.into()) })
+            .collect();
         format!("ovs-vsctl {}", quoted.join(" "))
     }
 
