@@ -2,8 +2,9 @@
 # a router), two tenants on one subnet, one line per tenant run unchanged on
 # every host. Same-tenant guests reach each other across hosts and move
 # 1 MB; cross-tenant guests do not; guests inherit the overlay's MTU; a
-# re-run changes nothing; a guest attached before the tunnel is warned
-# about; --detach of one peer, then of all; refusals change nothing.
+# re-run changes nothing; tunnel lines in a --batch run before its
+# attaches; a guest attached before the tunnel is warned about; --detach of
+# one peer, then of all; refusals change nothing.
 . "$(dirname "$0")/lib.sh"
 new_hosts
 PEERS="172.31.0.1 172.31.0.2 172.31.1.3"
@@ -14,8 +15,8 @@ pw_on 1 br100 -i eth9 "$E" 10.100.0.99/24
 err=$(pw_on 1 tunnel br100 vxlan:100 $PEERS 2>&1 >/dev/null) || fail "tunnel on H1: $err"
 grep -q "veth9pl$E on br100 has MTU 1500, above the overlay's 1450" <<<"$err" || fail "no warning about veth9pl$E: $err"
 note "ok: the line names the port attached earlier with a larger MTU"
-for i in 2 3; do pw_on "$i" tunnel br100 vxlan:100 $PEERS || fail "tunnel br100 on H$i"; done
-for i in 1 2 3; do pw_on "$i" tunnel br200 vxlan:200 $PEERS || fail "tunnel br200 on H$i"; done
+pw_on 2 tunnel br100 vxlan:100 $PEERS || fail "tunnel br100 on H2"
+for i in 1 2; do pw_on "$i" tunnel br200 vxlan:200 $PEERS || fail "tunnel br200 on H$i"; done
 
 expect "vxlan-100 is marked, has the overlay MTU and UDP 4789" "vxlan-100: .* mtu 1450 .*master br100.*vxlan id 100 .*dstport 4789.*alias pipework-tunnel:vxlan:100" \
     on_host 1 ip -d -o link show vxlan-100
@@ -24,11 +25,16 @@ expect "vxlan-100 is marked, has the overlay MTU and UDP 4789" "vxlan-100: .* mt
 note "ok: H1 floods vxlan-100 to H2 and H3, not to itself"
 
 declare -A A B
-for i in 1 2 3; do
-    A[$i]=$(guest_on "$i"); B[$i]=$(guest_on "$i")
+for i in 1 2 3; do A[$i]=$(guest_on "$i"); B[$i]=$(guest_on "$i"); done
+for i in 1 2; do
     pw_on "$i" br100 "${A[$i]}" "10.100.0.$i/24"
     pw_on "$i" br200 "${B[$i]}" "10.100.0.10$i/24"
 done
+# H3 takes the same lines as a batch: tunnel lines first, then attaches.
+BATCH=$(mktemp /tmp/pwbatch.XXXXXX); on_exit "rm -f $BATCH"
+printf '%s\n' "br100 ${A[3]} 10.100.0.3/24" "pipework tunnel br100 vxlan:100 $PEERS" \
+    "br200 ${B[3]} 10.100.0.103/24" "tunnel br200 vxlan:200 $PEERS" >"$BATCH"
+pw_on 3 --batch "$BATCH" || fail "H3's batch of tunnel and attach lines failed"
 expect "a guest attached after the tunnel gets MTU 1450" "eth1@.* mtu 1450 " in_guest "${A[1]}" ip -o link show eth1
 ping_ok "${A[1]}" 10.100.0.2
 ping_ok "${A[1]}" 10.100.0.3
@@ -45,6 +51,7 @@ before=$(for i in 1 2 3; do host_state "$i"; done)
 for i in 1 2 3; do
     pw_on "$i" tunnel br100 vxlan:100 $PEERS 2>/dev/null; pw_on "$i" tunnel br200 vxlan:200 $PEERS 2>/dev/null
 done
+expect "a guest of H3's batch got the overlay's MTU" "eth1@.* mtu 1450 " in_guest "${A[3]}" ip -o link show eth1
 [ "$(for i in 1 2 3; do host_state "$i"; done)" = "$before" ] || fail "a re-run changed something:
 $(diff <(echo "$before") <(for i in 1 2 3; do host_state "$i"; done) | head -20)"
 note "ok: re-running every line left links and forwarding tables as they were"

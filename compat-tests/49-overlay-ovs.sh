@@ -2,8 +2,9 @@
 # host), three hosts, H3 behind a router. Seed 001: a GRE trunk between H1
 # and H3 with guests on VLAN 20. Seed 002: two tenants as keys 1000 and
 # 2000 in a full mesh, H2 numbering its VLANs differently; no loop, no
-# leak; a changed @VLAN re-tags in place; a re-run changes no row; refusals
-# change nothing; --detach, twice.
+# leak; a changed @VLAN re-tags in place; a re-run changes no row; seed
+# 002's keys as one line (gre:2@1,3@4); Geneve; refusals change nothing;
+# --detach, twice.
 . "$(dirname "$0")/lib.sh"
 new_hosts
 for i in 1 2 3; do start_ovs_on "$i"; done
@@ -84,6 +85,27 @@ expect "H2's tenant-A ports now carry tag 400" "^400$" vsctl_on 2 get Port vx100
 A2=$(guest_on 2)
 pw_on 2 ovsmesh "$A2" 10.200.0.22/24 @400
 ping_ok "${A[1]}" 10.200.0.22
+
+# Seed 002's keys as one line: gre:2@1,3@4 (VLAN 1 <-> key 2, 4 <-> 3).
+for i in 1 3; do pw_on "$i" tunnel ovsneutron gre:2@1,3@4 172.31.0.1 172.31.1.3 || fail "multi-key line on H$i"; done
+N1=$(guest_on 1); N3=$(guest_on 3); M1=$(guest_on 1); M3=$(guest_on 3)
+pw_on 1 ovsneutron "$N1" 10.210.0.1/24 @1; pw_on 3 ovsneutron "$N3" 10.210.0.3/24 @1
+pw_on 1 ovsneutron "$M1" 10.210.0.101/24 @4; pw_on 3 ovsneutron "$M3" 10.210.0.103/24 @4
+expect "GRE with a key on an access port leaves 1458" "eth1@.* mtu 1458 " in_guest "$N1" ip -o link show eth1
+ping_ok "$N1" 10.210.0.3
+ping_ok "$M1" 10.210.0.103
+ping_fails "$N1" 10.210.0.103
+ping_fails "$M3" 10.210.0.1
+tcp_ok "$M1" "$M3" 10.210.0.103
+
+# Geneve, which the userspace datapath has, between H1 and H2.
+for i in 1 2; do pw_on "$i" tunnel ovsgnv geneve:77 172.31.0.1 172.31.0.2 @7 || fail "geneve line on H$i"; done
+expect "the port is a Geneve tunnel with VNI 77" "^geneve,key=77 remote_ip=172.31.0.2$" \
+    vsctl_on 1 --format=csv --no-headings --data=bare --columns=type,options list Interface gnv77-ac1f0002
+Q1=$(guest_on 1); Q2=$(guest_on 2)
+pw_on 1 ovsgnv "$Q1" 10.220.0.1/24 @7; pw_on 2 ovsgnv "$Q2" 10.220.0.2/24 @7
+ping_ok "$Q1" 10.220.0.2
+tcp_ok "$Q1" "$Q2" 10.220.0.2
 
 # The dry run prints the one transaction and changes nothing.
 before=$(ovs_state 1)

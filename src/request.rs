@@ -45,7 +45,8 @@ pub struct Tunnel {
     pub peers: Vec<IpAddr>,
     /// `--local IP`: the underlay source (default: the route's).
     pub local: Option<IpAddr>,
-    /// `--dstport N`: VXLAN's UDP port (default 4789, OVS's and IANA's).
+    /// `--dstport N`: VXLAN's UDP port (default 4789, OVS's and IANA's), or
+    /// Geneve's (default 6081).
     pub dstport: Option<u16>,
     /// `--mtu N`: the overlay MTU instead of the underlay's minus the overhead.
     pub mtu: Option<u32>,
@@ -56,6 +57,8 @@ pub struct Tunnel {
 pub enum TunnelKind {
     Gre,
     Vxlan,
+    /// Open vSwitch bridges only.
+    Geneve,
 }
 
 impl TunnelKind {
@@ -63,6 +66,7 @@ impl TunnelKind {
         match self {
             TunnelKind::Gre => "gre",
             TunnelKind::Vxlan => "vxlan",
+            TunnelKind::Geneve => "geneve",
         }
     }
 }
@@ -85,12 +89,12 @@ impl Tunnel {
         let kind = match kind {
             "gre" => TunnelKind::Gre,
             "vxlan" => TunnelKind::Vxlan,
-            "geneve" => bail!("'{spec}': geneve is not supported yet; use gre or vxlan"),
-            other => bail!("'{spec}': tunnel type '{other}' is not gre or vxlan"),
+            "geneve" => TunnelKind::Geneve,
+            other => bail!("'{spec}': tunnel type '{other}' is not gre, vxlan or geneve"),
         };
         let max = match kind {
             TunnelKind::Gre => u64::from(u32::MAX),
-            TunnelKind::Vxlan => (1 << 24) - 1,
+            TunnelKind::Vxlan | TunnelKind::Geneve => (1 << 24) - 1,
         };
         let vlan = |v: &str| -> Result<u16> {
             match v.parse::<u16>() {
@@ -800,6 +804,33 @@ pub fn format_mac(m: &MacAddr6) -> String {
 
 #[cfg(test)]
 mod tests {
+    fn tunnel(words: &str) -> Result<Tunnel> {
+        let w: Vec<String> = words.split(' ').map(str::to_string).collect();
+        Tunnel::parse_words(&w[0], &w[1], &w[2..]).map(|(t, _)| t)
+    }
+
+    #[test]
+    fn tunnel_lines() {
+        let t = tunnel("br-int gre:2@1,3@4 10.0.0.1 10.0.0.2").unwrap();
+        assert_eq!(t.kind, TunnelKind::Gre);
+        assert_eq!(t.keys, [TunnelKey { key: Some(2), vlan: Some(1) }, TunnelKey { key: Some(3), vlan: Some(4) }]);
+        assert_eq!(t.peers.len(), 2);
+        let t = tunnel("ovs0 vxlan:1000 10.0.0.1 @300").unwrap();
+        assert_eq!(t.keys, [TunnelKey { key: Some(1000), vlan: Some(300) }]);
+        assert_eq!(tunnel("ovs0 gre 10.0.0.1").unwrap().keys, [TunnelKey { key: None, vlan: None }]);
+        assert_eq!(tunnel("ovs0 gre:4294967295 10.0.0.1").unwrap().keys[0].key, Some(u32::MAX));
+        for bad in [
+            "ovs0 vxlan:16777216 10.0.0.1",
+            "ovs0 ipip 10.0.0.1",
+            "ovs0 gre:1@1,1@2 10.0.0.1",
+            "ovs0 gre:1@1,2@2 10.0.0.1 @3",
+            "ovs0 vxlan:5 10.0.0.1 @4095",
+            "ovs0 vxlan:5 host-a",
+        ] {
+            assert!(tunnel(bad).is_err(), "{bad}");
+        }
+    }
+
     use super::*;
 
     #[test]

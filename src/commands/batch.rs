@@ -1,6 +1,7 @@
 //! `pipework --batch FILE`: many attaches in one process. Each line is an
 //! ordinary attach command line (a leading `pipework` is allowed, `#` starts
-//! a comment, quoting works as in a shell). Every line is parsed, its guest
+//! a comment, quoting works as in a shell), or a `tunnel` line, which runs
+//! before the attaches. Every line is parsed, its guest
 //! resolved and its facts read before anything changes; any problem there
 //! stops the batch with nothing touched. Then the lines run in order, over
 //! one netlink connection per namespace; a line that fails is undone and the
@@ -20,8 +21,9 @@ use crate::attach::facts::{self, Facts};
 use crate::attach::plan::{self, Plan};
 use crate::attach::step::Target;
 use crate::cli::{self, Cli, Parsed};
+use crate::commands::tunnel;
 use crate::guest::{self, Guest};
-use crate::request::{Attach, Request};
+use crate::request::{Attach, Request, Tunnel};
 use crate::sys::arp::Announcer;
 use crate::sys::netlink::Netlink;
 use crate::sys::signals::Interrupted;
@@ -48,9 +50,17 @@ pub fn read_lines(path: &str) -> Result<String> {
     Ok(text)
 }
 
-/// Line number, text and request of every attach line; all errors at once.
-fn parse_all(text: &str) -> Result<Vec<(usize, String, Attach)>> {
-    let mut out = Vec::new();
+/// The lines of a batch: tunnel lines (run first, in order, so the
+/// attaches find the overlay's bridges and MTU) and attach lines, each with
+/// its line number and text.
+struct Lines {
+    tunnels: Vec<(usize, String, Tunnel)>,
+    attaches: Vec<(usize, String, Attach)>,
+}
+
+/// Every line parsed; all errors at once.
+fn parse_all(text: &str) -> Result<Lines> {
+    let mut lines = Lines { tunnels: Vec::new(), attaches: Vec::new() };
     let mut errors = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let n = i + 1;
@@ -58,22 +68,46 @@ fn parse_all(text: &str) -> Result<Vec<(usize, String, Attach)>> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        match parse_line(line) {
-            Ok(a) => out.push((n, line.to_string(), a)),
-            Err(e) => errors.push(format!("line {n}: {e:#}")),
+        let words = match shlex::split(line) {
+            Some(w) => w,
+            None => {
+                errors.push(format!("line {n}: unbalanced quotes"));
+                continue;
+            }
+        };
+        let tunnel = words.iter().find(|w| *w != "pipework").is_some_and(|w| w == "tunnel");
+        let parsed = if tunnel {
+            parse_tunnel(words).map(|t| lines.tunnels.push((n, line.to_string(), t)))
+        } else {
+            parse_words(words).map(|a| lines.attaches.push((n, line.to_string(), a)))
+        };
+        if let Err(e) = parsed {
+            errors.push(format!("line {n}: {e:#}"));
         }
     }
     if !errors.is_empty() {
         bail!("the batch has errors; nothing was changed:\n  {}", errors.join("\n  "));
     }
-    if out.is_empty() {
-        bail!("the batch has no attach lines");
+    if lines.attaches.is_empty() && lines.tunnels.is_empty() {
+        bail!("the batch has no attach or tunnel lines");
     }
-    Ok(out)
+    Ok(lines)
 }
 
-fn parse_line(line: &str) -> Result<Attach> {
-    parse_words(shlex::split(line).ok_or_else(|| anyhow!("unbalanced quotes"))?)
+/// A `tunnel …` line (a leading `pipework` allowed).
+fn parse_tunnel(mut words: Vec<String>) -> Result<Tunnel> {
+    if words.first().map(String::as_str) == Some("pipework") {
+        words.remove(0);
+    }
+    let cli = Cli::try_parse_from(std::iter::once("pipework".to_string()).chain(words))
+        .map_err(|e| anyhow!("{}", e.kind()))?;
+    if cli.batch.is_some() || cli.watch.is_some() || cli.dry_run || cli.wait {
+        bail!("a batched tunnel line takes no --batch, --watch, --dry-run or --wait");
+    }
+    match cli::parse_tunnel(&cli)? {
+        Parsed::Request(Request::Tunnel(t)) => Ok(t),
+        _ => bail!("tunnel lines in a batch make tunnels: BRIDGE TYPE[:KEY] PEER… (listing is not batched)"),
+    }
 }
 
 /// One attach command line, as words (a leading `pipework` allowed).
@@ -101,11 +135,20 @@ pub fn parse_words(mut words: Vec<String>) -> Result<Attach> {
 }
 
 pub fn run(path: &str, fail_fast: bool, dry_run: bool) -> Result<u8> {
-    let lines = parse_all(&read_lines(path)?)?;
+    let Lines { tunnels, attaches } = parse_all(&read_lines(path)?)?;
+    for (n, text, t) in &tunnels {
+        if dry_run {
+            println!("# line {n}: {text}");
+        }
+        tunnel::run(t, dry_run).with_context(|| format!("line {n}: {text}; no attach line ran"))?;
+    }
+    if attaches.is_empty() {
+        return Ok(0);
+    }
     raise_fd_limit();
     let started = Instant::now();
     let host_nl = Netlink::connect()?;
-    let prepared = prepare_all(lines, &host_nl)?;
+    let prepared = prepare_all(attaches, &host_nl)?;
     if dry_run {
         for p in &prepared {
             println!("# line {}: {}", p.line, p.text);
@@ -246,18 +289,24 @@ mod tests {
 
     #[test]
     fn lines_comments_quotes_and_the_program_name() {
-        let text = "# two guests\n\npipework br1 web1 10.0.0.2/24\nbr1 -i eth2 web2 'udhcpc:-t 3'  \n";
+        let text = "# two guests\n\npipework br1 web1 10.0.0.2/24\nbr1 -i eth2 web2 'udhcpc:-t 3'  \n\
+                    pipework tunnel br1 vxlan:5 10.9.0.1 10.9.0.2\n";
         let lines = parse_all(text).unwrap();
-        assert_eq!(lines.iter().map(|l| l.0).collect::<Vec<_>>(), [3, 4]);
-        assert_eq!(lines[1].2.guest_if.as_ref().unwrap().as_str(), "eth2");
+        assert_eq!(lines.attaches.iter().map(|l| l.0).collect::<Vec<_>>(), [3, 4]);
+        assert_eq!(lines.attaches[1].2.guest_if.as_ref().unwrap().as_str(), "eth2");
+        assert_eq!(lines.tunnels.iter().map(|l| (l.0, l.2.peers.len())).collect::<Vec<_>>(), [(5, 2)]);
     }
 
     #[test]
     fn every_bad_line_is_reported_at_once() {
-        let err = parse_all("br1 web1 10.0.0.300/24\nbr1 web2 10.0.0.3/24\n--detach web1\nbr1 web3\n").unwrap_err();
+        let text = "br1 web1 10.0.0.300/24\nbr1 web2 10.0.0.3/24\n--detach web1\nbr1 web3\ntunnel br1 vxlan:5\n";
+        let Err(err) = parse_all(text) else { panic!("a bad batch parsed") };
         let msg = format!("{err:#}");
         assert!(
-            msg.contains("line 1:") && msg.contains("line 3: only attach") && msg.contains("line 4: incomplete"),
+            msg.contains("line 1:")
+                && msg.contains("line 3: only attach")
+                && msg.contains("line 4: incomplete")
+                && msg.contains("line 5: tunnel br1 vxlan:5: no peer"),
             "{msg}"
         );
         assert!(!msg.contains("line 2:"), "{msg}");

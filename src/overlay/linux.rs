@@ -59,6 +59,9 @@ pub fn gather(t: &Tunnel, nl: &Netlink, bridge: Option<u32>) -> Result<Facts> {
             t.kind.as_str()
         );
     }
+    if t.kind == TunnelKind::Geneve {
+        bail!("geneve on the Linux bridge {name}: only Open vSwitch bridges (ovs…) get geneve tunnels; use vxlan here");
+    }
     if t.kind == TunnelKind::Gre {
         let why = if std::path::Path::new("/sys/module/ip_gre").exists() {
             "this build does not make gretap devices yet"

@@ -41,13 +41,14 @@ pub enum Backend {
     Ovs(ovs::Facts),
 }
 
-/// The encapsulation's cost in bytes: GRE 38 (+4 with a key), VXLAN 50; a
+/// The encapsulation's cost in bytes: GRE 38 (+4 with a key), VXLAN and
+/// Geneve (without options) 50; a
 /// trunk (an OVS port without `@VLAN`) carries the 802.1Q tag inside (+4);
 /// an IPv6 underlay has a header 20 bytes longer.
 pub fn overhead(kind: TunnelKind, key: Option<u32>, trunk: bool, ipv6: bool) -> u32 {
     let base = match kind {
         TunnelKind::Gre => 38 + if key.is_some() { 4 } else { 0 },
-        TunnelKind::Vxlan => 50,
+        TunnelKind::Vxlan | TunnelKind::Geneve => 50,
     };
     base + if trunk { 4 } else { 0 } + if ipv6 { 20 } else { 0 }
 }

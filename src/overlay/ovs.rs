@@ -27,13 +27,15 @@ pub struct Facts {
     existing: Vec<String>,
 }
 
-/// A tunnel port's name: `gre`/`vx`, the key, `-`, the peer's IPv4 address
-/// in hex (`vx1000-ac1f0003`); when that is longer than a device name may
-/// be (an IPv6 peer, a long key), `gre`/`vx` and 12 hex digits of a hash.
+/// A tunnel port's name: `gre`/`vx`/`gnv`, the key, `-`, the peer's IPv4
+/// address in hex (`vx1000-ac1f0003`); when that is longer than a device
+/// name may be (an IPv6 peer, a long key), the prefix, `-` and hex digits of
+/// a hash, 15 bytes in all.
 pub fn port_name(kind: TunnelKind, key: Option<u32>, peer: IpAddr) -> String {
     let prefix = match kind {
         TunnelKind::Gre => "gre",
         TunnelKind::Vxlan => "vx",
+        TunnelKind::Geneve => "gnv",
     };
     let key_text = key.map(|k| k.to_string()).unwrap_or_default();
     if let IpAddr::V4(v4) = peer {
@@ -51,7 +53,7 @@ pub fn port_name(kind: TunnelKind, key: Option<u32>, peer: IpAddr) -> String {
 
 /// Is this the name of a tunnel port this backend makes?
 pub fn is_tunnel_port(name: &str) -> bool {
-    let rest = name.strip_prefix("gre").or_else(|| name.strip_prefix("vx"));
+    let rest = name.strip_prefix("gre").or_else(|| name.strip_prefix("vx")).or_else(|| name.strip_prefix("gnv"));
     rest.and_then(|r| r.split_once('-')).is_some_and(|(k, h)| {
         k.bytes().all(|b| b.is_ascii_digit()) && !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit())
     })
@@ -149,7 +151,7 @@ pub fn plan(t: &Tunnel, f: &super::Facts, o: &Facts) -> Steps {
                 None => drop.push("local_ip"),
             }
             match (t.kind, t.dstport) {
-                (TunnelKind::Vxlan, Some(d)) => w(&[&format!("options:dst_port={d}")]),
+                (TunnelKind::Vxlan | TunnelKind::Geneve, Some(d)) => w(&[&format!("options:dst_port={d}")]),
                 _ => drop.push("dst_port"),
             }
             let ids = [
@@ -321,5 +323,24 @@ impl Step for Working {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_names_fit_and_say_what_they_are() {
+        let peer: IpAddr = "172.31.0.3".parse().unwrap();
+        assert_eq!(port_name(TunnelKind::Vxlan, Some(1000), peer), "vx1000-ac1f0003");
+        assert_eq!(port_name(TunnelKind::Gre, None, peer), "gre-ac1f0003");
+        let long = port_name(TunnelKind::Geneve, Some(16_777_215), peer);
+        let v6 = port_name(TunnelKind::Vxlan, Some(1), "2001:db8::1".parse().unwrap());
+        for n in [&long, &v6] {
+            assert!(n.len() <= 15 && is_tunnel_port(n), "{n}");
+        }
+        assert_ne!(long, port_name(TunnelKind::Geneve, Some(16_777_214), peer));
+        assert!(!is_tunnel_port("veth1pl42") && !is_tunnel_port("vxlan0"));
     }
 }
