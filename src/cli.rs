@@ -40,7 +40,7 @@ Open vSwitch bridge, a macvlan on a physical interface, or the interface itself,
 (static or by DHCP), a default route and a gratuitous ARP. A drop-in replacement for the pipework \
 shell script: its command lines work unchanged, every change is a netlink request, and a failed \
 attach removes everything it made.",
-    override_usage = "pipework [--direct-phys] HOSTIF [-i GUESTIF] [-l HOSTSIDEIF] [-a FAMILY] GUEST ADDRESS [MAC][@VLAN]\n       pipework route|rule|tc GUEST ARGS...\n       pipework --wait [-i GUESTIF]\n       pipework --detach [--strict] [-i GUESTIF] GUEST",
+    override_usage = "pipework [--direct-phys] HOSTIF [-i GUESTIF] [-l HOSTSIDEIF] [-a FAMILY] GUEST ADDRESS [MAC][@VLAN]\n       pipework route|rule|tc GUEST ARGS...\n       pipework [--detach] tunnel BRIDGE TYPE[:KEY][@VLAN][,KEY@VLAN...] PEER... [@VLAN]\n       pipework --wait [-i GUESTIF]\n       pipework --detach [--strict] [-i GUESTIF] GUEST",
     after_help = "HOSTIF is a Linux bridge (created when missing and named br*), an Open vSwitch bridge \
 (created when missing and named ovs*), a dummy* name (a dummy interface in the guest), an IPoIB \
 interface, a physical interface (a macvlan is made on it), or mac:AA:BB:CC:DD:EE:FF for the \
@@ -205,7 +205,8 @@ pub struct Cli {
     #[arg(long, hide = true)]
     pub man: bool,
 
-    /// HOSTIF [options] GUEST ADDRESS [MAC][@VLAN], or route|rule|tc GUEST ARGS...
+    /// HOSTIF [options] GUEST ADDRESS [MAC][@VLAN], or route|rule|tc GUEST ARGS...,
+    /// or tunnel BRIDGE TYPE[:KEY] PEER... [@VLAN]
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "ARGS")]
     pub words: Vec<String>,
 }
