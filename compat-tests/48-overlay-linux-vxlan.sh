@@ -75,6 +75,12 @@ fails_with "only this host's own address" "no peer left" pw_on 1 tunnel br100 vx
 fails_with "a HOSTIF that is no bridge" "eth0 is neither a Linux bridge nor an Open vSwitch bridge" pw_on 1 tunnel eth0 vxlan:100 $PEERS
 fails_with "a VNI taken by a device of someone else" "VNI 300 is taken by vxother" pw_on 1 tunnel br300 vxlan:300 $PEERS
 fails_with "a VNI already serving another bridge" "VNI 100 already serves bridge br100" pw_on 1 tunnel br999 vxlan:100 $PEERS
+# OVS's kernel datapath names its VXLAN port vxlan_sys_4789 and holds UDP
+# 4789 (the UML tier shows the real one; a stand-in of that name here).
+on_host 1 ip link add vxlan_sys_4789 type veth peer name vxsys4789p
+fails_with "UDP 4789 held by OVS's kernel VXLAN port" "UDP port 4789 is held by Open vSwitch.*--dstport" \
+    pw_on 1 tunnel br400 vxlan:400 $PEERS
+on_host 1 ip link del vxlan_sys_4789
 [ "$(host_state 1)" = "$before" ] || fail "a refused line changed something:
 $(diff <(echo "$before") <(host_state 1) | head -20)"
 note "ok: no refused line changed anything"
