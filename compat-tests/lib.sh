@@ -418,3 +418,13 @@ ovs_state() {
     vsctl_on "$1" --format=csv --columns=name,tag,protected list Port | sort
     vsctl_on "$1" --format=csv --columns=name,mtu_request list Interface | sort
 }
+# tx_csum_off I IF: `ethtool -K IF tx off` on host I (ethtool itself is not
+# installed here): the SIOCETHTOOL ioctl with ETHTOOL_STXCSUM.
+tx_csum_off() {
+    on_host "$1" python3 -c '
+import ctypes, fcntl, socket, struct, sys
+ev = ctypes.create_string_buffer(struct.pack("II", 0x17, 0))
+ifr = struct.pack("16sP16x", sys.argv[1].encode(), ctypes.addressof(ev))
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+fcntl.ioctl(s.fileno(), 0x8946, ifr)' "$2"
+}
