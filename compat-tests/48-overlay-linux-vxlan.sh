@@ -36,6 +36,9 @@ printf '%s\n' "br100 ${A[3]} 10.100.0.3/24" "pipework tunnel br100 vxlan:100 $PE
     "br200 ${B[3]} 10.100.0.103/24" "tunnel br200 vxlan:200 $PEERS" >"$BATCH"
 pw_on 3 --batch "$BATCH" || fail "H3's batch of tunnel and attach lines failed"
 expect "a guest attached after the tunnel gets MTU 1450" "eth1@.* mtu 1450 " in_guest "${A[1]}" ip -o link show eth1
+pw_on 1 --detach -i eth9 "$E"
+pw_on 1 br100 -i eth9 "$E" 10.100.0.99/24
+expect "the guest warned about, attached again, gets 1450" "eth9@.* mtu 1450 " in_guest "$E" ip -o link show eth9
 ping_ok "${A[1]}" 10.100.0.2
 ping_ok "${A[1]}" 10.100.0.3
 ping_ok "${A[2]}" 10.100.0.3

@@ -35,6 +35,14 @@ expect "a DF packet of the full 1458 crosses" "1 received" in_guest "$X" ping -c
 tcp_ok "$X" "$Y" 172.20.1.2
 expect "the list shows the tunnel up" "ovs +br-int +gre-ac1f0103 +gre:none peer=172.31.1.3 vlan=trunk state=up" pw_on 1 tunnel br-int
 
+# The same recipe with VXLAN: a trunk leaves 1446.
+for i in 1 3; do pw_on "$i" tunnel ovstrunk vxlan 172.31.0.1 172.31.1.3 || fail "VXLAN trunk line on H$i"; done
+expect "a VXLAN trunk lowers the bridge to 1446" "^1446$" vsctl_on 3 get Interface ovstrunk mtu_request
+V1=$(guest_on 1); V3=$(guest_on 3)
+pw_on 1 ovstrunk "$V1" 172.21.1.1/24 @30; pw_on 3 ovstrunk "$V3" 172.21.1.3/24 @30
+expect "a DF packet of the full 1446 crosses" "1 received" in_guest "$V3" ping -c 1 -W 2 -M do -s 1418 172.21.1.1
+tcp_ok "$V3" "$V1" 172.21.1.1
+
 # Seed 002: tenants A (key 1000) and B (key 2000), a full mesh; H2 swaps
 # its local VLANs. ovsmesh is created on demand.
 vlan_a=(0 100 300 100); vlan_b=(0 200 100 200)

@@ -414,9 +414,9 @@ host_state() {
 }
 # ovs_state I: the OVS rows a tunnel line sets, on host I.
 ovs_state() {
-    vsctl_on "$1" --format=csv --columns=name,type,options,external_ids list Interface | sort
-    vsctl_on "$1" --format=csv --columns=name,tag,protected list Port | sort
-    vsctl_on "$1" --format=csv --columns=name,mtu_request list Interface | sort
+    vsctl_on "$1" --format=csv --columns=name,type,options,external_ids,mtu_request,other_config list Interface | sort
+    vsctl_on "$1" --format=csv --columns=name,interfaces,tag,trunks,vlan_mode,protected,external_ids list Port | sort
+    vsctl_on "$1" --format=csv --columns=name,ports,datapath_type,other_config,external_ids list Bridge | sort
 }
 # tx_csum_off I IF: `ethtool -K IF tx off` on host I (ethtool itself is not
 # installed here): the SIOCETHTOOL ioctl with ETHTOOL_STXCSUM.

@@ -4,9 +4,12 @@
 //! peer. Broadcasts are copied to every peer and never sent on from one
 //! tunnel to another, so a full mesh cannot loop.
 //!
-//! GRE on a Linux bridge needs one `gretap` per peer (the kernel's ip_gre);
-//! it is refused where the kernel lacks it, and not made by this build yet
-//! where it has it (it could not be proven on our test hosts).
+//! GRE on a Linux bridge: one `gretap` per peer, `gt` and 8 hex digits of a
+//! hash of key and peer (alias `pipework-tunnel:gre:KEY:PEER`), each an
+//! isolated bridge port (never forwards to another isolated port, so a full
+//! mesh cannot loop). It needs the kernel's ip_gre, and is refused where the
+//! kernel has none. Our test hosts have none: this path runs only in the
+//! User-Mode Linux tier.
 
 use std::net::IpAddr;
 
@@ -28,6 +31,65 @@ pub struct Facts {
     /// Per key of the line: the device's name and, if it exists, its index
     /// and the peers its forwarding table floods to.
     devices: Vec<Device>,
+    /// GRE: one gretap per key and peer, and whether it exists.
+    gretaps: Vec<(Gretap, bool)>,
+}
+
+#[derive(Debug, Clone)]
+struct Gretap {
+    name: String,
+    key: Option<u32>,
+    peer: std::net::Ipv4Addr,
+}
+
+fn gre_alias(key: Option<u32>, peer: IpAddr) -> String {
+    format!("{ALIAS}gre:{}:{peer}", key.map_or_else(|| "none".to_string(), |k| k.to_string()))
+}
+
+fn gretap_name(key: Option<u32>, peer: IpAddr) -> String {
+    use md5::{Digest, Md5};
+    let digest = Md5::digest(gre_alias(key, peer).as_bytes());
+    let hex: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    format!("gt{hex}")
+}
+
+/// Can this kernel make gretap devices: ip_gre loaded or built in, or a
+/// module the kernel will load on the first request.
+fn kernel_has_gretap() -> bool {
+    let release = nix::sys::utsname::uname().map(|u| u.release().to_string_lossy().into_owned()).unwrap_or_default();
+    std::path::Path::new("/sys/module/ip_gre").exists()
+        || std::fs::read_to_string(format!("/lib/modules/{release}/modules.dep")).is_ok_and(|d| {
+            d.lines()
+                .any(|l| l.split(':').next().is_some_and(|m| m.ends_with("/ip_gre.ko") || m.contains("/ip_gre.ko.")))
+        })
+}
+
+fn gather_gre(t: &Tunnel, nl: &Netlink, bridge: Option<u32>) -> Result<Facts> {
+    let name = t.bridge.as_str();
+    if !kernel_has_gretap() {
+        bail!(
+            "gre on the Linux bridge {name}: this kernel cannot make gretap devices (no ip_gre module); use vxlan, \
+             or an Open vSwitch bridge (ovs…)"
+        );
+    }
+    let links = nl.links()?;
+    let mut gretaps = Vec::new();
+    for k in &t.keys {
+        for p in &t.peers {
+            let IpAddr::V4(peer) = p else {
+                bail!("gre on the Linux bridge {name}: peer {p} is IPv6, and this build makes IPv4 gretap only; use vxlan")
+            };
+            let dev = gretap_name(k.key, *p);
+            let existing = links.iter().find(|l| l.name == dev);
+            if let Some(l) = existing {
+                if l.alias.as_deref() != Some(gre_alias(k.key, *p).as_str()) {
+                    bail!("{dev} exists and pipework did not make it; remove or rename it");
+                }
+            }
+            gretaps.push((Gretap { name: dev, key: k.key, peer: *peer }, existing.is_some()));
+        }
+    }
+    Ok(Facts { bridge, devices: Vec::new(), gretaps })
 }
 
 #[derive(Debug)]
@@ -48,6 +110,7 @@ fn alias(vni: u32) -> String {
 /// A name of the devices this backend makes.
 pub fn is_tunnel_device(name: &str) -> bool {
     name.strip_prefix("vxlan-").is_some_and(|k| k.parse::<u32>().is_ok())
+        || name.strip_prefix("gt").is_some_and(|h| h.len() == 8 && h.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 pub fn gather(t: &Tunnel, nl: &Netlink, bridge: Option<u32>) -> Result<Facts> {
@@ -63,12 +126,7 @@ pub fn gather(t: &Tunnel, nl: &Netlink, bridge: Option<u32>) -> Result<Facts> {
         bail!("geneve on the Linux bridge {name}: only Open vSwitch bridges (ovs…) get geneve tunnels; use vxlan here");
     }
     if t.kind == TunnelKind::Gre {
-        let why = if std::path::Path::new("/sys/module/ip_gre").exists() {
-            "this build does not make gretap devices yet"
-        } else {
-            "this kernel cannot make gretap devices (no ip_gre module)"
-        };
-        bail!("gre on the Linux bridge {name}: {why}; use vxlan, or an Open vSwitch bridge (ovs…)");
+        return gather_gre(t, nl, bridge);
     }
     let port = t.dstport.unwrap_or(VXLAN_PORT);
     let links = nl.links()?;
@@ -104,7 +162,7 @@ pub fn gather(t: &Tunnel, nl: &Netlink, bridge: Option<u32>) -> Result<Facts> {
         };
         devices.push(Device { name: dev, vni, existing });
     }
-    Ok(Facts { bridge, devices })
+    Ok(Facts { bridge, devices, gretaps: Vec::new() })
 }
 
 pub fn plan(t: &Tunnel, f: &super::Facts, l: &Facts) -> Steps {
@@ -124,6 +182,21 @@ pub fn plan(t: &Tunnel, f: &super::Facts, l: &Facts) -> Steps {
         }
         steps.push(Box::new(Join { device: d.name.clone(), bridge: bridge.clone() }));
     }
+    let local = match f.local {
+        Some(IpAddr::V4(l)) => Some(l),
+        _ => None,
+    };
+    for (g, exists) in &l.gretaps {
+        // Only this host's own addresses are skipped; the line lists them all.
+        if !f.remotes.contains(&IpAddr::V4(g.peer)) {
+            continue;
+        }
+        if !exists {
+            steps.push(Box::new(MakeGretap { tap: g.clone(), local, mtu: f.mtu }));
+        }
+        steps.push(Box::new(Join { device: g.name.clone(), bridge: bridge.clone() }));
+        steps.push(Box::new(Isolate { device: g.name.clone() }));
+    }
     steps
 }
 
@@ -132,6 +205,21 @@ pub fn plan(t: &Tunnel, f: &super::Facts, l: &Facts) -> Steps {
 /// device once no peer is left; without, the device.
 pub fn detach(t: &Tunnel, nl: &Netlink) -> Result<Steps> {
     let mut steps = Steps::new();
+    if t.kind == TunnelKind::Gre {
+        for l in nl.links()? {
+            let Some(a) = l.alias.as_deref().and_then(|a| a.strip_prefix(ALIAS)).and_then(|a| a.strip_prefix("gre:"))
+            else {
+                continue;
+            };
+            let Some((key, peer)) = a.split_once(':') else { continue };
+            let key_ok = t.keys.iter().any(|k| k.key.map_or_else(|| "none".to_string(), |k| k.to_string()) == key);
+            let peer_ok = t.peers.is_empty() || t.peers.iter().any(|p| p.to_string() == peer);
+            if key_ok && peer_ok {
+                steps.push(Box::new(Remove { device: l.name }));
+            }
+        }
+        return Ok(steps);
+    }
     for k in &t.keys {
         let vni = k.key.unwrap_or(0);
         let dev = device_name(vni);
@@ -314,5 +402,134 @@ impl Step for Remove {
             Some(l) => t.host_nl.delete(l.index).with_context(|| format!("deleting {}", self.device)),
             None => Ok(()),
         }
+    }
+}
+
+/// `ip link add gtHASH mtu M type gretap local SRC remote PEER [key K]` and
+/// its alias.
+#[derive(Debug)]
+struct MakeGretap {
+    tap: Gretap,
+    local: Option<std::net::Ipv4Addr>,
+    mtu: u32,
+}
+
+impl Step for MakeGretap {
+    fn command(&self, _: &GuestNames) -> String {
+        let g = &self.tap;
+        let local = self.local.map(|l| format!(" local {l}")).unwrap_or_default();
+        let key = g.key.map(|k| format!(" key {k}")).unwrap_or_default();
+        format!(
+            "ip link add {} mtu {} type gretap{local} remote {}{key} && ip link set {} alias {}",
+            g.name,
+            self.mtu,
+            g.peer,
+            g.name,
+            gre_alias(g.key, IpAddr::V4(g.peer))
+        )
+    }
+
+    fn run(&self, t: &mut Target) -> Result<()> {
+        let g = &self.tap;
+        let local = self.local.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED);
+        t.host_nl
+            .add_gretap(&g.name, local, g.peer, g.key, self.mtu)
+            .with_context(|| format!("creating gretap {} to {}", g.name, g.peer))?;
+        let i = t.made_in_host(&g.name)?;
+        t.host_nl.set_alias(i, &gre_alias(g.key, IpAddr::V4(g.peer))).with_context(|| format!("marking {}", g.name))
+    }
+}
+
+/// `bridge link set dev DEVICE isolated on`.
+#[derive(Debug)]
+struct Isolate {
+    device: String,
+}
+
+impl Step for Isolate {
+    fn command(&self, _: &GuestNames) -> String {
+        format!("bridge link set dev {} isolated on", self.device)
+    }
+
+    fn run(&self, t: &mut Target) -> Result<()> {
+        let i = t.host_index(&self.device)?;
+        t.host_nl.set_bridge_port(i, false, true).with_context(|| format!("isolating {}", self.device))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::TunnelKey;
+
+    fn tunnel(kind: TunnelKind, key: Option<u32>, peers: &[&str]) -> Tunnel {
+        Tunnel {
+            bridge: crate::request::IfName::parse("brg", "t").unwrap(),
+            kind,
+            keys: vec![TunnelKey { key, vlan: None }],
+            peers: peers.iter().map(|p| p.parse().unwrap()).collect(),
+            local: None,
+            dstport: None,
+            mtu: None,
+            detach: false,
+        }
+    }
+
+    fn commands(t: &Tunnel, l: Facts, mtu: u32) -> Vec<String> {
+        let remotes = t.peers[1..].to_vec();
+        let f = super::super::Facts {
+            backend: super::super::Backend::Linux(Facts { bridge: l.bridge, devices: Vec::new(), gretaps: Vec::new() }),
+            remotes,
+            mtu,
+            local: Some(t.peers[0]),
+            too_big: Vec::new(),
+        };
+        plan(t, &f, &l).iter().map(|s| s.command(&GuestNames::path("-"))).collect()
+    }
+
+    #[test]
+    fn a_new_bridge_then_one_vxlan_device_flooding_to_each_other_host() {
+        let t = tunnel(TunnelKind::Vxlan, Some(100), &["10.0.0.1", "10.0.0.2", "10.0.1.3"]);
+        let l = Facts {
+            bridge: None,
+            devices: vec![Device { name: device_name(100), vni: 100, existing: None }],
+            gretaps: vec![],
+        };
+        assert_eq!(
+            commands(&t, l, 1450),
+            [
+                "ip link add brg type bridge && ip link set brg up",
+                "ip link add vxlan-100 mtu 1450 type vxlan id 100 dstport 4789 local 10.0.0.1 && ip link set vxlan-100 alias pipework-tunnel:vxlan:100",
+                "bridge fdb append 00:00:00:00:00:00 dev vxlan-100 dst 10.0.0.2 self permanent",
+                "bridge fdb append 00:00:00:00:00:00 dev vxlan-100 dst 10.0.1.3 self permanent",
+                "ip link set vxlan-100 master brg up",
+            ]
+        );
+    }
+
+    #[test]
+    fn gre_is_one_isolated_gretap_per_other_host() {
+        let t = tunnel(TunnelKind::Gre, Some(7), &["10.0.0.1", "10.0.0.2"]);
+        let tap = Gretap {
+            name: gretap_name(Some(7), "10.0.0.2".parse().unwrap()),
+            key: Some(7),
+            peer: "10.0.0.2".parse().unwrap(),
+        };
+        let own = Gretap {
+            name: gretap_name(Some(7), "10.0.0.1".parse().unwrap()),
+            key: Some(7),
+            peer: "10.0.0.1".parse().unwrap(),
+        };
+        let name = tap.name.clone();
+        assert!(is_tunnel_device(&name) && name.len() == 10, "{name}");
+        let l = Facts { bridge: Some(4), devices: vec![], gretaps: vec![(own, false), (tap, false)] };
+        assert_eq!(
+            commands(&t, l, 1458),
+            [
+                format!("ip link add {name} mtu 1458 type gretap local 10.0.0.1 remote 10.0.0.2 key 7 && ip link set {name} alias pipework-tunnel:gre:7:10.0.0.2"),
+                format!("ip link set {name} master brg up"),
+                format!("bridge link set dev {name} isolated on"),
+            ]
+        );
     }
 }

@@ -432,6 +432,18 @@ impl Netlink {
         self.run(self.handle.link().add(msg).execute()).map_err(nl)
     }
 
+    /// `ip link add NAME mtu MTU type gretap local SRC remote PEER [key K]`,
+    /// down.
+    pub fn add_gretap(&self, name: &str, local: Ipv4Addr, remote: Ipv4Addr, key: Option<u32>, mtu: u32) -> Result<()> {
+        let mut b = rtnetlink::LinkGre::new_gretap(name).local(local).remote(remote);
+        if let Some(k) = key {
+            use rtnetlink::packet_route::link::GreIOFlags;
+            b = b.iflags(GreIOFlags::Key).oflags(GreIOFlags::Key).ikey(k).okey(k);
+        }
+        let msg = b.mtu(mtu).build();
+        self.run(self.handle.link().add(msg).execute()).map_err(nl)
+    }
+
     /// `ip link set LINK alias TEXT`.
     pub fn set_alias(&self, index: u32, alias: &str) -> Result<()> {
         let msg = LinkUnspec::new_with_index(index).alias(alias.to_string()).build();
