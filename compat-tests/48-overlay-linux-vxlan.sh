@@ -89,9 +89,11 @@ $(diff <(echo "$before") <(host_state 1) | head -20)"
 note "ok: no refused line changed anything"
 
 # --detach of one peer: its flooding entry and every MAC learned behind it
-# go. H3 leaves tenant A: H1 and H2 drop it, H3 drops them.
-for i in 1 2; do pw_on "$i" --detach tunnel br100 vxlan:100 172.31.1.3 || fail "detaching H3 on H$i"; done
+# go. H3 leaves tenant A: H3 drops H1 and H2 first (its device goes with
+# its last peer, so nothing from H3 can teach H1 again), then H1 and H2 drop
+# H3 with what they learned from it.
 pw_on 3 --detach tunnel br100 vxlan:100 172.31.0.1 172.31.0.2 || fail "detaching H1 and H2 on H3"
+for i in 1 2; do pw_on "$i" --detach tunnel br100 vxlan:100 172.31.1.3 || fail "detaching H3 on H$i"; done
 expect_not "nothing on H1 points at H3 any more, learned entries included" "dst 172.31.1.3" on_host 1 bridge fdb show dev vxlan-100
 expect_not "H3's vxlan-100 went with its last peer" "vxlan-100" on_host 3 ip -o link show
 for g in "${A[1]}" "${A[3]}"; do in_guest "$g" ip neigh flush all; done
