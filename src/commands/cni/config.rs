@@ -217,8 +217,8 @@ pub fn version_tuple(v: &str) -> (u32, u32, u32) {
 }
 
 impl NetConf {
-    /// Parses stdin. VERSION and STATUS need less than the rest: `hostif` is
-    /// required only where an interface is made or checked.
+    /// Parses stdin (VERSION never gets here: it answers for any
+    /// document). GC needs no `hostif`; every other command does.
     pub fn parse(stdin: &[u8], command: Command) -> Result<NetConf> {
         let raw: Value = serde_json::from_slice(stdin).map_err(|e| {
             CniError::new(code::DECODING_FAILURE, "the network configuration on stdin is not JSON")
@@ -253,9 +253,6 @@ impl NetConf {
                 code::INCOMPATIBLE_VERSION,
                 format!("cniVersion {version} is not supported; pipework speaks {}", VERSIONS.join(", ")),
             ));
-        }
-        if command == Command::Version {
-            return Ok(NetConf::empty(version, raw));
         }
         let needs_hostif = !matches!(command, Command::Gc);
         let hostif = text("hostif")?.unwrap_or_default();
@@ -333,24 +330,6 @@ impl NetConf {
             version,
             raw,
         })
-    }
-
-    fn empty(version: String, raw: Value) -> NetConf {
-        NetConf {
-            version,
-            name: String::new(),
-            hostif: String::new(),
-            address: None,
-            mac: None,
-            vlan: None,
-            mtu: None,
-            ovs_db: None,
-            ipam: None,
-            prev_result: None,
-            runtime_mac: None,
-            valid_attachments: HashSet::new(),
-            raw,
-        }
     }
 
     /// The MAC to give: the runtime's (`mac` capability), then `CNI_ARGS`
