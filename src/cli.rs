@@ -242,13 +242,14 @@ pub fn parse_tunnel(cli: &Cli) -> Result<Parsed> {
     let w = &cli.words[1..];
     if w.len() <= 1 && !cli.detach {
         let bridge = w.first().map(|b| IfName::parse(b, "bridge")).transpose()?;
-        return Ok(Parsed::Request(Request::TunnelList(bridge)));
+        return Ok(Parsed::Request(Request::TunnelList { bridge, ovs_db: cli.ovs_db.clone() }));
     }
     let [bridge, spec, rest @ ..] = w else {
         bail!("--detach tunnel needs BRIDGE TYPE[:KEY] [PEER…]");
     };
     let (mut t, options) = Tunnel::parse_words(bridge, spec, rest)?;
     t.detach = cli.detach;
+    t.ovs_db = cli.ovs_db.clone();
     let mut mtu = cli.mtu.clone();
     for pair in options.chunks(2) {
         let (name, value) = (pair[0].as_str(), pair[1].as_str());

@@ -125,6 +125,8 @@ fn run(cli: Cli) -> Result<u8> {
         Request::Wait { guest_if } => wait::until_configured(&guest_if).map(|()| 0),
         Request::Shim(s) => commands::shim::run(&s, cli.dry_run).map(|()| 0),
         Request::Tunnel(t) => commands::tunnel::run(&t, cli.dry_run).map(|()| 0),
-        Request::TunnelList(bridge) => commands::tunnel::list(bridge.as_ref()).map(|()| 0),
+        Request::TunnelList { bridge, ovs_db } => {
+            commands::tunnel::list(bridge.as_ref(), ovs_db.as_deref()).map(|()| 0)
+        }
     }
 }

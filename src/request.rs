@@ -30,7 +30,10 @@ pub enum Request {
     /// bridge's tunnels to the other hosts of an overlay.
     Tunnel(Tunnel),
     /// `tunnel [BRIDGE]`: list the tunnels pipework made.
-    TunnelList(Option<IfName>),
+    TunnelList {
+        bridge: Option<IfName>,
+        ovs_db: Option<String>,
+    },
 }
 
 /// An overlay's tunnels on one bridge: the same line on every host, each
@@ -51,6 +54,8 @@ pub struct Tunnel {
     /// `--mtu N`: the overlay MTU instead of the underlay's minus the overhead.
     pub mtu: Option<u32>,
     pub detach: bool,
+    /// `--ovs-db` (or PIPEWORK_OVS_DB).
+    pub ovs_db: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,7 +144,17 @@ impl Tunnel {
                 }
             }
         }
-        let t = Tunnel { bridge, kind, keys: parsed, peers, local: None, dstport: None, mtu: None, detach: false };
+        let t = Tunnel {
+            bridge,
+            kind,
+            keys: parsed,
+            peers,
+            local: None,
+            dstport: None,
+            mtu: None,
+            detach: false,
+            ovs_db: None,
+        };
         Ok((t, options))
     }
 }

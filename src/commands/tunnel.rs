@@ -17,7 +17,7 @@ use crate::sys::vsctl::Vsctl;
 
 pub fn run(t: &Tunnel, dry_run: bool) -> Result<()> {
     let nl = Netlink::connect()?;
-    let vsctl = Vsctl::find(std::env::var("PIPEWORK_OVS_DB").ok().as_deref());
+    let vsctl = Vsctl::find(t.ovs_db.as_deref());
     let (steps, too_big, mtu) = if t.detach {
         (overlay::detach(t, &nl, vsctl.as_ref())?, Vec::new(), 0)
     } else {
@@ -45,9 +45,9 @@ pub fn run(t: &Tunnel, dry_run: bool) -> Result<()> {
     Ok(())
 }
 
-pub fn list(bridge: Option<&crate::request::IfName>) -> Result<()> {
+pub fn list(bridge: Option<&crate::request::IfName>, ovs_db: Option<&str>) -> Result<()> {
     let nl = Netlink::connect()?;
-    let vsctl = Vsctl::find(std::env::var("PIPEWORK_OVS_DB").ok().as_deref());
+    let vsctl = Vsctl::find(ovs_db);
     for line in overlay::list(bridge.map(|b| b.as_str()), &nl, vsctl.as_ref())? {
         println!("{line}");
     }

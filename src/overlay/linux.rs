@@ -472,6 +472,7 @@ mod tests {
             dstport: None,
             mtu: None,
             detach: false,
+            ovs_db: None,
         }
     }
 
