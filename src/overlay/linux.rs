@@ -19,7 +19,7 @@ use crate::attach::step::{Step, Steps, Target};
 use crate::guest::GuestNames;
 use crate::overlay::VXLAN_PORT;
 use crate::request::{Tunnel, TunnelKind};
-use crate::sys::netlink::{LinkKind, Netlink};
+use crate::sys::netlink::{Link, LinkKind, Netlink};
 
 const ALIAS: &str = "pipework-tunnel:";
 
@@ -64,7 +64,7 @@ fn kernel_has_gretap() -> bool {
         })
 }
 
-fn gather_gre(t: &Tunnel, nl: &Netlink, bridge: Option<u32>) -> Result<Facts> {
+fn gather_gre(t: &Tunnel, links: &[Link], bridge: Option<u32>) -> Result<Facts> {
     let name = t.bridge.as_str();
     if !kernel_has_gretap() {
         bail!(
@@ -72,7 +72,6 @@ fn gather_gre(t: &Tunnel, nl: &Netlink, bridge: Option<u32>) -> Result<Facts> {
              or an Open vSwitch bridge (ovs…)"
         );
     }
-    let links = nl.links()?;
     let mut gretaps = Vec::new();
     for k in &t.keys {
         for p in &t.peers {
@@ -113,7 +112,8 @@ pub fn is_tunnel_device(name: &str) -> bool {
         || name.strip_prefix("gt").is_some_and(|h| h.len() == 8 && h.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-pub fn gather(t: &Tunnel, nl: &Netlink, bridge: Option<u32>) -> Result<Facts> {
+/// `links`: every link of the host, read once by the caller.
+pub fn gather(t: &Tunnel, nl: &Netlink, links: &[Link], bridge: Option<u32>) -> Result<Facts> {
     let name = t.bridge.as_str();
     if let Some(vlan) = t.keys.iter().find_map(|k| k.vlan) {
         bail!(
@@ -126,10 +126,9 @@ pub fn gather(t: &Tunnel, nl: &Netlink, bridge: Option<u32>) -> Result<Facts> {
         bail!("geneve on the Linux bridge {name}: only Open vSwitch bridges (ovs…) get geneve tunnels; use vxlan here");
     }
     if t.kind == TunnelKind::Gre {
-        return gather_gre(t, nl, bridge);
+        return gather_gre(t, links, bridge);
     }
     let port = t.dstport.unwrap_or(VXLAN_PORT);
-    let links = nl.links()?;
     if port == VXLAN_PORT && links.iter().any(|l| l.name == "vxlan_sys_4789") {
         bail!(
             "UDP port 4789 is held by Open vSwitch's kernel VXLAN port (vxlan_sys_4789); a kernel VXLAN device \

@@ -66,8 +66,10 @@ enum BridgeIs {
 /// whatever cannot work, before anything changes.
 pub fn gather(t: &Tunnel, nl: &Netlink, vsctl: Option<&Vsctl>) -> Result<Facts> {
     let name = t.bridge.as_str();
-    let link = nl.link(name)?;
-    let is = match &link {
+    // Every link once: the bridge, its ports, the VXLAN devices.
+    let links = nl.links()?;
+    let link = links.iter().find(|l| l.name == name);
+    let is = match link {
         Some(l) if l.kind == Some(LinkKind::Bridge) => BridgeIs::Linux(Some(l.index)),
         _ if vsctl.is_some_and(|v| v.bridge_exists(name)) => BridgeIs::Ovs(true),
         Some(_) => bail!("{name} is neither a Linux bridge nor an Open vSwitch bridge; tunnels join a bridge"),
@@ -107,11 +109,12 @@ pub fn gather(t: &Tunnel, nl: &Netlink, vsctl: Option<&Vsctl>) -> Result<Facts> 
     };
     let (backend, ports) = match is {
         BridgeIs::Linux(index) => {
-            let f = linux::gather(t, nl, index)?;
-            let ports = match index {
-                Some(i) => nl.ports_of(i)?.into_iter().map(|l| (l.name, l.mtu)).collect(),
-                None => Vec::new(),
-            };
+            let f = linux::gather(t, nl, &links, index)?;
+            let ports = links
+                .iter()
+                .filter(|l| index.is_some() && l.controller == index)
+                .map(|l| (l.name.clone(), l.mtu))
+                .collect();
             (Backend::Linux(f), ports)
         }
         BridgeIs::Ovs(exists) => {
@@ -120,8 +123,8 @@ pub fn gather(t: &Tunnel, nl: &Netlink, vsctl: Option<&Vsctl>) -> Result<Facts> 
             let mut ports = Vec::new();
             if exists {
                 for p in v.ports(name)? {
-                    if let Some(l) = nl.link(&p)? {
-                        ports.push((l.name, l.mtu));
+                    if let Some(l) = links.iter().find(|l| l.name == p) {
+                        ports.push((l.name.clone(), l.mtu));
                     }
                 }
             }

@@ -72,9 +72,12 @@ pub fn gather(t: &Tunnel, v: &Vsctl, exists: bool, remotes: &[IpAddr], underlay:
     // knows only addresses on OVS bridges: anything else is dropped without
     // a word. The host's address is never moved for the user.
     if datapath == "netdev" {
+        // Peers usually share one way out (br-phy): ask ovsdb once per device.
+        let mut is_bridge: BTreeMap<String, bool> = BTreeMap::new();
         for peer in remotes {
             let dev = v.route_lookup(*peer)?;
-            if !dev.as_deref().is_some_and(|d| v.bridge_exists(d)) {
+            let ok = dev.as_ref().is_some_and(|d| *is_bridge.entry(d.clone()).or_insert_with(|| v.bridge_exists(d)));
+            if !ok {
                 bail!(
                     "the userspace datapath of {name} cannot reach {peer}: Open vSwitch routes it via '{}', which \
                      is not an OVS bridge. Put the underlay address on an OVS bridge that holds the NIC, once per \

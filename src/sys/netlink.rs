@@ -524,34 +524,27 @@ impl Netlink {
             .collect())
     }
 
-    /// The main table's route to `dst`, by longest prefix: its device and
-    /// its preferred source (or the device's first address of that family).
+    /// `ip route get DST`: the kernel's own answer (rules, metrics and all),
+    /// one round trip: the device and the preferred source address.
     pub fn route_to(&self, dst: IpAddr) -> Result<Option<(u32, Option<IpAddr>)>> {
-        let filter = match dst {
-            IpAddr::V4(_) => RouteMessageBuilder::<Ipv4Addr>::new().build(),
-            IpAddr::V6(_) => RouteMessageBuilder::<Ipv6Addr>::new().build(),
+        let mut m = RouteMessage::default();
+        let (family, len, addr) = match dst {
+            IpAddr::V4(a) => (AddressFamily::Inet, 32, RouteAddress::Inet(a)),
+            IpAddr::V6(a) => (AddressFamily::Inet6, 128, RouteAddress::Inet6(a)),
         };
-        let all: Vec<RouteMessage> =
-            self.run(self.handle.route().get(filter).execute().try_collect()).map_err(nl).context("listing routes")?;
-        let best = all
-            .iter()
-            .filter(|r| table_of(r) == u32::from(RouteHeader::RT_TABLE_MAIN) && r.header.kind == RouteType::Unicast)
-            .filter_map(|r| {
-                let len = r.header.destination_prefix_length;
-                let net = r.attributes.iter().find_map(|a| match a {
-                    RouteAttribute::Destination(RouteAddress::Inet(v4)) => IpNet::new(IpAddr::V4(*v4), len).ok(),
-                    RouteAttribute::Destination(RouteAddress::Inet6(v6)) => IpNet::new(IpAddr::V6(*v6), len).ok(),
-                    _ => None,
-                });
-                let net = match net {
-                    Some(n) => n,
-                    None if len == 0 => IpNet::new(
-                        if dst.is_ipv4() { Ipv4Addr::UNSPECIFIED.into() } else { Ipv6Addr::UNSPECIFIED.into() },
-                        0,
-                    )
-                    .ok()?,
-                    None => return None,
-                };
+        m.header.address_family = family;
+        m.header.destination_prefix_length = len;
+        m.attributes.push(RouteAttribute::Destination(addr));
+        let mut req = NetlinkMessage::from(RouteNetlinkMessage::GetRoute(m));
+        req.header.flags = NLM_F_REQUEST;
+        let answers = match self.dump(req) {
+            Ok(a) => a,
+            // No route at all ("Network is unreachable"): an answer, not an error.
+            Err(e) if matches!(errno(&e), Some(libc::ENETUNREACH | libc::EHOSTUNREACH)) => return Ok(None),
+            Err(e) => return Err(e.context(format!("asking the route to {dst}"))),
+        };
+        Ok(answers.into_iter().find_map(|a| match a {
+            RouteNetlinkMessage::NewRoute(r) => {
                 let oif =
                     r.attributes.iter().find_map(|a| if let RouteAttribute::Oif(i) = a { Some(*i) } else { None })?;
                 let src = r.attributes.iter().find_map(|a| match a {
@@ -559,15 +552,10 @@ impl Netlink {
                     RouteAttribute::PrefSource(RouteAddress::Inet6(v6)) => Some(IpAddr::V6(*v6)),
                     _ => None,
                 });
-                net.contains(&dst).then_some((len, oif, src))
-            })
-            .max_by_key(|(len, _, _)| *len);
-        let Some((_, oif, src)) = best else { return Ok(None) };
-        let src = match src {
-            Some(s) => Some(s),
-            None => self.assigned_addresses(oif)?.into_iter().map(|a| a.addr()).find(|a| a.is_ipv4() == dst.is_ipv4()),
-        };
-        Ok(Some((oif, src)))
+                Some((oif, src))
+            }
+            _ => None,
+        }))
     }
 
     /// Sends one request and waits for its acknowledgement.
@@ -586,7 +574,8 @@ impl Netlink {
         })
     }
 
-    /// Sends one dump request and collects the answers.
+    /// Sends one request (a dump, or a get with one answer) and collects
+    /// the answers.
     fn dump(&self, req: NetlinkMessage<RouteNetlinkMessage>) -> Result<Vec<RouteNetlinkMessage>> {
         let mut handle = self.handle.clone();
         self.run(async move {

@@ -237,7 +237,8 @@ fn made(
             let mut ips = Vec::new();
             let mut routes = Vec::new();
             let addrs = guest_nl.assigned_addresses(link.index).map_err(read)?;
-            for v6 in [false, true] {
+            // A family without an address has no gateway worth a route dump.
+            for v6 in [false, true].into_iter().filter(|v6| addrs.iter().any(|a| a.addr().is_ipv6() == *v6)) {
                 let gw = guest_nl.default_gateway(link.index, v6).map_err(read)?;
                 ips.extend(addrs.iter().filter(|a| a.addr().is_ipv6() == v6).map(|a| (*a, gw)));
                 if let Some(gw) = gw {
