@@ -256,6 +256,32 @@ pub struct Attach {
     pub dhcp_timeout: std::time::Duration,
 }
 
+impl Attach {
+    /// HOSTIF, GUEST and ADDRESS with every option at its default (what
+    /// `pipework HOSTIF GUEST ADDRESS` asks); callers set the rest.
+    pub fn new(host_if: HostIfRef, guest: GuestRef, address: AddressSpec) -> Attach {
+        Attach {
+            host_if,
+            guest_if: None,
+            host_side: None,
+            guest,
+            address,
+            mac: None,
+            tag: None,
+            direct_phys: false,
+            ipvlan: None,
+            macvlan_mode: None,
+            metric: None,
+            nodad: false,
+            table: None,
+            routes: Vec::new(),
+            tuning: Tuning::default(),
+            ovs: OvsOptions::default(),
+            dhcp_timeout: std::time::Duration::from_secs(30),
+        }
+    }
+}
+
 /// `ip route add DEST [via GW] dev GUESTIF` in the guest.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Route {

@@ -167,25 +167,11 @@ pub mod testing {
 
     /// `pipework br1 web1 ADDR`.
     pub fn request(addr: &str) -> Attach {
-        Attach {
-            host_if: HostIfRef::Name(IfName::parse("br1", "t").unwrap()),
-            guest_if: None,
-            host_side: None,
-            guest: GuestRef::Auto("web1".into()),
-            address: AddressSpec::parse(addr, None).unwrap(),
-            mac: None,
-            tag: None,
-            direct_phys: false,
-            ipvlan: None,
-            macvlan_mode: None,
-            metric: None,
-            nodad: false,
-            table: None,
-            routes: Vec::new(),
-            tuning: Default::default(),
-            ovs: Default::default(),
-            dhcp_timeout: std::time::Duration::from_secs(30),
-        }
+        Attach::new(
+            HostIfRef::Name(IfName::parse("br1", "t").unwrap()),
+            GuestRef::Auto("web1".into()),
+            AddressSpec::parse(addr, None).unwrap(),
+        )
     }
 
     /// The guest `web1`, PID 4242.

@@ -177,6 +177,11 @@ impl Env {
     fn arg(&self, key: &str) -> Option<&str> {
         self.args.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
+
+    /// `K8S_POD_NAME` of CNI_ARGS, which Podman and kubelet pass.
+    fn pod_name(&self) -> Option<&str> {
+        self.arg("K8S_POD_NAME").filter(|n| !n.is_empty())
+    }
 }
 
 /// The network configuration on stdin, our fields read and checked; the
@@ -365,34 +370,21 @@ impl NetConf {
             db: self.ovs_db.clone(),
             ..Default::default()
         };
-        Ok(Attach {
-            host_if: HostIfRef::parse(&self.hostif).map_err(|e| invalid(format!("\"hostif\": {e:#}")))?,
-            guest_if: Some(
-                IfName::parse(&env.ifname, "CNI_IFNAME")
-                    .map_err(|e| CniError::new(code::INVALID_ENVIRONMENT, format!("{e:#}")))?,
-            ),
-            host_side: None,
-            guest: GuestRef::NetnsPath(netns),
-            address,
-            mac,
-            tag,
-            direct_phys: false,
-            ipvlan: None,
-            macvlan_mode: None,
-            metric: None,
-            nodad: false,
-            table: None,
-            routes,
-            tuning: crate::request::Tuning { mtu: self.mtu, ..Default::default() },
-            ovs,
-            dhcp_timeout: std::time::Duration::from_secs(30),
-        })
+        let host_if = HostIfRef::parse(&self.hostif).map_err(|e| invalid(format!("\"hostif\": {e:#}")))?;
+        let mut a = Attach::new(host_if, GuestRef::NetnsPath(netns), address);
+        a.guest_if = Some(
+            IfName::parse(&env.ifname, "CNI_IFNAME")
+                .map_err(|e| CniError::new(code::INVALID_ENVIRONMENT, format!("{e:#}")))?,
+        );
+        (a.mac, a.tag, a.routes, a.ovs) = (mac, tag, routes, ovs);
+        a.tuning.mtu = self.mtu;
+        Ok(a)
     }
 
     /// How messages and DHCP name the guest: the pod's name, else the
     /// container ID cut to 12 characters, as `docker ps` shows it.
     pub fn label(&self, env: &Env) -> String {
-        match env.arg("K8S_POD_NAME").filter(|n| !n.is_empty()) {
+        match env.pod_name() {
             Some(pod) => pod.to_string(),
             None => env.container_id.chars().take(12).collect(),
         }
@@ -401,7 +393,7 @@ impl NetConf {
     /// Who the guest is for OVS external-ids and DHCP: the container ID, and
     /// the pod's name when the runtime passed one.
     pub fn container(&self, env: &Env) -> Container {
-        let name = env.arg("K8S_POD_NAME").filter(|n| !n.is_empty()).unwrap_or(&env.container_id);
+        let name = env.pod_name().unwrap_or(&env.container_id);
         Container { id: env.container_id.clone(), name: name.to_string() }
     }
 }
