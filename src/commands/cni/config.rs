@@ -398,6 +398,25 @@ impl NetConf {
     }
 }
 
+/// `ADDR/PREFIX` field `key` of a result's object, required.
+fn prefix_field(o: &Value, key: &str) -> Result<IpNet> {
+    o.get(key)
+        .and_then(Value::as_str)
+        .and_then(|a| a.parse().ok())
+        .ok_or_else(|| CniError::new(code::DECODING_FAILURE, format!("result: {o} has no \"{key}\" as ADDR/PREFIX")))
+}
+
+/// IP address field `key` of a result's object, when present.
+fn ip_field(o: &Value, key: &str) -> Result<Option<IpAddr>> {
+    match o.get(key).and_then(Value::as_str) {
+        Some(a) => a
+            .parse()
+            .map(Some)
+            .map_err(|_| CniError::new(code::DECODING_FAILURE, format!("result: \"{key}\": {a} is not an IP address"))),
+        None => Ok(None),
+    }
+}
+
 /// Addresses and routes, as an IPAM result (or a prevResult) gives them.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Addresses {
@@ -409,7 +428,6 @@ impl Addresses {
     /// Reads `ips` and `routes` of a result object, keeping only the IPs
     /// that belong to interface `only` (an index into `interfaces`) when given.
     pub fn from_result(v: &Value, only: Option<usize>) -> Result<Addresses> {
-        let bad = |what: String| CniError::new(code::DECODING_FAILURE, what);
         let mut out = Addresses::default();
         for ip in v.get("ips").and_then(Value::as_array).into_iter().flatten() {
             if let (Some(want), Some(i)) = (only, ip.get("interface").and_then(Value::as_u64)) {
@@ -417,28 +435,10 @@ impl Addresses {
                     continue;
                 }
             }
-            let addr = ip
-                .get("address")
-                .and_then(Value::as_str)
-                .and_then(|a| a.parse::<IpNet>().ok())
-                .ok_or_else(|| bad(format!("result: {ip} has no address as ADDR/PREFIX")))?;
-            let gw = match ip.get("gateway").and_then(Value::as_str) {
-                Some(g) => Some(g.parse::<IpAddr>().map_err(|_| bad(format!("result: gateway {g} is not an IP")))?),
-                None => None,
-            };
-            out.ips.push((addr, gw));
+            out.ips.push((prefix_field(ip, "address")?, ip_field(ip, "gateway")?));
         }
         for r in v.get("routes").and_then(Value::as_array).into_iter().flatten() {
-            let dest = r
-                .get("dst")
-                .and_then(Value::as_str)
-                .and_then(|d| d.parse::<IpNet>().ok())
-                .ok_or_else(|| bad(format!("result: route {r} has no dst as ADDR/PREFIX")))?;
-            let via = match r.get("gw").and_then(Value::as_str) {
-                Some(g) => Some(g.parse::<IpAddr>().map_err(|_| bad(format!("result: route gw {g} is not an IP")))?),
-                None => None,
-            };
-            out.routes.push(Route { dest, via });
+            out.routes.push(Route { dest: prefix_field(r, "dst")?, via: ip_field(r, "gw")? });
         }
         // A route without "gw" goes through "a default gateway, as the
         // plugin determines it": that family's gateway in "ips", as the
