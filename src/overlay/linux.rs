@@ -15,6 +15,7 @@ use std::net::IpAddr;
 
 use anyhow::{bail, Context, Result};
 
+use crate::attach::kinds::CreateBridge;
 use crate::attach::step::{Step, Steps, Target};
 use crate::guest::GuestNames;
 use crate::overlay::VXLAN_PORT;
@@ -168,7 +169,10 @@ pub fn plan(t: &Tunnel, f: &super::Facts, l: &Facts) -> Steps {
     let mut steps = Steps::new();
     let bridge = t.bridge.to_string();
     if l.bridge.is_none() {
-        steps.push(Box::new(MakeBridge { name: bridge.clone() }));
+        // Made as an attach makes one (under a name of ours until marked, so
+        // a killed run leaves nothing that passes for the user's bridge).
+        let mark = format!("pipework: made for tunnel {} {}", t.kind.as_str(), bridge);
+        steps.push(Box::new(CreateBridge::new(&bridge, mark)));
     }
     let port = t.dstport.unwrap_or(VXLAN_PORT);
     for d in &l.devices {
@@ -268,24 +272,6 @@ pub fn list(bridge: Option<&str>, nl: &Netlink) -> Result<Vec<String>> {
         ));
     }
     Ok(lines)
-}
-
-/// `ip link add BRIDGE type bridge; ip link set BRIDGE up`.
-#[derive(Debug)]
-struct MakeBridge {
-    name: String,
-}
-
-impl Step for MakeBridge {
-    fn command(&self, _: &GuestNames) -> String {
-        format!("ip link add {} type bridge && ip link set {} up", self.name, self.name)
-    }
-
-    fn run(&self, t: &mut Target) -> Result<()> {
-        t.host_nl.add_bridge(&self.name).with_context(|| format!("creating bridge {}", self.name))?;
-        let i = t.made_in_host(&self.name)?;
-        t.host_nl.set_up(i, true).with_context(|| format!("bringing {} up", self.name))
-    }
 }
 
 /// `ip link add vxlan-K mtu M type vxlan id K dstport P [local SRC]` and
@@ -498,7 +484,7 @@ mod tests {
         assert_eq!(
             commands(&t, l, 1450),
             [
-                "ip link add brg type bridge && ip link set brg up",
+                "ip link add brg type bridge && ip link set brg up alias 'pipework: made for tunnel vxlan brg'",
                 "ip link add vxlan-100 mtu 1450 type vxlan id 100 dstport 4789 local 10.0.0.1 && ip link set vxlan-100 alias pipework-tunnel:vxlan:100",
                 "bridge fdb append 00:00:00:00:00:00 dev vxlan-100 dst 10.0.0.2 self permanent",
                 "bridge fdb append 00:00:00:00:00:00 dev vxlan-100 dst 10.0.1.3 self permanent",

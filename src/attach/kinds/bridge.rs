@@ -106,12 +106,18 @@ fn unmarked_name(mark: &str) -> String {
 }
 
 /// `ip link add BR type bridge; ip link set BR up`, with the mark saying for
-/// which attach. Undo removes it unless someone else's port joined it
-/// meanwhile.
+/// what (an attach, a tunnel line). Undo removes it unless someone else's
+/// port joined it meanwhile.
 #[derive(Debug)]
-struct CreateBridge {
+pub struct CreateBridge {
     name: String,
     mark: String,
+}
+
+impl CreateBridge {
+    pub fn new(name: &str, mark: String) -> CreateBridge {
+        CreateBridge { name: name.to_string(), mark }
+    }
 }
 
 impl Step for CreateBridge {

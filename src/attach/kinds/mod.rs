@@ -25,6 +25,7 @@ mod macvlan;
 mod ovs;
 mod veth;
 
+pub use bridge::CreateBridge;
 pub use ipvlan::switching as ipvlan_switching;
 pub use kind::{Ctx, Found, Kind, Makes};
 use kind::{Entry, Probe};
