@@ -305,9 +305,11 @@ impl Netlink {
         Ok(self.links()?.into_iter().filter(|l| l.controller == Some(bridge)).collect())
     }
 
-    /// `ip link add NAME type bridge`, down.
+    /// `ip link add NAME type bridge`, down: it is renamed and marked
+    /// before it comes up, and kernels before 6.2 refuse to rename a device
+    /// that is up (EBUSY). rtnetlink's `LinkBridge::new` builds it up.
     pub fn add_bridge(&self, name: &str) -> Result<()> {
-        let msg = LinkBridge::new(name).build();
+        let msg = LinkBridge::new(name).down().build();
         self.run(self.handle.link().add(msg).execute()).map_err(nl)
     }
 
