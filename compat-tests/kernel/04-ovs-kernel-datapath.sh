@@ -1,9 +1,6 @@
 # The reference's plain Open vSwitch flow on the kernel datapath: `pipework
 # ovsbr0 …` creates ovsbr0 with a plain add-br, and access tags isolate.
 . "$(dirname "$0")/../lib.sh"
-# Debian's OVS 3.1 drops every packet during the first 10 s of uptime under
-# UML (it misreads the CPU count then): start it after that.
-while [ "$(cut -d. -f1 /proc/uptime)" -lt 11 ]; do sleep 0.5; done
 start_ovs
 G1=$(new_guest); G2=$(new_guest); G3=$(new_guest)
 err=$(pipework ovsbr0 "$G1" 10.53.0.1/24 @100 2>&1) || fail "attach failed: $err"
