@@ -2,7 +2,7 @@
 # the guest; guests on one parent share its MAC; the host reaches them
 # through pipework --shim --ipvlan l2 eth2 ADDRESS. Where the kernel has no
 # ipvlan (this VM's), the attach fails cleanly and leaves nothing; where it
-# has one (compat-tests/uml), two guests reach each other over it.
+# has one (compat-tests/kernel), two guests reach each other over it.
 . "$(dirname "$0")/lib.sh" 2>/dev/null || . "$(dirname "$0")/../lib.sh"
 G1=$(new_guest); G2=$(new_guest)
 in_host ip link add lan0 type veth peer name lan0p
