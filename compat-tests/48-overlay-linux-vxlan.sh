@@ -71,7 +71,9 @@ expect "and the fdb entries" "bridge fdb append 00:00:00:00:00:00 dev vxlan-300 
 # Refusals: exit 1, the object and the fix named, nothing changed.
 on_host 1 ip link add vxother type vxlan id 300 dstport 4789
 before=$(host_state 1)
-fails_with "gre on a Linux bridge without ip_gre" "gretap.*use vxlan, or an Open vSwitch bridge" pw_on 1 tunnel br100 gre $PEERS
+# (where the kernel has ip_gre, compat-tests/kernel/07 makes that mesh)
+kernel_has ip_gre ||
+    fails_with "gre on a Linux bridge without ip_gre" "gretap.*use vxlan, or an Open vSwitch bridge" pw_on 1 tunnel br100 gre $PEERS
 fails_with "@VLAN on a Linux bridge" "@10 needs an Open vSwitch bridge" pw_on 1 tunnel br100 vxlan:100 $PEERS @10
 fails_with "a VNI over 24 bits" "key '16777216' is not a number from 0 to 16777215" pw_on 1 tunnel br100 vxlan:16777216 $PEERS
 fails_with "only this host's own address" "no peer left" pw_on 1 tunnel br100 vxlan:100 172.31.0.1

@@ -195,6 +195,12 @@ wait_log() {
 $(cat "$LOG")"
 }
 
+# kernel_has MODULE: this kernel has MODULE, built in or loadable (loading it
+# if need be). Scenarios whose right answer depends on the kernel (a
+# refusal where the feature is missing, the feature where it is not) ask
+# this, so they assert the right thing under every kernel of the tier.
+kernel_has() { [ -d "/sys/module/$1" ] || modprobe -q "$1" 2>/dev/null; }
+
 # pipework ARGS…: our binary, run inside the host, as a user types it.
 pipework() { ip netns exec "$HOST" "$PIPEWORK_BIN" "$@"; }
 in_host() { ip netns exec "$HOST" "$@"; }
