@@ -201,6 +201,24 @@ $(cat "$LOG")"
 # this, so they assert the right thing under every kernel of the tier.
 kernel_has() { [ -d "/sys/module/$1" ] || modprobe -q "$1" 2>/dev/null; }
 
+# needs_kernel FEATURE…: the scenario proves FEATUREs (modules, or
+# bridge_vlan_filtering) and means nothing without them. Without one it
+# exits 77, which compat-tests/run counts as a failure, unless
+# COMPAT_ALLOW_NA=1 (the kernel matrix's row for a kernel known to lack it).
+needs_kernel() {
+    local f
+    for f in "$@"; do
+        case $f in
+            bridge_vlan_filtering)
+                in_host ip link add pwvfcheck type bridge vlan_filtering 1 2>/dev/null || true
+                in_host ip -d link show pwvfcheck 2>/dev/null | grep -q "vlan_filtering 1" && f=
+                in_host ip link del pwvfcheck 2>/dev/null || true ;;
+            *) kernel_has "$f" && f= ;;
+        esac
+        [ -z "$f" ] || { echo "N/A [$SCENARIO]: this kernel ($(uname -r)) lacks $f"; exit 77; }
+    done
+}
+
 # pipework ARGS…: our binary, run inside the host, as a user types it.
 pipework() { ip netns exec "$HOST" "$PIPEWORK_BIN" "$@"; }
 in_host() { ip netns exec "$HOST" "$@"; }

@@ -116,6 +116,11 @@ pub struct Cli {
     #[arg(long)]
     pub isolated: bool,
 
+    /// Linux bridge with @VLAN: turn the bridge's VLAN filtering on if it is
+    /// off (a bridge pipework creates for @VLAN filters from the start)
+    #[arg(long)]
+    pub vlan_filtering: bool,
+
     /// Mode of the macvlan made on a physical HOSTIF [default: bridge]:
     /// private and vepa keep guests of one parent apart, passthru gives the
     /// parent to one guest. MODE: bridge, private, vepa or passthru. May
@@ -336,6 +341,7 @@ pub fn parse(cli: &Cli) -> Result<Parsed> {
     let mut table = cli.table.clone();
     let mut nodad = cli.nodad;
     let (mut promisc, mut hairpin, mut isolated) = (cli.promisc, cli.hairpin, cli.isolated);
+    let mut vlan_filtering = cli.vlan_filtering;
     let mut mtu = cli.mtu.clone();
     let mut txqueuelen = cli.txqueuelen.clone();
     let mut sysctls = cli.sysctl.clone();
@@ -345,6 +351,7 @@ pub fn parse(cli: &Cli) -> Result<Parsed> {
             "--promisc" => Some(&mut promisc),
             "--hairpin" => Some(&mut hairpin),
             "--isolated" => Some(&mut isolated),
+            "--vlan-filtering" => Some(&mut vlan_filtering),
             _ => None,
         };
         if let Some(on) = switch {
@@ -451,6 +458,7 @@ pub fn parse(cli: &Cli) -> Result<Parsed> {
             sysctls: sysctls.iter().map(|s| Tuning::parse_sysctl(s)).collect::<Result<_>>()?,
             hairpin,
             isolated,
+            vlan_filtering,
         },
         routes: Vec::new(),
         ovs: OvsOptions { datapath: cli.ovs_datapath, db: cli.ovs_db.clone(), external_ids: Vec::new() },

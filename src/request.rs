@@ -599,6 +599,9 @@ pub struct Tuning {
     /// Linux bridge port flags of the veth's host side.
     pub hairpin: bool,
     pub isolated: bool,
+    /// `--vlan-filtering`: `@VLAN` on an existing Linux bridge may turn its
+    /// VLAN filtering on.
+    pub vlan_filtering: bool,
 }
 
 impl Tuning {

@@ -2,6 +2,7 @@
 # of the same parent reach each other; a third on VLAN 200 of it does not.
 # The VLAN device is made with the parent's MTU, and a second guest reuses it.
 . "$(dirname "$0")/../lib.sh"
+needs_kernel 8021q
 # lan0 is a veth standing in for a NIC. Macvlans in bridge mode on the same
 # lower device reach each other directly; a frame for another VLAN leaves
 # tagged on the wire and never comes back.

@@ -2,6 +2,7 @@
 # reference meant to check this and tested a wrong path); undo removes a
 # VLAN device the run made, and never one that was there before.
 . "$(dirname "$0")/../lib.sh"
+needs_kernel 8021q dummy
 in_host ip link add lan0 type veth peer name lan0p
 in_host ip link add lan0.7 type dummy
 in_host ip link add lan0.8 link lan0 type vlan id 9

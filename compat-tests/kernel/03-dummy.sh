@@ -1,6 +1,7 @@
 # `pipework dummy0 GUEST ADDRESS`: a dummy interface made inside the guest,
 # with address and gateway as usual.
 . "$(dirname "$0")/../lib.sh"
+needs_kernel dummy
 G=$(new_guest)
 pipework dummy0 "$G" 10.52.0.5/24@10.52.0.1
 expect "the guest has a dummy eth1" "dummy" in_guest "$G" ip -d link show eth1

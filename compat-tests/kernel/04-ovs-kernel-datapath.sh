@@ -1,6 +1,7 @@
 # The reference's plain Open vSwitch flow on the kernel datapath: `pipework
 # ovsbr0 …` creates ovsbr0 with a plain add-br, and access tags isolate.
 . "$(dirname "$0")/../lib.sh"
+needs_kernel openvswitch
 start_ovs
 G1=$(new_guest); G2=$(new_guest); G3=$(new_guest)
 err=$(pipework ovsbr0 "$G1" 10.53.0.1/24 @100 2>&1) || fail "attach failed: $err"

@@ -5,6 +5,7 @@
 # and a kernel VXLAN device for a Linux bridge is refused before any change,
 # with --dstport as the fix.
 . "$(dirname "$0")/../lib.sh"
+needs_kernel openvswitch vxlan
 new_hosts
 for i in 1 3; do start_ovs_on "$i"; done
 for i in 1 3; do pw_on "$i" tunnel ovs-int vxlan 172.31.0.1 172.31.1.3 || fail "tunnel line on H$i"; done

@@ -3,6 +3,7 @@
 # (H3 routed): every pair of guests reaches the others and moves 1 MB, and
 # the underlay carries a handful of packets per ping, not a storm.
 . "$(dirname "$0")/../lib.sh"
+needs_kernel ip_gre
 new_hosts
 PEERS="172.31.0.1 172.31.0.2 172.31.1.3"
 for i in 1 2 3; do pw_on "$i" tunnel brg gre:1000 $PEERS || fail "gre line on H$i"; done

@@ -7,7 +7,7 @@ use anyhow::Result;
 
 use crate::attach::kinds;
 use crate::request::{format_mac, AddressSpec, Attach};
-use crate::sys::netlink::{LinkKind, Netlink};
+use crate::sys::netlink::{Link, LinkKind, Netlink, PortVlan};
 use crate::sys::vsctl::Vsctl;
 
 /// The guest's interface, compared with the request.
@@ -58,10 +58,12 @@ pub fn check(req: &Attach, host_nl: &Netlink, guest_nl: &Netlink, vsctl: Option<
                 Some(i) => host_nl.link_by_index(i)?,
                 None => None,
             };
-            if master.as_ref().is_some_and(|m| m.kind == Some(LinkKind::Bridge)) {
-                let on = master.map(|m| m.name).unwrap_or_default();
-                if on != host || req.tag.is_some() {
-                    return differs(format!("its veth is on bridge {on}"));
+            if let Some(bridge) = master.filter(|m| m.kind == Some(LinkKind::Bridge)) {
+                if bridge.name != host {
+                    return differs(format!("its veth is on bridge {}", bridge.name));
+                }
+                if let Some(why) = vlan_difference(req, &bridge, peer.index, host_nl)? {
+                    return differs(why);
                 }
             } else {
                 let want_tag = req.tag.as_ref().and_then(|t| t.vlan_id().ok());
@@ -90,4 +92,22 @@ pub fn check(req: &Attach, host_nl: &Netlink, guest_nl: &Netlink, vsctl: Option<
         _ => {}
     }
     Ok((State::AsAsked, guest_if))
+}
+
+/// A Linux bridge port's VLANs against `@VLAN`: with it, the port must be
+/// an access port of that VLAN alone; without it, on a bridge that filters,
+/// a member of the bridge's default VLAN.
+fn vlan_difference(req: &Attach, bridge: &Link, port: u32, host_nl: &Netlink) -> Result<Option<String>> {
+    let want = match (req.tag.as_ref().and_then(|t| t.vlan_id().ok()), bridge.vlan_filtering) {
+        (Some(vid), _) => vid,
+        (None, Some((true, default_pvid))) if default_pvid != 0 => default_pvid,
+        (None, _) => return Ok(None),
+    };
+    let has = host_nl.bridge_vlans(port)?;
+    if has == [PortVlan { vid: want, pvid: true, untagged: true }] {
+        return Ok(None);
+    }
+    let vids: Vec<String> = has.iter().map(|v| v.vid.to_string()).collect();
+    let on = if vids.is_empty() { "no VLAN".to_string() } else { format!("VLAN {}", vids.join(",")) };
+    Ok(Some(format!("its port on {} is in {on}, not an access port of VLAN {want}", bridge.name)))
 }

@@ -43,6 +43,13 @@ pub fn gather(
             kind.makes()
         );
     }
+    if req.tuning.vlan_filtering && kind.makes() != Makes::VethOnLinuxBridge {
+        bail!(
+            "--vlan-filtering is for @VLAN on a Linux bridge, but {} gives the guest {}",
+            kind.host_name(),
+            kind.makes()
+        );
+    }
     if req.host_side.is_some() && !kind.makes().has_host_side() {
         // The reference ignores -l here; scripts that pass it must keep working.
         eprintln!(

@@ -23,8 +23,9 @@ use netlink_packet_core::{
 };
 use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage};
 use rtnetlink::packet_route::link::{
-    BridgePortState, InfoBridgePort, InfoData, InfoKind, InfoMacVlan, InfoPortData, InfoVeth, InfoVlan, InfoVxlan,
-    IpVlanFlags, IpVlanMode, LinkAttribute, LinkFlags, LinkInfo, LinkLayerType, LinkMessage, MacVlanMode, State,
+    AfSpecBridge, BridgePortState, BridgeVlanInfo, BridgeVlanInfoFlags, InfoBridge, InfoBridgePort, InfoData, InfoKind,
+    InfoMacVlan, InfoPortData, InfoVeth, InfoVlan, InfoVxlan, IpVlanFlags, IpVlanMode, LinkAttribute, LinkExtentMask,
+    LinkFlags, LinkInfo, LinkLayerType, LinkMessage, MacVlanMode, State,
 };
 // Boot is what `ip route add` uses: routes look exactly like the reference's.
 use rtnetlink::packet_route::neighbour::{
@@ -35,7 +36,7 @@ use rtnetlink::packet_route::route::{
 };
 use rtnetlink::packet_route::rule::{RuleAction, RuleAttribute, RuleMessage};
 use rtnetlink::packet_route::{AddressFamily, RouteNetlinkMessage};
-use rtnetlink::{Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, RouteMessageBuilder};
+use rtnetlink::{Handle, LinkBridge, LinkBridgeVlan, LinkMessageBuilder, LinkUnspec, RouteMessageBuilder};
 
 use crate::sys::netns;
 
@@ -139,6 +140,11 @@ pub struct Link {
     /// IFLA_LINK: a veth's peer, a macvlan's parent (index in that device's
     /// namespace).
     pub parent: Option<u32>,
+    /// For a bridge: whether it filters by VLAN, and the VLAN a new port
+    /// joins untagged (`default_pvid`, 0 for none). None: the kernel says
+    /// nothing of VLANs, having no bridge VLAN filtering at all
+    /// (CONFIG_BRIDGE_VLAN_FILTERING).
+    pub vlan_filtering: Option<(bool, u16)>,
 }
 
 impl Link {
@@ -158,6 +164,7 @@ impl Link {
             alias: None,
             vlan_id: None,
             vxlan: None,
+            vlan_filtering: None,
         };
         for a in m.attributes {
             match a {
@@ -185,6 +192,17 @@ impl Link {
                                     v.iter().find_map(|i| if let InfoVxlan::Port(p) = i { Some(*p) } else { None });
                                 l.vxlan = id.map(|id| (id, port.unwrap_or(0)));
                             }
+                            LinkInfo::Data(InfoData::Bridge(b)) => {
+                                let on = b.iter().find_map(|i| match i {
+                                    InfoBridge::VlanFiltering(on) => Some(*on),
+                                    _ => None,
+                                });
+                                let pvid = b.iter().find_map(|i| match i {
+                                    InfoBridge::VlanDefaultPvid(p) => Some(*p),
+                                    _ => None,
+                                });
+                                l.vlan_filtering = on.map(|on| (on, pvid.unwrap_or(1)));
+                            }
                             LinkInfo::PortData(InfoPortData::BridgePort(port)) => {
                                 l.forwarding = port.iter().find_map(|p| match p {
                                     InfoBridgePort::State(s) => Some(*s == BridgePortState::Forwarding),
@@ -205,6 +223,16 @@ impl Link {
     pub fn ethernet_mac(&self) -> Option<[u8; 6]> {
         self.mac.as_deref().and_then(|m| <[u8; 6]>::try_from(m).ok())
     }
+}
+
+/// One VLAN of a bridge port, as `bridge vlan show` lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortVlan {
+    pub vid: u16,
+    /// Untagged frames arriving on the port join this VLAN.
+    pub pvid: bool,
+    /// Frames of this VLAN leave the port without a tag.
+    pub untagged: bool,
 }
 
 /// A route as the kernel reported it, kept whole so it can be put back
@@ -308,9 +336,76 @@ impl Netlink {
     /// `ip link add NAME type bridge`, down: it is renamed and marked
     /// before it comes up, and kernels before 6.2 refuse to rename a device
     /// that is up (EBUSY). rtnetlink's `LinkBridge::new` builds it up.
-    pub fn add_bridge(&self, name: &str) -> Result<()> {
-        let msg = LinkBridge::new(name).down().build();
-        self.run(self.handle.link().add(msg).execute()).map_err(nl)
+    /// With `vlan_filtering`, `ip link add NAME type bridge vlan_filtering 1`.
+    pub fn add_bridge(&self, name: &str, vlan_filtering: bool) -> Result<()> {
+        let mut b = LinkBridge::new(name).down();
+        if vlan_filtering {
+            b = b.vlan_filtering(true);
+        }
+        self.run(self.handle.link().add(b.build()).execute()).map_err(nl)
+    }
+
+    /// `ip link set BRIDGE type bridge vlan_filtering 0|1`.
+    pub fn set_vlan_filtering(&self, bridge: u32, on: bool) -> Result<()> {
+        let msg = LinkMessageBuilder::<LinkBridge>::new_with_info_kind(InfoKind::Bridge)
+            .index(bridge)
+            .vlan_filtering(on)
+            .build();
+        // Bridge options travel in RTM_NEWLINK, as for its ports.
+        self.run(self.handle.link().set_port(msg).execute()).map_err(nl)
+    }
+
+    /// `bridge vlan add dev PORT vid VID [pvid untagged]`.
+    pub fn bridge_vlan_add(&self, port: u32, vid: u16, access: bool) -> Result<()> {
+        let flags = if access {
+            BridgeVlanInfoFlags::Pvid | BridgeVlanInfoFlags::Untagged
+        } else {
+            BridgeVlanInfoFlags::empty()
+        };
+        let msg = LinkBridgeVlan::new(port).vlan(vid, flags).build();
+        self.run(self.handle.link().set(msg).execute()).map_err(nl)
+    }
+
+    /// `bridge vlan del dev PORT vid VID`; a VID the port does not have is
+    /// no error.
+    pub fn bridge_vlan_del(&self, port: u32, vid: u16) -> Result<()> {
+        let msg = LinkBridgeVlan::new(port).vlan(vid, BridgeVlanInfoFlags::empty()).build();
+        let mut req = NetlinkMessage::from(RouteNetlinkMessage::DelLink(msg));
+        req.header.flags = NLM_F_REQUEST | NLM_F_ACK;
+        match self.ack(req) {
+            Err(e) if errno(&e) == Some(libc::ENOENT) => Ok(()),
+            other => other,
+        }
+    }
+
+    /// `bridge vlan show dev PORT`: the port's VLANs, each with whether it is
+    /// the port's PVID and whether it leaves untagged.
+    pub fn bridge_vlans(&self, port: u32) -> Result<Vec<PortVlan>> {
+        let msgs: Vec<LinkMessage> = self
+            .run(
+                self.handle
+                    .link()
+                    .get()
+                    .set_filter_mask(AddressFamily::Bridge, vec![LinkExtentMask::Brvlan])
+                    .execute()
+                    .try_collect(),
+            )
+            .map_err(nl)
+            .context("listing bridge VLANs")?;
+        let Some(m) = msgs.into_iter().find(|m| m.header.index == port) else { return Ok(Vec::new()) };
+        Ok(m.attributes
+            .iter()
+            .filter_map(|a| if let LinkAttribute::AfSpecBridge(specs) = a { Some(specs) } else { None })
+            .flatten()
+            .filter_map(|s| match s {
+                AfSpecBridge::VlanInfo(BridgeVlanInfo { vid, flags }) => Some(PortVlan {
+                    vid: *vid,
+                    pvid: flags.contains(BridgeVlanInfoFlags::Pvid),
+                    untagged: flags.contains(BridgeVlanInfoFlags::Untagged),
+                }),
+                _ => None,
+            })
+            .collect())
     }
 
     /// A veth pair whose peer is born inside `peer_ns` under its final name.

@@ -25,6 +25,21 @@ struct LinuxBridge {
     up: bool,
     mtu: u32,
     host_side: HostSide,
+    /// `@VLAN`: the port becomes an access port of that VLAN.
+    vlan: Option<AccessVlan>,
+}
+
+/// What `@VLAN` asks of a Linux bridge: the port is a member of VLAN `vid`
+/// alone, untagged, the way a switch's access port is.
+#[derive(Debug, Clone, Copy)]
+struct AccessVlan {
+    vid: u16,
+    /// The VLAN every new port joins untagged (the bridge's
+    /// `default_pvid`, 1 unless changed; 0: none), which the port leaves.
+    default_pvid: u16,
+    /// The bridge filters no VLANs yet, and `--vlan-filtering` asks this
+    /// run to turn that on.
+    enable_filtering: bool,
 }
 
 fn recognise(p: &Probe) -> Result<Option<Box<dyn Kind>>> {
@@ -33,15 +48,41 @@ fn recognise(p: &Probe) -> Result<Option<Box<dyn Kind>>> {
         None if p.name.starts_with("br") => (None, false, NEW_BRIDGE_MTU),
         _ => return Ok(None),
     };
-    if let Some(tag) = &p.req.tag {
-        tag.vlan_id()?;
-        bail!(
-            "VLAN configuration is unsupported for a Linux bridge ({}); drop the @VLAN, or use an Open vSwitch bridge",
-            p.name
-        );
-    }
+    let vlan = access_vlan(p)?;
     let host_side = HostSide::check(p)?;
-    Ok(Some(Box::new(LinuxBridge { name: p.name.clone(), index, up, mtu, host_side })))
+    Ok(Some(Box::new(LinuxBridge { name: p.name.clone(), index, up, mtu, host_side, vlan })))
+}
+
+/// `@VLAN` on a Linux bridge: a bridge pipework creates filters VLANs from
+/// its birth; an existing one must filter already, or `--vlan-filtering`
+/// turns that on (its other ports stay untagged members of its default
+/// VLAN, so nothing of theirs changes).
+fn access_vlan(p: &Probe) -> Result<Option<AccessVlan>> {
+    let name = &p.name;
+    let Some(tag) = &p.req.tag else {
+        if p.req.tuning.vlan_filtering {
+            bail!("--vlan-filtering turns on VLAN filtering for @VLAN on a Linux bridge; give @VLAN, or drop it");
+        }
+        return Ok(None);
+    };
+    let vid = tag.vlan_id()?;
+    let (enable_filtering, default_pvid) = match p.link.as_ref().map(|l| l.vlan_filtering) {
+        // Created below, with filtering on and the kernel's default PVID.
+        None => (false, 1),
+        Some(None) => bail!(
+            "@{vid} on Linux bridge {name} needs VLAN filtering, which this kernel's bridges lack \
+             (CONFIG_BRIDGE_VLAN_FILTERING); use an Open vSwitch bridge, or a macvlan on a NIC's VLAN \
+             (pipework NIC GUEST ADDRESS @{vid})"
+        ),
+        Some(Some((true, pvid))) => (false, pvid),
+        Some(Some((false, pvid))) if p.req.tuning.vlan_filtering => (true, pvid),
+        Some(Some((false, _))) => bail!(
+            "Linux bridge {name} does not filter VLANs, so @{vid} cannot make its port an access port; turn \
+             filtering on (its other ports stay untagged members of VLAN 1): ip link set {name} type bridge \
+             vlan_filtering 1, or add --vlan-filtering and pipework does it"
+        ),
+    };
+    Ok(Some(AccessVlan { vid, default_pvid, enable_filtering }))
 }
 
 impl Kind for LinuxBridge {
@@ -58,9 +99,16 @@ impl Kind for LinuxBridge {
     }
 
     fn bring_in(&self, ctx: &Ctx, steps: &mut Steps) -> String {
-        if self.index.is_none() {
-            let mark = made_for(ctx.guest, ctx.guest_if);
-            steps.push(Box::new(CreateBridge { name: self.name.clone(), mark }));
+        match self.index {
+            None => {
+                let mark = made_for(ctx.guest, ctx.guest_if);
+                let vlan_filtering = self.vlan.is_some();
+                steps.push(Box::new(CreateBridge { name: self.name.clone(), mark, vlan_filtering }));
+            }
+            Some(index) if self.vlan.is_some_and(|v| v.enable_filtering) => {
+                steps.push(Box::new(EnableVlanFiltering { bridge: self.name.clone(), index }));
+            }
+            Some(_) => {}
         }
         self.host_side.make(ctx.guest_if, ctx.req.tuning.mtu.unwrap_or(self.mtu), ctx.req.mac, steps);
         steps.push(Box::new(Enslave {
@@ -68,6 +116,9 @@ impl Kind for LinuxBridge {
             bridge: self.name.clone(),
             index: self.index,
         }));
+        if let Some(v) = self.vlan {
+            steps.push(Box::new(AccessPort { link: self.host_side.name.clone(), vlan: v }));
+        }
         let t = &ctx.req.tuning;
         if t.hairpin || t.isolated {
             let link = self.host_side.name.clone();
@@ -112,17 +163,20 @@ fn unmarked_name(mark: &str) -> String {
 pub struct CreateBridge {
     name: String,
     mark: String,
+    /// Born filtering VLANs (`@VLAN` on a new bridge).
+    vlan_filtering: bool,
 }
 
 impl CreateBridge {
     pub fn new(name: &str, mark: String) -> CreateBridge {
-        CreateBridge { name: name.to_string(), mark }
+        CreateBridge { name: name.to_string(), mark, vlan_filtering: false }
     }
 }
 
 impl Step for CreateBridge {
     fn command(&self, _: &GuestNames) -> String {
-        format!("ip link add {0} type bridge && ip link set {0} up alias '{1}'", self.name, self.mark)
+        let filtering = if self.vlan_filtering { " vlan_filtering 1" } else { "" };
+        format!("ip link add {0} type bridge{filtering} && ip link set {0} up alias '{1}'", self.name, self.mark)
     }
 
     fn run(&self, t: &mut Target) -> Result<()> {
@@ -132,8 +186,26 @@ impl Step for CreateBridge {
         if let Some(l) = t.host_nl.link(&temp)?.filter(|l| l.kind == Some(LinkKind::Bridge)) {
             t.host_nl.delete(l.index).with_context(|| format!("deleting {temp}, left by a killed attach"))?;
         }
-        t.host_nl.add_bridge(&temp).with_context(|| format!("creating bridge {name}"))?;
+        let no_filtering = || {
+            anyhow!(
+                "@VLAN on Linux bridge {name} needs VLAN filtering, which this kernel's bridges lack \
+                 (CONFIG_BRIDGE_VLAN_FILTERING); use an Open vSwitch bridge, or a macvlan on a NIC's VLAN"
+            )
+        };
+        match t.host_nl.add_bridge(&temp, self.vlan_filtering) {
+            Err(e) if self.vlan_filtering && errno(&e) == Some(libc::EOPNOTSUPP) => return Err(no_filtering()),
+            r => r.with_context(|| format!("creating bridge {name}"))?,
+        }
         let i = t.host_index(&temp)?;
+        if self.vlan_filtering {
+            // Some kernels without bridge VLAN filtering refuse the
+            // attribute, others ignore it: only reading it back tells.
+            let filters = t.host_nl.link_by_index(i)?.and_then(|l| l.vlan_filtering).is_some_and(|(on, _)| on);
+            if !filters {
+                let _ = t.host_nl.delete(i);
+                return Err(no_filtering());
+            }
+        }
         match t.host_nl.name_mark_and_up(i, name, mark) {
             Ok(()) => {
                 t.renamed_in_host(&temp, name, i);
@@ -159,6 +231,64 @@ impl Step for CreateBridge {
                 let _ = t.host_nl.delete(i);
                 return Err(e.context(format!("creating bridge {name}")));
             }
+        }
+        Ok(())
+    }
+}
+
+/// `ip link set BR type bridge vlan_filtering 1`, asked by
+/// `--vlan-filtering`; undone by turning it off again.
+#[derive(Debug)]
+struct EnableVlanFiltering {
+    bridge: String,
+    index: u32,
+}
+
+impl Step for EnableVlanFiltering {
+    fn command(&self, _: &GuestNames) -> String {
+        format!("ip link set {} type bridge vlan_filtering 1", self.bridge)
+    }
+
+    fn run(&self, t: &mut Target) -> Result<()> {
+        let (bridge, i) = (self.bridge.clone(), self.index);
+        t.host_nl.set_vlan_filtering(i, true).with_context(|| format!("turning on VLAN filtering on {bridge}"))?;
+        eprintln!(
+            "pipework: turned on VLAN filtering on bridge {bridge} (--vlan-filtering); its other ports stay in VLAN 1"
+        );
+        t.on_undo(format!("ip link set {bridge} type bridge vlan_filtering 0"), move |t| {
+            t.host_nl.set_vlan_filtering(i, false)
+        });
+        Ok(())
+    }
+}
+
+/// `bridge vlan add dev PORT vid VID pvid untagged && bridge vlan del dev
+/// PORT vid DEFAULT`: the port carries VLAN VID alone, untagged, as a
+/// switch's access port does. Its VLANs go with it when the veth goes.
+#[derive(Debug)]
+struct AccessPort {
+    link: String,
+    vlan: AccessVlan,
+}
+
+impl Step for AccessPort {
+    fn command(&self, _: &GuestNames) -> String {
+        let (link, v) = (&self.link, &self.vlan);
+        let add = format!("bridge vlan add dev {link} vid {} pvid untagged", v.vid);
+        if v.default_pvid == 0 || v.default_pvid == v.vid {
+            add
+        } else {
+            format!("{add} && bridge vlan del dev {link} vid {}", v.default_pvid)
+        }
+    }
+
+    fn run(&self, t: &mut Target) -> Result<()> {
+        let (link, v) = (&self.link, &self.vlan);
+        let i = t.host_index(link)?;
+        let context = || format!("making {link} an access port of VLAN {}", v.vid);
+        t.host_nl.bridge_vlan_add(i, v.vid, true).with_context(context)?;
+        if v.default_pvid != 0 && v.default_pvid != v.vid {
+            t.host_nl.bridge_vlan_del(i, v.default_pvid).with_context(context)?;
         }
         Ok(())
     }
@@ -310,7 +440,7 @@ fn detach(f: &Found) -> Result<Option<Steps>> {
 pub fn example(exists: bool, stale: bool) -> Box<dyn Kind> {
     let host_side = HostSide { name: "veth1pl4242".into(), stale, clears: None };
     let index = exists.then_some(7);
-    Box::new(LinuxBridge { name: "br1".into(), index, up: exists, mtu: 1500, host_side })
+    Box::new(LinuxBridge { name: "br1".into(), index, up: exists, mtu: 1500, host_side, vlan: None })
 }
 
 #[cfg(test)]
@@ -323,5 +453,25 @@ mod tests {
         let (c, _) = kind_commands(&*example(false, true), &request("10.0.0.2/24"), &guest());
         assert_eq!(c[0], "ip link add br1 type bridge && ip link set br1 up alias 'pipework: made for eth1 of 4242'");
         assert_eq!(c[1], "ip link del veth1pl4242");
+    }
+
+    #[test]
+    fn vlan_on_a_new_bridge_filters_and_makes_an_access_port() {
+        let host_side = HostSide { name: "veth1pl4242".into(), stale: false, clears: None };
+        let vlan = Some(AccessVlan { vid: 10, default_pvid: 1, enable_filtering: false });
+        let k = LinuxBridge { name: "br1".into(), index: None, up: false, mtu: 1500, host_side, vlan };
+        let mut req = request("10.0.0.2/24");
+        req.tag = crate::request::parse_mac_tag("@10").unwrap().1;
+        let (c, _) = kind_commands(&k, &req, &guest());
+        assert_eq!(
+            c,
+            [
+                "ip link add br1 type bridge vlan_filtering 1 && ip link set br1 up alias 'pipework: made for eth1 of 4242'",
+                "ip link add veth1pl4242 mtu 1500 type veth peer name eth1 mtu 1500 netns 4242",
+                "ip link set veth1pl4242 master br1 up",
+                "bridge vlan add dev veth1pl4242 vid 10 pvid untagged && bridge vlan del dev veth1pl4242 vid 1",
+                "# then: warn if net.bridge.bridge-nf-call-iptables=1 and the iptables FORWARD policy is DROP",
+            ]
+        );
     }
 }
