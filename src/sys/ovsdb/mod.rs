@@ -1,0 +1,174 @@
+//! The door to OVSDB servers: a small synchronous client of RFC 7047's
+//! JSON-RPC protocol, over `unix:` and `tcp:` remotes, for any database —
+//! Open vSwitch's own (`vswitch.rs`, its typed helpers) today, OVN's
+//! Northbound next. Nothing forks: the database is spoken to directly.
+//!
+//! One connection per run: opened on first use, reused by every step, so a
+//! Linux-bridge attach on an OVS host never connects at all. Rows and
+//! operations are schema-free (tables and columns by name); no schema is
+//! fetched. Every wait has a deadline; errors are typed (`Error`).
+
+mod datum;
+mod error;
+mod jsonrpc;
+mod monitor;
+mod op;
+mod remote;
+pub mod unixctl;
+pub mod vswitch;
+
+use std::cell::{RefCell, RefMut};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+pub use datum::{Atom, Datum, Row};
+pub use error::{find as find_error, Error};
+pub use monitor::{Monitor, Shape, Watch};
+pub use op::{add, delete, eq, includes, insert, Op, Reply};
+pub use remote::Remote;
+
+use jsonrpc::Connection;
+
+/// A client of one OVSDB server (or cluster), connected lazily.
+pub struct Client {
+    remotes: Result<Vec<Remote>, String>,
+    /// The user's spelling, for errors.
+    spelled: String,
+    /// How long any one request may take.
+    timeout: Duration,
+    conn: RefCell<Option<Connection>>,
+    monitors: std::cell::Cell<u64>,
+}
+
+impl Client {
+    /// A client of `remote` (one or a comma-separated list); nothing is
+    /// opened yet, and a remote that cannot be parsed is reported on use.
+    pub fn new(remote: &str, timeout: Duration) -> Client {
+        let remotes = Remote::parse_list(remote).map_err(|e| e.to_string());
+        Client { remotes, spelled: remote.to_string(), timeout, conn: RefCell::new(None), monitors: 0.into() }
+    }
+
+    /// The remotes, as parsed (empty when they cannot be).
+    pub fn remotes(&self) -> &[Remote] {
+        self.remotes.as_deref().unwrap_or(&[])
+    }
+
+    pub fn spelled(&self) -> &str {
+        &self.spelled
+    }
+
+    /// The connection, opened now if it is not yet: the first remote of the
+    /// list that answers.
+    fn conn(&self) -> Result<RefMut<'_, Connection>, Error> {
+        let mut slot = self.conn.borrow_mut();
+        if slot.is_none() {
+            let remotes = self
+                .remotes
+                .as_ref()
+                .map_err(|why| Error::BadRemote { remote: self.spelled.clone(), why: why.clone() })?;
+            let mut last = None;
+            for r in remotes {
+                match r.connect(self.timeout).and_then(|s| Connection::new(s, r.to_string())) {
+                    Ok(c) => {
+                        *slot = Some(c);
+                        break;
+                    }
+                    Err(e) => last = Some(e),
+                }
+            }
+            if slot.is_none() {
+                return Err(last.unwrap_or(Error::BadRemote { remote: self.spelled.clone(), why: "empty".into() }));
+            }
+        }
+        Ok(RefMut::map(slot, |c| c.as_mut().expect("connected above")))
+    }
+
+    /// Opens the connection if needed: does a server answer?
+    pub fn connect(&self) -> Result<(), Error> {
+        self.conn().map(drop)
+    }
+
+    /// Runs `f` on the connection; a connection that broke or timed out is
+    /// dropped, so that the next request opens a fresh one.
+    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T, Error>) -> Result<T, Error> {
+        let r = f(&mut *self.conn()?);
+        if matches!(r, Err(Error::Broken { .. } | Error::Timeout { .. })) {
+            *self.conn.borrow_mut() = None;
+        }
+        r
+    }
+
+    /// One transaction: every operation commits, or none does.
+    pub fn transact(&self, db: &str, ops: &[Op]) -> Result<Reply, Error> {
+        let deadline = Instant::now() + self.timeout;
+        self.with(|c| {
+            let result = c.call("transact", transact_params(db, ops), deadline)?;
+            parse_reply(c.remote(), &result, ops.len())
+        })
+    }
+
+    /// A transaction whose effects are awaited: `watches` are monitored
+    /// from before it commits (one write carries both requests), and
+    /// `done` is asked after its reply and after each update, until it
+    /// answers or `wait` has passed. `what` names the wait in errors.
+    pub fn transact_and_watch<T>(
+        &self,
+        db: &str,
+        ops: &[Op],
+        watches: &[Watch],
+        wait: Duration,
+        what: &str,
+        mut done: impl FnMut(&Reply, &Monitor) -> Option<T>,
+    ) -> Result<T, Error> {
+        let n = self.monitors.get() + 1;
+        self.monitors.set(n);
+        let id = format!("pipework-{n}");
+        let (mut mon, params) = Monitor::request(db, &id, watches);
+        let deadline = Instant::now() + self.timeout;
+        self.with(|c| {
+            let ids = c.send(&[("monitor_cond", params), ("transact", transact_params(db, ops))], deadline)?;
+            let initial = c.reply(ids[0], "monitor_cond", deadline)?;
+            mon.apply(&initial).map_err(|e| broken(c.remote(), e))?;
+            let result = c.reply(ids[1], "transact", deadline)?;
+            let reply = parse_reply(c.remote(), &result, ops.len());
+            let outcome = reply.and_then(|reply| {
+                let deadline = Instant::now() + wait;
+                loop {
+                    if let Some(t) = done(&reply, &mon) {
+                        return Ok(t);
+                    }
+                    let (method, params) = c.notification(deadline, what)?;
+                    if method == "update2" && params.get(0).and_then(Value::as_str) == Some(mon.id.as_str()) {
+                        let updates = params.get(1).unwrap_or(&Value::Null);
+                        mon.apply(updates).map_err(|e| broken(c.remote(), e))?;
+                    }
+                }
+            });
+            // The monitor ends with this call; its answer, when it comes, is
+            // dropped unread.
+            if !matches!(outcome, Err(Error::Broken { .. } | Error::Timeout { .. })) {
+                c.send(&[("monitor_cancel", json!([mon.id]))], Instant::now() + self.timeout)?;
+            }
+            outcome
+        })
+    }
+}
+
+fn transact_params(db: &str, ops: &[Op]) -> Value {
+    let mut params = vec![json!(db)];
+    params.extend(ops.iter().map(Op::to_json));
+    Value::Array(params)
+}
+
+fn parse_reply(remote: &str, result: &Value, ops: usize) -> Result<Reply, Error> {
+    match Reply::parse(result, ops) {
+        Ok(Ok(r)) => Ok(r),
+        Ok(Err(txn)) => Err(Error::Txn { remote: remote.to_string(), txn }),
+        Err(e) => Err(broken(remote, e)),
+    }
+}
+
+fn broken(remote: &str, e: datum::Malformed) -> Error {
+    Error::Broken { remote: remote.to_string(), why: e.to_string() }
+}
