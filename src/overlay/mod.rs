@@ -131,11 +131,10 @@ pub fn gather(t: &Tunnel, nl: &Netlink, vswitch: Option<&Vswitch>) -> Result<Fac
         }
         BridgeIs::Ovs(exists) => {
             let (Some(v), Some(snap)) = (vswitch, &snapshot) else {
-                bail!(
-                    "{name} {}, and that needs Open vSwitch's database, but {}",
+                return Err(anyhow::Error::new(vswitch::absent(t.ovs_db.as_deref())).context(format!(
+                    "{name} {}, and that needs Open vSwitch's database (package openvswitch-switch)",
                     if exists { "is an Open vSwitch bridge" } else { "would be a new Open vSwitch bridge" },
-                    vswitch::not_running_hint(t.ovs_db.as_deref())
-                )
+                )));
             };
             let f = ovs::gather(t, v, snap, &remotes, &underlay.name)?;
             let mut ports = Vec::new();

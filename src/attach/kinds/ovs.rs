@@ -63,15 +63,12 @@ fn recognise(p: &Probe) -> Result<Option<Box<dyn Kind>>> {
     };
     // The connection the attach's transaction will use, opened now: no
     // ovsdb-server answering is a refusal before anything is made.
-    if let Some(e) = p.vswitch.map_or(Some(None), |v| v.answers().err().map(Some)) {
-        let why = match e {
-            Some(e) if !e.is_not_running() => format!("{e}"),
-            _ => vswitch::not_running_hint(p.req.ovs.db.as_deref()),
-        };
-        bail!(
-            "{name} {}, and that needs Open vSwitch's database, but {why}",
+    let answers = p.vswitch.map_or_else(|| Err(vswitch::absent(p.req.ovs.db.as_deref())), Vswitch::answers);
+    if let Err(e) = answers {
+        return Err(anyhow::Error::new(e).context(format!(
+            "{name} {}, and that needs Open vSwitch's database (package openvswitch-switch)",
             if exists { "is an Open vSwitch bridge" } else { "does not exist; creating an Open vSwitch bridge" },
-        );
+        )));
     }
     let tag = p.req.tag.as_ref().map(|t| t.vlan_id()).transpose()?;
     let host_side = HostSide::check(p)?;

@@ -382,10 +382,9 @@ fn status(conf: &NetConf, env: &Env, stdin: &[u8]) -> Result<()> {
     }
     let is_ovs = ovs_named || vswitch(conf).is_some_and(|v| v.bridge_exists(&conf.hostif));
     if is_ovs && found.as_ref().is_none_or(|l| l.kind != Some(LinkKind::Bridge)) {
-        let hint = || vswitch::not_running_hint(conf.ovs_db.as_deref().or(env_ovs_db().as_deref()));
-        let v = vswitch(conf)
-            .ok_or_else(|| unavailable(format!("hostif {} is an OVS bridge, and {}", conf.hostif, hint())))?;
-        v.answers().map_err(|e| unavailable(format!("hostif {} is an OVS bridge, and {e}", conf.hostif)))?;
+        let db = conf.ovs_db.clone().or_else(env_ovs_db);
+        let answers = vswitch(conf).map_or_else(|| Err(vswitch::absent(db.as_deref())), |v| v.answers());
+        answers.map_err(|e| unavailable(format!("hostif {} is an OVS bridge, and {e}", conf.hostif)))?;
     }
     if let Some(plugin) = &conf.ipam {
         ipam::delegate(plugin, Command::Status, env, stdin)?;

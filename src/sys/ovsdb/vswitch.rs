@@ -178,13 +178,10 @@ pub fn server(db: Option<&str>) -> String {
     db.map(str::to_string).unwrap_or_else(|| format!("unix:{}", rundir().join("db.sock").display()))
 }
 
-/// The fix a user needs when no ovsdb-server answers.
-pub fn not_running_hint(db: Option<&str>) -> String {
-    format!(
-        "no ovsdb-server answers at {}: is Open vSwitch running? (apt-get install openvswitch-switch; for a private \
-         one, set OVS_RUNDIR or --ovs-db)",
-        server(db)
-    )
+/// What `find` found nothing at, as the error using it would have said:
+/// no socket, no server.
+pub fn absent(db: Option<&str>) -> Error {
+    Error::NotRunning { remote: server(db), source: std::io::ErrorKind::NotFound.into() }
 }
 
 impl Vswitch {
