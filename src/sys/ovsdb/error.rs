@@ -130,14 +130,9 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::NotRunning { source, .. } => Some(source),
-            _ => None,
-        }
-    }
-}
+/// The I/O error of `NotRunning` is part of its message, not a cause of
+/// its own (a chain would print it twice).
+impl std::error::Error for Error {}
 
 /// The OVSDB error anywhere in an error's chain of context.
 pub fn find(e: &anyhow::Error) -> Option<&Error> {

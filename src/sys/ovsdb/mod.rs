@@ -17,6 +17,9 @@ mod remote;
 pub mod unixctl;
 pub mod vswitch;
 
+#[cfg(test)]
+mod fake;
+
 use std::cell::{RefCell, RefMut};
 use std::time::{Duration, Instant};
 

@@ -27,6 +27,8 @@ pub const TIMEOUT_SECS: u64 = 10;
 /// Open vSwitch's database server, connected on first use.
 pub struct Vswitch {
     client: Client,
+    /// How long ovs-vswitchd may take to apply a transaction.
+    apply_wait: Duration,
 }
 
 /// The port an attach adds and everything it carries.
@@ -181,7 +183,7 @@ pub fn server(db: Option<&str>) -> String {
 /// What `find` found nothing at, as the error using it would have said:
 /// no socket, no server.
 pub fn absent(db: Option<&str>) -> Error {
-    Error::NotRunning { remote: server(db), source: std::io::ErrorKind::NotFound.into() }
+    Error::NotRunning { remote: server(db), source: std::io::Error::from_raw_os_error(libc::ENOENT) }
 }
 
 impl Vswitch {
@@ -194,7 +196,7 @@ impl Vswitch {
         if !remotes.is_empty() && remotes.iter().all(|r| r.certainly_absent()) {
             return None;
         }
-        Some(Vswitch { client })
+        Some(Vswitch { client, apply_wait: Duration::from_secs(TIMEOUT_SECS) })
     }
 
     /// Does a server answer? (Opens the connection every later question
@@ -235,8 +237,7 @@ impl Vswitch {
                 conditions: Some(vec![eq("name", name)]),
             });
         }
-        let wait = Duration::from_secs(TIMEOUT_SECS);
-        self.client.transact_and_watch(DB, &ops, &watches, wait, what, |reply, mon| {
+        self.client.transact_and_watch(DB, &ops, &watches, self.apply_wait, what, |reply, mon| {
             let next = reply.rows(last).ok()?.first()?.int("next_cfg")?;
             let cur = mon.rows("Open_vSwitch").next()?.1.int("cur_cfg")?;
             // ovs-vswitchd sets cur_cfg to the next_cfg it applied; a
@@ -788,4 +789,202 @@ impl PortSpec {
 
 fn words(w: &[&str]) -> Vec<String> {
     w.iter().map(|s| s.to_string()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sys::ovsdb::fake::Fake;
+    use serde_json::{json, Value};
+
+    // ovsdb-server 3.1's answers, recorded against a private daemon
+    // (scripts/ovs-up) for `pipework sw0 … @100` on an existing netdev bridge.
+    const INITIAL: &str = r#"{"id":$ID,"result":{"Open_vSwitch":{"de064c1a-5d2a-4bca-a8e2-d1168cd96a9d":{"initial":{"cur_cfg":1}}}},"error":null}"#;
+    const INSERTED: &str = r#"{"id":null,"method":"update2","params":["$MON",{"Interface":{"9c65ac59-009e-4477-9cf3-4d3ec2f441af":{"insert":{"name":"veth1pl42"}}}}]}"#;
+    const COMMITTED: &str = r#"{"id":$ID,"result":[{},{},{},{"uuid":["uuid","9c65ac59-009e-4477-9cf3-4d3ec2f441af"]},{"uuid":["uuid","a5654171-2c16-4d8e-8865-74c4bf345a8f"]},{"count":1},{"count":1},{"rows":[{"next_cfg":2}]}],"error":null}"#;
+    const APPLIED: &str = r#"{"id":null,"method":"update2","params":["$MON",{"Interface":{"9c65ac59-009e-4477-9cf3-4d3ec2f441af":{"modify":{"ofport":1}}},"Open_vSwitch":{"de064c1a-5d2a-4bca-a8e2-d1168cd96a9d":{"modify":{"cur_cfg":2}}}}]}"#;
+    const GUARD_FAILED_AT_2: &str = r#"{"id":$ID,"result":[{},{},{"details":"\"where\" clause test failed","error":"timed out"},null,null,null,null,null],"error":null}"#;
+    const CANCELLED: &str = r#"{"id":$ID,"result":{},"error":null}"#;
+
+    fn spec() -> PortSpec {
+        PortSpec {
+            bridge: "sw0".into(),
+            port: "veth1pl42".into(),
+            create_bridge: None,
+            tag: Some(100),
+            external_ids: vec![("pipework.nspid".into(), "42".into())],
+        }
+    }
+
+    fn vswitch(fake: &Fake) -> Vswitch {
+        let mut v = Vswitch::find(Some(&fake.remote())).expect("the socket exists");
+        v.apply_wait = Duration::from_millis(300);
+        v
+    }
+
+    /// An answer function that plays ovsdb-server: the monitor's id is
+    /// put into notifications, and `transact` gets `on_transact`'s messages.
+    fn server(
+        mut on_transact: impl FnMut(&Value) -> Vec<&'static str> + Send + 'static,
+    ) -> impl FnMut(&Value) -> Vec<String> + Send {
+        let mut mon = String::new();
+        move |req| {
+            let msgs = match req["method"].as_str() {
+                Some("monitor_cond") => {
+                    mon = req["params"][1].as_str().unwrap().to_string();
+                    vec![INITIAL]
+                }
+                Some("transact") => on_transact(req),
+                Some("monitor_cancel") => vec![CANCELLED],
+                _ => vec![],
+            };
+            msgs.into_iter().map(|m| m.replace("$MON", &mon)).collect()
+        }
+    }
+
+    #[test]
+    fn an_attach_is_one_transaction_and_waits_for_the_ofport() {
+        let fake = Fake::start("attach", server(|_| vec![INSERTED, COMMITTED, APPLIED]));
+        let v = vswitch(&fake);
+        let added = v.add_port(&spec()).unwrap();
+        assert!(added.error.is_none(), "{:?}", added.error);
+        assert!(!added.port_existed && !added.created_bridge);
+        assert_eq!(added.port_uuid.as_deref(), Some("a5654171-2c16-4d8e-8865-74c4bf345a8f"));
+        drop(v);
+        let reqs = fake.requests();
+        let methods: Vec<&str> = reqs.iter().map(|r| r["method"].as_str().unwrap()).collect();
+        assert_eq!(methods, ["monitor_cond", "transact", "monitor_cancel"]);
+        assert_eq!(
+            reqs[0]["params"][2]["Interface"],
+            json!([{"columns": ["name", "ofport", "error"], "where": [["name", "==", "veth1pl42"]]}])
+        );
+        let ops = &reqs[1]["params"];
+        assert_eq!(ops[0], "Open_vSwitch");
+        assert_eq!(ops[1]["op"], "comment");
+        assert_eq!(
+            ops[2],
+            json!({"op": "wait", "table": "Bridge", "where": [["name", "==", "sw0"]],
+                                   "columns": ["_uuid"], "until": "!=", "rows": [], "timeout": 0})
+        );
+        assert_eq!(ops[3]["until"], "==");
+        assert_eq!(ops[4]["row"], json!({"name": "veth1pl42", "external_ids": ["map", [["pipework.nspid", "42"]]]}));
+        assert_eq!(ops[5]["row"], json!({"name": "veth1pl42", "interfaces": ["named-uuid", "iface"], "tag": 100}));
+        assert_eq!(ops[6]["mutations"], json!([["ports", "insert", ["named-uuid", "port"]]]));
+        assert_eq!(ops[7]["mutations"], json!([["next_cfg", "+=", 1]]));
+    }
+
+    #[test]
+    fn a_port_of_that_name_on_another_bridge_is_refused() {
+        let mut n = 0;
+        let fake = Fake::start(
+            "elsewhere",
+            server(move |_| {
+                n += 1;
+                match n {
+                    1 => vec![GUARD_FAILED_AT_2],
+                    2 => vec![
+                        r#"{"id":$ID,"result":[{"rows":[{"_uuid":["uuid","a565"],"tag":["set",[]]}]}],"error":null}"#,
+                    ],
+                    _ => vec![r#"{"id":$ID,"result":[{"rows":[{"name":"br9"}]}],"error":null}"#],
+                }
+            }),
+        );
+        let v = vswitch(&fake);
+        let e = v.add_port(&spec()).err().unwrap();
+        assert_eq!(
+            format!("{e:#}"),
+            "cannot create a port named veth1pl42 because a port named veth1pl42 already exists on bridge br9"
+        );
+        drop(v);
+        let reqs = fake.requests();
+        let last = reqs.last().unwrap();
+        assert_eq!(last["params"][1]["where"], json!([["ports", "includes", ["uuid", "a565"]]]));
+    }
+
+    #[test]
+    fn no_such_bridge_is_typed() {
+        const NO_BRIDGE: &str = r#"{"id":$ID,"result":[{},{"details":"\"where\" clause test failed","error":"timed out"},null,null,null,null,null,null],"error":null}"#;
+        let fake = Fake::start("nobridge", server(|_| vec![NO_BRIDGE]));
+        let v = vswitch(&fake);
+        let e = v.add_port(&spec()).err().unwrap();
+        assert!(e.chain().any(|c| c.downcast_ref::<NoSuchBridge>().is_some()), "{e:#}");
+        drop(v);
+        fake.requests();
+    }
+
+    #[test]
+    fn a_vswitchd_that_never_applies_is_a_bounded_wait() {
+        let fake = Fake::start("deaf", server(|_| vec![INSERTED, COMMITTED]));
+        let v = vswitch(&fake);
+        let added = v.add_port(&spec()).unwrap();
+        let e = added.error.expect("an error");
+        assert!(e.to_string().contains("ovs-vswitchd did not apply the new port veth1pl42 on sw0"), "{e}");
+        drop(v);
+        fake.requests();
+    }
+
+    #[test]
+    fn a_port_vswitchd_could_not_open_says_why() {
+        const FAILED: &str = r#"{"id":null,"method":"update2","params":["$MON",{"Interface":{"9c65ac59-009e-4477-9cf3-4d3ec2f441af":{"modify":{"ofport":-1,"error":"could not open network device veth1pl42 (No such device)"}}},"Open_vSwitch":{"de064c1a-5d2a-4bca-a8e2-d1168cd96a9d":{"modify":{"cur_cfg":2}}}}]}"#;
+        let fake = Fake::start("unopened", server(|_| vec![INSERTED, COMMITTED, FAILED]));
+        let v = vswitch(&fake);
+        let e = v.add_port(&spec()).unwrap().error.expect("an error");
+        assert_eq!(
+            e.to_string(),
+            "Open vSwitch could not set up port veth1pl42 on bridge sw0: could not open network device veth1pl42 (No \
+             such device)"
+        );
+        drop(v);
+        fake.requests();
+    }
+
+    #[test]
+    fn echo_is_answered_and_errors_are_typed() {
+        // As ovsdb-server 3.1 answered: an unknown database, then a commit
+        // that broke the name index.
+        const ECHO: &str = r#"{"id":"echo","method":"echo","params":[]}"#;
+        const UNKNOWN_DB: &str = r#"{"id":$ID,"error":{"syntax":"[\"Nope\"]","details":"transact request specifies unknown database Nope","error":"unknown database"}}"#;
+        const DUPLICATE: &str = r#"{"id":$ID,"result":[{"uuid":["uuid","58f7"]},{"details":"Transaction causes multiple rows in \"Interface\" table to have identical values (vA) for index on column \"name\".","error":"constraint violation"}],"error":null}"#;
+        let mut n = 0;
+        let fake = Fake::start("errors", move |req| {
+            n += 1;
+            match (n, req["method"].as_str()) {
+                (1, _) => vec![ECHO.to_string(), UNKNOWN_DB.to_string()],
+                (2, Some("echo")) => vec![],
+                (3, _) => vec![DUPLICATE.to_string()],
+                _ => vec![],
+            }
+        });
+        let c = Client::new(&fake.remote(), Duration::from_secs(5));
+        match c.transact("Nope", &[Op::Comment("x".into())]) {
+            Err(Error::Refused { error, details, .. }) => {
+                assert_eq!(error, "unknown database");
+                assert!(details.contains("Nope"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let e = c.transact(DB, &[Op::insert("Interface", Row::new().with("name", "vA"), None)]).err().unwrap();
+        let txn = e.txn().expect("a transaction error");
+        assert_eq!((txn.kind, txn.op), (super::super::error::TxnErrorKind::ConstraintViolation, None));
+        assert!(e.is_transient() && !e.is_not_running());
+        drop(c);
+        let reqs = fake.requests();
+        assert_eq!(reqs[1], json!({"id": "echo", "result": [], "error": null}), "the echo was answered");
+    }
+
+    #[test]
+    fn no_socket_is_no_open_vswitch_and_a_dead_one_is_not_running() {
+        assert!(Vswitch::find(Some("unix:/nonexistent/db.sock")).is_none());
+        let dir = std::env::temp_dir().join(format!("pw-dead-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("db.sock");
+        let _ = std::fs::remove_file(&path);
+        drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+        let v = Vswitch::find(Some(&format!("unix:{}", path.display()))).expect("a socket file");
+        let e = v.answers().err().unwrap();
+        assert!(e.is_not_running() && e.is_transient(), "{e}");
+        assert!(e.to_string().contains("is Open vSwitch running?"), "{e}");
+        assert!(!v.del_port_anywhere("p").unwrap(), "nothing to remove where nothing runs");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
