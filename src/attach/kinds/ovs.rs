@@ -130,6 +130,12 @@ impl Kind for OvsBridge {
         steps.push(Box::new(PortUp { link: port }));
         ctx.guest_if.to_string()
     }
+
+    /// ovs-vswitchd sets the port up while the guest's side is configured;
+    /// it must be done before the guest's first packets.
+    fn finish(&self, _ctx: &Ctx, steps: &mut Steps) {
+        steps.push(Box::new(PortApplied { port: self.host_side.name.clone() }));
+    }
 }
 
 impl OvsBridge {
@@ -203,6 +209,24 @@ impl Step for AddPort {
             Some(e) => Err(e),
             None => Ok(()),
         }
+    }
+}
+
+/// ovs-vswitchd has set up the port `AddPort` committed: it has an
+/// OpenFlow port number and no error. Nothing to undo: `AddPort`'s undo
+/// removes the port.
+#[derive(Debug)]
+struct PortApplied {
+    port: String,
+}
+
+impl Step for PortApplied {
+    fn command(&self, _: &GuestNames) -> String {
+        format!("# then: ovs-vswitchd has set up port {} (an OpenFlow port number, no error)", self.port)
+    }
+
+    fn run(&self, t: &mut Target) -> Result<()> {
+        t.vswitch.map_or(Ok(()), |v| v.await_port(&self.port))
     }
 }
 

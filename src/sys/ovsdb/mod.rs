@@ -111,51 +111,83 @@ impl Client {
         })
     }
 
-    /// A transaction whose effects are awaited: `watches` are monitored
-    /// from before it commits (one write carries both requests), and
-    /// `done` is asked after its reply and after each update, until it
-    /// answers or `wait` has passed. `what` names the wait in errors.
-    pub fn transact_and_watch<T>(
-        &self,
-        db: &str,
-        ops: &[Op],
-        watches: &[Watch],
-        wait: Duration,
-        what: &str,
-        mut done: impl FnMut(&Reply, &Monitor) -> Option<T>,
-    ) -> Result<T, Error> {
+    /// A transaction whose effects are to be awaited: `watches` are
+    /// monitored from before it commits (one write carries both requests).
+    /// It has committed when this returns; `await_watched` waits for its
+    /// effects later, so the caller may do other work meanwhile. One watch
+    /// is awaited at a time: updates of others are dropped.
+    pub fn transact_watched(&self, db: &str, ops: &[Op], watches: &[Watch]) -> Result<Watching, Error> {
         let n = self.monitors.get() + 1;
         self.monitors.set(n);
-        let id = format!("pipework-{n}");
-        let (mut mon, params) = Monitor::request(db, &id, watches);
+        let (mut mon, params) = Monitor::request(db, &format!("pipework-{n}"), watches);
         let deadline = Instant::now() + self.timeout;
         self.with(|c| {
             let ids = c.send(&[("monitor_cond", params), ("transact", transact_params(db, ops))], deadline)?;
             let initial = c.reply(ids[0], "monitor_cond", deadline)?;
             mon.apply(&initial).map_err(|e| broken(c.remote(), e))?;
             let result = c.reply(ids[1], "transact", deadline)?;
-            let reply = parse_reply(c.remote(), &result, ops.len());
-            let outcome = reply.and_then(|reply| {
-                let deadline = Instant::now() + wait;
-                loop {
-                    if let Some(t) = done(&reply, &mon) {
-                        return Ok(t);
-                    }
-                    let (method, params) = c.notification(deadline, what)?;
-                    if method == "update2" && params.get(0).and_then(Value::as_str) == Some(mon.id.as_str()) {
-                        let updates = params.get(1).unwrap_or(&Value::Null);
-                        mon.apply(updates).map_err(|e| broken(c.remote(), e))?;
-                    }
+            match parse_reply(c.remote(), &result, ops.len()) {
+                Ok(reply) => Ok(Watching { mon, reply }),
+                Err(e) => {
+                    cancel(c, &mon, deadline)?;
+                    Err(e)
                 }
-            });
-            // The monitor ends with this call; its answer, when it comes, is
-            // dropped unread.
+            }
+        })
+    }
+
+    /// `done` is asked now and after each update of the watch, until it
+    /// answers or `wait` has passed (`what` names the wait in errors); then
+    /// the monitor ends.
+    pub fn await_watched<T>(
+        &self,
+        w: &mut Watching,
+        wait: Duration,
+        what: &str,
+        mut done: impl FnMut(&Reply, &Monitor) -> Option<T>,
+    ) -> Result<T, Error> {
+        let deadline = Instant::now() + wait;
+        self.with(|c| {
+            let outcome = loop {
+                if let Some(t) = done(&w.reply, &w.mon) {
+                    break Ok(t);
+                }
+                match c.notification(deadline, what) {
+                    Ok((method, params)) => {
+                        if method == "update2" && params.get(0).and_then(Value::as_str) == Some(w.mon.id.as_str()) {
+                            let updates = params.get(1).unwrap_or(&Value::Null);
+                            if let Err(e) = w.mon.apply(updates) {
+                                break Err(broken(c.remote(), e));
+                            }
+                        }
+                    }
+                    Err(e) => break Err(e),
+                }
+            };
             if !matches!(outcome, Err(Error::Broken { .. } | Error::Timeout { .. })) {
-                c.send(&[("monitor_cancel", json!([mon.id]))], Instant::now() + self.timeout)?;
+                cancel(c, &w.mon, Instant::now() + self.timeout)?;
             }
             outcome
         })
     }
+}
+
+/// A committed transaction whose effects are being watched.
+pub struct Watching {
+    mon: Monitor,
+    reply: Reply,
+}
+
+impl Watching {
+    /// What the transaction's operations answered.
+    pub fn reply(&self) -> &Reply {
+        &self.reply
+    }
+}
+
+/// Ends a monitor; its answer, when it comes, is dropped unread.
+fn cancel(c: &mut Connection, mon: &Monitor, deadline: Instant) -> Result<(), Error> {
+    c.send(&[("monitor_cancel", json!([mon.id]))], deadline).map(drop)
 }
 
 fn transact_params(db: &str, ops: &[Op]) -> Value {

@@ -15,7 +15,9 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use super::{add, delete, eq, includes, insert, unixctl, Client, Datum, Error, Op, Reply, Row, Shape, Watch};
+use std::cell::RefCell;
+
+use super::{add, delete, eq, includes, insert, unixctl, Client, Datum, Error, Op, Reply, Row, Shape, Watch, Watching};
 use crate::sys::genl;
 
 pub const DB: &str = "Open_vSwitch";
@@ -29,6 +31,17 @@ pub struct Vswitch {
     client: Client,
     /// How long ovs-vswitchd may take to apply a transaction.
     apply_wait: Duration,
+    /// Ports committed and not yet seen applied, by name (`await_port`).
+    pending: RefCell<HashMap<String, (PortSpec, Pending)>>,
+}
+
+/// A transaction committed, its application by ovs-vswitchd not yet seen.
+struct Pending {
+    watching: Watching,
+    /// The operation whose reply holds the bumped `next_cfg`.
+    next_cfg_op: usize,
+    /// The Interface row watched.
+    iface: Option<String>,
 }
 
 /// The port an attach adds and everything it carries.
@@ -196,7 +209,7 @@ impl Vswitch {
         if !remotes.is_empty() && remotes.iter().all(|r| r.certainly_absent()) {
             return None;
         }
-        Some(Vswitch { client, apply_wait: Duration::from_secs(TIMEOUT_SECS) })
+        Some(Vswitch { client, apply_wait: Duration::from_secs(TIMEOUT_SECS), pending: RefCell::default() })
     }
 
     /// Does a server answer? (Opens the connection every later question
@@ -212,15 +225,16 @@ impl Vswitch {
     /// One transaction, then a wait until ovs-vswitchd has applied it
     /// (`cur_cfg` reaches the `next_cfg` it bumps), watching `iface`'s
     /// Interface row meanwhile: the reply and that row, as applied.
-    fn transact_applied(
-        &self,
-        mut ops: Vec<Op>,
-        iface: Option<&str>,
-        what: &str,
-    ) -> Result<(Reply, Option<Row>), Error> {
+    fn transact_applied(&self, ops: Vec<Op>, iface: Option<&str>, what: &str) -> Result<(Reply, Option<Row>), Error> {
+        let mut pending = self.commit(ops, iface)?;
+        self.applied(&mut pending, what)
+    }
+
+    /// The first half of `transact_applied`: committed, not yet applied.
+    fn commit(&self, mut ops: Vec<Op>, iface: Option<&str>) -> Result<Pending, Error> {
         ops.push(Op::mutate("Open_vSwitch", vec![], vec![add("next_cfg", 1)]));
         ops.push(Op::select("Open_vSwitch", vec![], &["next_cfg"]));
-        let last = ops.len() - 1;
+        let next_cfg_op = ops.len() - 1;
         let mut watches = vec![Watch {
             table: "Open_vSwitch".into(),
             columns: vec![("cur_cfg".into(), Shape::Scalar)],
@@ -237,7 +251,14 @@ impl Vswitch {
                 conditions: Some(vec![eq("name", name)]),
             });
         }
-        self.client.transact_and_watch(DB, &ops, &watches, self.apply_wait, what, |reply, mon| {
+        let watching = self.client.transact_watched(DB, &ops, &watches)?;
+        Ok(Pending { watching, next_cfg_op, iface: iface.map(str::to_string) })
+    }
+
+    /// The second half: ovs-vswitchd has applied it.
+    fn applied(&self, p: &mut Pending, what: &str) -> Result<(Reply, Option<Row>), Error> {
+        let (last, iface) = (p.next_cfg_op, p.iface.as_deref());
+        self.client.await_watched(&mut p.watching, self.apply_wait, what, |reply, mon| {
             let next = reply.rows(last).ok()?.first()?.int("next_cfg")?;
             let cur = mon.rows("Open_vSwitch").next()?.1.int("cur_cfg")?;
             // ovs-vswitchd sets cur_cfg to the next_cfg it applied; a
@@ -259,7 +280,10 @@ impl Vswitch {
 
     /// The attach's port, as `ovs-vsctl --may-exist add-port` makes it: an
     /// existing port of the name on this bridge is reused (taken out and
-    /// put back for the new veth), one on another bridge is refused.
+    /// put back for the new veth), one on another bridge is refused. When
+    /// this returns the port is committed; `await_port` then waits for
+    /// ovs-vswitchd to set it up, so that the guest's side is configured
+    /// meanwhile.
     pub fn add_port(&self, spec: &PortSpec) -> Result<Added> {
         let context = || format!("adding port {} to Open vSwitch bridge {}", spec.port, spec.bridge);
         let mut create = spec.create_bridge.is_some();
@@ -333,31 +357,36 @@ impl Vswitch {
             }
             _ => ops.push(Op::mutate("Bridge", vec![eq("name", b)], vec![insert("ports", Datum::named_uuid("port"))])),
         }
-        let what = format!("waiting for ovs-vswitchd to apply port {p} on {b}");
-        let (reply, row) = match self.transact_applied(ops, Some(p), &what) {
-            Ok(r) => r,
+        let pending = match self.commit(ops, Some(p)) {
+            Ok(pending) => pending,
             Err(Error::Txn { txn, .. }) if txn.op == Some(bridge_guard) && create => {
                 return Err(Refusal::BridgeAppeared)
             }
             Err(Error::Txn { txn, .. }) if txn.op == Some(bridge_guard) => return Err(Refusal::NoSuchBridge),
             Err(Error::Txn { txn, .. }) if txn.op == Some(port_guard) => return Err(Refusal::PortExists),
-            Err(Error::Timeout { .. }) => {
-                // Sent, perhaps committed, never confirmed.
-                return Ok(Added {
-                    port_existed: false,
-                    port_uuid: None,
-                    created_bridge: create,
-                    error: Some(anyhow!(
-                        "ovs-vswitchd did not apply the new port {p} on {b} within {TIMEOUT_SECS} s; is it running? \
-                         (check with: ovs-appctl version)"
-                    )),
-                });
-            }
             Err(e) => return Err(Refusal::Failed(e)),
         };
-        let port_uuid = reply.uuid(port_op).ok();
-        let error = self.setup_error(spec, row.as_ref());
-        Ok(Added { port_existed: false, port_uuid, created_bridge: create, error })
+        let port_uuid = pending.watching.reply().uuid(port_op).ok();
+        self.pending.borrow_mut().insert(p.to_string(), (spec.clone(), pending));
+        Ok(Added { port_existed: false, port_uuid, created_bridge: create, error: None })
+    }
+
+    /// Waits until ovs-vswitchd has set up the port `add_port` committed:
+    /// an error when it could not (no OpenFlow port number, an error on the
+    /// Interface row) or did not answer in time.
+    pub fn await_port(&self, port: &str) -> Result<()> {
+        let Some((spec, mut pending)) = self.pending.borrow_mut().remove(port) else { return Ok(()) };
+        let (b, p) = (&spec.bridge, &spec.port);
+        let what = format!("waiting for ovs-vswitchd to apply port {p} on {b}");
+        match self.applied(&mut pending, &what) {
+            Ok((_, row)) => self.setup_error(&spec, row.as_ref()).map_or(Ok(()), Err),
+            Err(Error::Timeout { .. }) => bail!(
+                "ovs-vswitchd did not apply the new port {p} on {b} within {} s; is it running? (check with: \
+                 ovs-appctl version)",
+                self.apply_wait.as_secs()
+            ),
+            Err(e) => Err(anyhow!(e)).with_context(|| format!("waiting for ovs-vswitchd to set up port {p} on {b}")),
+        }
     }
 
     /// A port ovs-vswitchd could not set up: no OpenFlow port number (or
@@ -850,6 +879,7 @@ mod tests {
         assert!(added.error.is_none(), "{:?}", added.error);
         assert!(!added.port_existed && !added.created_bridge);
         assert_eq!(added.port_uuid.as_deref(), Some("a5654171-2c16-4d8e-8865-74c4bf345a8f"));
+        v.await_port("veth1pl42").unwrap();
         drop(v);
         let reqs = fake.requests();
         let methods: Vec<&str> = reqs.iter().map(|r| r["method"].as_str().unwrap()).collect();
@@ -917,7 +947,8 @@ mod tests {
         let fake = Fake::start("deaf", server(|_| vec![INSERTED, COMMITTED]));
         let v = vswitch(&fake);
         let added = v.add_port(&spec()).unwrap();
-        let e = added.error.expect("an error");
+        assert!(added.error.is_none() && added.port_uuid.is_some(), "committed: undo knows the port");
+        let e = v.await_port("veth1pl42").err().expect("an error");
         assert!(e.to_string().contains("ovs-vswitchd did not apply the new port veth1pl42 on sw0"), "{e}");
         drop(v);
         fake.requests();
@@ -928,7 +959,8 @@ mod tests {
         const FAILED: &str = r#"{"id":null,"method":"update2","params":["$MON",{"Interface":{"9c65ac59-009e-4477-9cf3-4d3ec2f441af":{"modify":{"ofport":-1,"error":"could not open network device veth1pl42 (No such device)"}}},"Open_vSwitch":{"de064c1a-5d2a-4bca-a8e2-d1168cd96a9d":{"modify":{"cur_cfg":2}}}}]}"#;
         let fake = Fake::start("unopened", server(|_| vec![INSERTED, COMMITTED, FAILED]));
         let v = vswitch(&fake);
-        let e = v.add_port(&spec()).unwrap().error.expect("an error");
+        v.add_port(&spec()).unwrap();
+        let e = v.await_port("veth1pl42").err().expect("an error");
         assert_eq!(
             e.to_string(),
             "Open vSwitch could not set up port veth1pl42 on bridge sw0: could not open network device veth1pl42 (No \
