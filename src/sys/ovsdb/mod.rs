@@ -207,3 +207,34 @@ fn parse_reply(remote: &str, result: &Value, ops: usize) -> Result<Reply, Error>
 fn broken(remote: &str, e: datum::Malformed) -> Error {
     Error::Broken { remote: remote.to_string(), why: e.to_string() }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    /// `tcp:` speaks the same protocol: a select over a TCP connection to a
+    /// server on this machine's loopback.
+    #[test]
+    fn a_tcp_remote_carries_the_same_requests() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut buf = vec![0u8; 4096];
+            let n = s.read(&mut buf).unwrap();
+            let req: Value = serde_json::from_slice(&buf[..n]).unwrap();
+            let answer = json!({"id": req["id"], "result": [{"rows": [{"name": "sw0"}]}], "error": null});
+            s.write_all(answer.to_string().as_bytes()).unwrap();
+            req
+        });
+        let c = Client::new(&format!("tcp:127.0.0.1:{port}"), Duration::from_secs(5));
+        let reply = c.transact("Open_vSwitch", &[Op::select("Bridge", vec![], &["name"])]).unwrap();
+        assert_eq!(reply.rows(0).unwrap()[0].str("name"), "sw0");
+        let req = server.join().unwrap();
+        assert_eq!(
+            req["params"],
+            json!(["Open_vSwitch", {"op": "select", "table": "Bridge", "where": [], "columns": ["name"]}])
+        );
+    }
+}

@@ -948,7 +948,7 @@ mod tests {
         let v = vswitch(&fake);
         let added = v.add_port(&spec()).unwrap();
         assert!(added.error.is_none() && added.port_uuid.is_some(), "committed: undo knows the port");
-        let e = v.await_port("veth1pl42").err().expect("an error");
+        let e = v.await_port("veth1pl42").expect_err("an error");
         assert!(e.to_string().contains("ovs-vswitchd did not apply the new port veth1pl42 on sw0"), "{e}");
         drop(v);
         fake.requests();
@@ -960,7 +960,7 @@ mod tests {
         let fake = Fake::start("unopened", server(|_| vec![INSERTED, COMMITTED, FAILED]));
         let v = vswitch(&fake);
         v.add_port(&spec()).unwrap();
-        let e = v.await_port("veth1pl42").err().expect("an error");
+        let e = v.await_port("veth1pl42").expect_err("an error");
         assert_eq!(
             e.to_string(),
             "Open vSwitch could not set up port veth1pl42 on bridge sw0: could not open network device veth1pl42 (No \
