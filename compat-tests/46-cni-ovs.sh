@@ -23,7 +23,9 @@ PIPEWORK_OVS_DB=unix:$CNI_DIR/no-db.sock cni_fails 50 "STATUS while ovsdb does n
 
 start_ovs
 cni pipework ADD /proc/$G1/ns/net eth1 ca "$CNI_DIR/a.json" >"$CNI_DIR/ra.json" || fail "ADD: $(cat "$CNI_DIR/ra.json")"
-cni pipework ADD /proc/$G2/ns/net eth1 cb "$CNI_DIR/b.json" >/dev/null || fail "ADD b"
+# An ADD runs no program but the plugin itself.
+expect_one_exec "a CNI ADD onto OVS" in_host env CNI_COMMAND=ADD CNI_NETNS=/proc/$G2/ns/net CNI_IFNAME=eth1 \
+    CNI_CONTAINERID=cb CNI_PATH="$CNI_PATH_DIRS" -- <"$CNI_DIR/b.json"
 cni pipework ADD /proc/$G3/ns/net eth1 cc "$CNI_DIR/c.json" >/dev/null || fail "ADD c"
 cni pipework ADD /proc/$G4/ns/net eth1 cd "$CNI_DIR/d.json" >/dev/null || fail "ADD d"
 port=$(jq_ "$CNI_DIR/ra.json" 'j["interfaces"][1]["name"]')

@@ -21,7 +21,10 @@ for i in 1 2 3; do br_phy "$i"; done
 
 # Seed 001: GRE trunk H1 <-> H3, the same line on both.
 vsctl_on 3 add-br br-int -- set Bridge br-int datapath_type=netdev
-for i in 1 3; do pw_on "$i" tunnel br-int gre 172.31.0.1 172.31.1.3 || fail "GRE line on H$i"; done
+# No program runs for it: ovsdb and ovs-vswitchd's routing table are asked
+# directly.
+expect_one_exec "a tunnel line on OVS" on_host 1 -- tunnel br-int gre 172.31.0.1 172.31.1.3
+pw_on 3 tunnel br-int gre 172.31.0.1 172.31.1.3 || fail "GRE line on H3"
 expect "the tunnel port is protected and a trunk" "^true,\[\]$" vsctl_on 1 --format=csv --no-headings --columns=protected,tag list Port gre-ac1f0103
 expect "its external-ids say what it is" "pipework.bridge=br-int.*pipework.key=none.*pipework.peer=\"?172.31.1.3\"?.*pipework.tunnel=gre.*pipework.vlan=trunk" \
     vsctl_on 1 get Interface gre-ac1f0103 external_ids

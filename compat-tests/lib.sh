@@ -85,16 +85,19 @@ expect_extids() {
     note "ok: $port has external-ids $*"
 }
 
-# counting_vsctl: sets SHIM_PATH to a PATH whose first ovs-vsctl logs each
-# call to $VSCTL_LOG, then runs the real one.
-counting_vsctl() {
-    local dir real
-    dir=$(mktemp -d /tmp/pwshim.XXXXXX); real=$(command -v ovs-vsctl)
-    on_exit "rm -rf $dir"
-    VSCTL_LOG=$dir/calls
-    printf '#!/bin/sh\necho "$*" >>%s\nexec %s "$@"\n' "$VSCTL_LOG" "$real" >"$dir/ovs-vsctl"
-    chmod +x "$dir/ovs-vsctl"
-    SHIM_PATH=$dir:$PATH
+# expect_one_exec DESCRIPTION RUNNER… -- ARGS…: pipework ARGS, started by
+# RUNNER (in_host, on_host I, env …), executes exactly one program: itself.
+# strace -f counts every execve of it and of whatever it starts.
+expect_one_exec() {
+    local what=$1 runner=() log err n; shift
+    while [ "$1" != -- ]; do runner+=("$1"); shift; done; shift
+    log=$(mktemp /tmp/pwexecs.XXXXXX); on_exit "rm -f $log"
+    err=$("${runner[@]}" strace -f -qq -e trace=execve -e signal=none -o "$log" "$PIPEWORK_BIN" "$@" 2>&1) ||
+        fail "$what: failed: $err"
+    n=$(grep -c 'execve(' "$log")
+    [ "$n" = 1 ] || fail "$what: wanted one execve, got $n:
+$(cat "$log")"
+    note "ok: $what: one execve, pipework's own"
 }
 
 # start_dhcp_server BRIDGE NET: Linux bridge BRIDGE in the host with NET.1/24,

@@ -186,7 +186,7 @@ pub struct Cli {
     pub ovs_datapath: Option<Datapath>,
 
     /// ovsdb-server to use, as ovs-vsctl --db takes it (unix:PATH, tcp:IP:PORT)
-    /// [default: ovs-vsctl's, which follows OVS_RUNDIR]
+    /// [default: unix:$OVS_RUNDIR/db.sock, as ovs-vsctl's]
     #[arg(long, value_name = "SERVER", env = "PIPEWORK_OVS_DB")]
     pub ovs_db: Option<String>,
 

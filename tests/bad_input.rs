@@ -9,8 +9,8 @@ use common::*;
 struct Case {
     args: &'static str,
     says: &'static str,
-    /// Run with a PATH where no docker or ovs-vsctl can be found, and no
-    /// Docker API socket.
+    /// Run with a PATH where no docker or ovs-vsctl can be found, no
+    /// Docker API socket and no ovsdb-server socket.
     bare_path: bool,
 }
 
@@ -91,7 +91,8 @@ const CASES: &[Case] = &[
     case("--dhcp-timeout 0 br0 {g} udhcpc", "--dhcp-timeout"),
     Case {
         args: "ovsbr0 {g} 10.0.0.2/24 @10",
-        says: "needs ovs-vsctl, which is not installed (apt-get install openvswitch-switch)",
+        says: "creating an Open vSwitch bridge, and that needs Open vSwitch's database (package \
+               openvswitch-switch): no ovsdb-server answers at unix:/nonexistent/db.sock",
         bare_path: true,
     },
     case("--no-such-flag br0 {g} 10.0.0.2/24", "--no-such-flag"),
@@ -120,7 +121,8 @@ fn bad_input_exits_1_says_why_and_changes_nothing() {
         let out = if c.bare_path {
             let argv = args.iter().map(|a| format!("'{a}'")).collect::<Vec<_>>().join(" ");
             sh(&format!(
-                "ip netns exec {} env PATH=/nonexistent DOCKER_HOST=unix:///nonexistent/docker.sock {} {argv}",
+                "ip netns exec {} env PATH=/nonexistent DOCKER_HOST=unix:///nonexistent/docker.sock \
+                 OVS_RUNDIR=/nonexistent {} {argv}",
                 host.ns,
                 env!("CARGO_BIN_EXE_pipework")
             ))

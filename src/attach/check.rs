@@ -8,7 +8,7 @@ use anyhow::Result;
 use crate::attach::kinds;
 use crate::request::{format_mac, AddressSpec, Attach};
 use crate::sys::netlink::{Link, LinkKind, Netlink, PortVlan};
-use crate::sys::vsctl::Vsctl;
+use crate::sys::ovsdb::vswitch::Vswitch;
 
 /// The guest's interface, compared with the request.
 #[derive(Debug, PartialEq)]
@@ -25,7 +25,12 @@ pub enum State {
 /// not given). How the interface hangs is read from the interface itself,
 /// not from HOSTIF's kind: recognising HOSTIF again would refuse what the
 /// first attach made (its veth host side is taken).
-pub fn check(req: &Attach, host_nl: &Netlink, guest_nl: &Netlink, vsctl: Option<&Vsctl>) -> Result<(State, String)> {
+pub fn check(
+    req: &Attach,
+    host_nl: &Netlink,
+    guest_nl: &Netlink,
+    vswitch: Option<&Vswitch>,
+) -> Result<(State, String)> {
     let host_if = kinds::host_if(&req.host_if, host_nl)?;
     let host = host_if.as_ref().map_or_else(|| req.host_if.to_string(), |l| l.name.clone());
     let default_if = if host_if.as_ref().is_some_and(|l| l.infiniband) { "ib0" } else { "eth1" };
@@ -67,7 +72,7 @@ pub fn check(req: &Attach, host_nl: &Netlink, guest_nl: &Netlink, vsctl: Option<
                 }
             } else {
                 let want_tag = req.tag.as_ref().and_then(|t| t.vlan_id().ok());
-                match vsctl.map(|v| v.port_place(&peer.name)).transpose()?.flatten() {
+                match vswitch.map(|v| v.port_place(&peer.name)).transpose()?.flatten() {
                     Some((bridge, tag)) if bridge == host && tag == want_tag => {}
                     Some((bridge, tag)) => {
                         let tag = tag.map_or("no tag".into(), |t| format!("tag {t}"));

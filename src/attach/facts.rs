@@ -10,7 +10,7 @@ use crate::dhcp;
 use crate::guest::{Guest, Identity};
 use crate::request::{AddressSpec, Attach, DhcpMethod, IfName};
 use crate::sys::netlink::Netlink;
-use crate::sys::vsctl::Vsctl;
+use crate::sys::ovsdb::vswitch::Vswitch;
 
 /// What the world looks like, reduced to what the plan needs.
 #[derive(Debug)]
@@ -27,9 +27,9 @@ pub fn gather(
     guest: &Guest,
     host_nl: &Netlink,
     guest_nl: &Netlink,
-    vsctl: Option<&Vsctl>,
+    vswitch: Option<&Vswitch>,
 ) -> Result<Facts> {
-    let kind = kinds::recognise(req, host_nl, guest_nl, &guest.identity, vsctl)?;
+    let kind = kinds::recognise(req, host_nl, guest_nl, &guest.identity, vswitch)?;
     if let AddressSpec::Dhcp { method, .. } = &req.address {
         check_dhcp_client(*method, guest)?;
     }

@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use crate::guest::GuestNames;
 use crate::sys::arp::Announcer;
 use crate::sys::netlink::Netlink;
-use crate::sys::vsctl::Vsctl;
+use crate::sys::ovsdb::vswitch::Vswitch;
 
 /// Steps in the order they run.
 pub type Steps = Vec<Box<dyn Step>>;
@@ -28,7 +28,7 @@ pub trait Step: fmt::Debug {
 }
 
 /// What steps act on: a netlink connection in the host and one inside the
-/// guest, the guest's namespace, ovs-vsctl, the ARP announcer; plus the
+/// guest, the guest's namespace, Open vSwitch's database, the ARP announcer; plus the
 /// interface indexes learned so far and the undo log of this run.
 pub struct Target<'a> {
     pub host_nl: &'a Netlink,
@@ -36,8 +36,8 @@ pub struct Target<'a> {
     pub guest_ns: &'a File,
     /// How the guest is called in messages.
     pub guest_label: &'a str,
-    /// None when ovs-vsctl is not installed (then no plan has OVS steps).
-    pub vsctl: Option<&'a Vsctl>,
+    /// None when no ovsdb-server socket is there (then no plan has OVS steps).
+    pub vswitch: Option<&'a Vswitch>,
     pub arp: &'a Announcer,
     host_ix: HashMap<String, u32>,
     guest_ix: HashMap<String, u32>,
@@ -58,7 +58,7 @@ impl<'a> Target<'a> {
         guest_nl: &'a Netlink,
         guest_ns: &'a File,
         guest_label: &'a str,
-        vsctl: Option<&'a Vsctl>,
+        vswitch: Option<&'a Vswitch>,
         arp: &'a Announcer,
     ) -> Target<'a> {
         Target {
@@ -66,7 +66,7 @@ impl<'a> Target<'a> {
             guest_nl,
             guest_ns,
             guest_label,
-            vsctl,
+            vswitch,
             arp,
             host_ix: HashMap::new(),
             guest_ix: HashMap::new(),

@@ -9,14 +9,14 @@ use crate::guest::{self, Guest};
 use crate::request::Attach;
 use crate::sys::arp::Announcer;
 use crate::sys::netlink::Netlink;
-use crate::sys::vsctl::Vsctl;
+use crate::sys::ovsdb::vswitch::Vswitch;
 
 pub fn run(req: &Attach, dry_run: bool) -> Result<()> {
     let guest = guest::resolve(&req.guest)?;
     let host_nl = Netlink::connect()?;
     let guest_nl = host_nl.open_in(&guest.netns).context("opening netlink inside the guest")?;
-    let vsctl = Vsctl::find(req.ovs.db.as_deref());
-    onto(req, &guest, &host_nl, &guest_nl, vsctl.as_ref(), dry_run)
+    let vswitch = Vswitch::find(req.ovs.db.as_deref());
+    onto(req, &guest, &host_nl, &guest_nl, vswitch.as_ref(), dry_run)
 }
 
 /// The attach, to a guest already found, over connections already open.
@@ -25,16 +25,16 @@ pub fn onto(
     guest: &Guest,
     host_nl: &Netlink,
     guest_nl: &Netlink,
-    vsctl: Option<&Vsctl>,
+    vswitch: Option<&Vswitch>,
     dry_run: bool,
 ) -> Result<()> {
-    let facts = facts::gather(req, guest, host_nl, guest_nl, vsctl)?;
+    let facts = facts::gather(req, guest, host_nl, guest_nl, vswitch)?;
     let plan = plan::plan(req, &facts);
     if dry_run {
         plan.print(&guest.names());
         return Ok(());
     }
     let arp = Announcer::new();
-    let mut target = Target::new(host_nl, guest_nl, &guest.netns, guest.label(), vsctl, &arp);
+    let mut target = Target::new(host_nl, guest_nl, &guest.netns, guest.label(), vswitch, &arp);
     apply::apply(&plan, &mut target)
 }

@@ -26,8 +26,8 @@ use crate::guest::{self, Guest};
 use crate::request::{Attach, Request, Tunnel};
 use crate::sys::arp::Announcer;
 use crate::sys::netlink::Netlink;
+use crate::sys::ovsdb::vswitch::Vswitch;
 use crate::sys::signals::Interrupted;
-use crate::sys::vsctl::Vsctl;
 
 /// One attach line, ready to run.
 struct Prepared {
@@ -35,7 +35,7 @@ struct Prepared {
     text: String,
     guest: Rc<Guest>,
     guest_nl: Rc<Netlink>,
-    vsctl: Option<Rc<Vsctl>>,
+    vswitch: Option<Rc<Vswitch>>,
     plan: Plan,
 }
 
@@ -170,7 +170,8 @@ pub fn run(path: &str, fail_fast: bool, dry_run: bool) -> Result<u8> {
             eprint!("\rpipework: attaching {}/{total} (line {})\x1b[K", i + 1, p.line);
             let _ = std::io::stderr().flush();
         }
-        let mut target = Target::new(&host_nl, &p.guest_nl, &p.guest.netns, p.guest.label(), p.vsctl.as_deref(), &arp);
+        let mut target =
+            Target::new(&host_nl, &p.guest_nl, &p.guest.netns, p.guest.label(), p.vswitch.as_deref(), &arp);
         ran += 1;
         let result = apply::apply(&p.plan, &mut target);
         if let Err(e) = result.as_ref().err().and_then(|e| e.downcast_ref::<Interrupted>()).map_or(Ok(()), |i| Err(*i))
@@ -223,7 +224,7 @@ pub fn run(path: &str, fail_fast: bool, dry_run: bool) -> Result<u8> {
 fn prepare_all(lines: Vec<(usize, String, Attach)>, host_nl: &Netlink) -> Result<Vec<Prepared>> {
     let mut guests: HashMap<String, Rc<Guest>> = HashMap::new();
     let mut conns: HashMap<(u64, u64), Rc<Netlink>> = HashMap::new();
-    let mut vsctls: HashMap<Option<String>, Option<Rc<Vsctl>>> = HashMap::new();
+    let mut vswitches: HashMap<Option<String>, Option<Rc<Vswitch>>> = HashMap::new();
     let mut out = Vec::with_capacity(lines.len());
     let mut errors = Vec::new();
     // Many names: Docker's list answers them all in one request.
@@ -248,13 +249,13 @@ fn prepare_all(lines: Vec<(usize, String, Attach)>, host_nl: &Netlink) -> Result
                     c
                 }
             };
-            let vsctl = vsctls
+            let vswitch = vswitches
                 .entry(req.ovs.db.clone())
-                .or_insert_with(|| Vsctl::find(req.ovs.db.as_deref()).map(Rc::new))
+                .or_insert_with(|| Vswitch::find(req.ovs.db.as_deref()).map(Rc::new))
                 .clone();
-            let facts: Facts = facts::gather(&req, &guest, host_nl, &guest_nl, vsctl.as_deref())?;
+            let facts: Facts = facts::gather(&req, &guest, host_nl, &guest_nl, vswitch.as_deref())?;
             let plan = plan::plan(&req, &facts);
-            Ok::<_, anyhow::Error>(Prepared { line, text: text.clone(), guest, guest_nl, vsctl, plan })
+            Ok::<_, anyhow::Error>(Prepared { line, text: text.clone(), guest, guest_nl, vswitch, plan })
         };
         match prepare() {
             Ok(p) => out.push(p),

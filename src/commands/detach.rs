@@ -20,8 +20,8 @@ use crate::guest::{self, Guest, GuestNames};
 use crate::request::Detach;
 use crate::sys::arp::Announcer;
 use crate::sys::netlink::Netlink;
+use crate::sys::ovsdb::vswitch::Vswitch;
 use crate::sys::signals;
-use crate::sys::vsctl::Vsctl;
 
 pub fn run(d: &Detach, dry_run: bool) -> Result<()> {
     let guest = match guest::resolve(&d.guest) {
@@ -36,8 +36,8 @@ pub fn run(d: &Detach, dry_run: bool) -> Result<()> {
     };
     let host_nl = Netlink::connect()?;
     let guest_nl = host_nl.open_in(&guest.netns).context("opening netlink inside the guest")?;
-    let vsctl = Vsctl::find(d.ovs_db.as_deref());
-    let steps = steps(&guest, d.guest_if.as_str(), &host_nl, &guest_nl, vsctl.as_ref())?;
+    let vswitch = Vswitch::find(d.ovs_db.as_deref());
+    let steps = steps(&guest, d.guest_if.as_str(), &host_nl, &guest_nl, vswitch.as_ref())?;
     if steps.is_empty() {
         let e = anyhow::anyhow!("guest '{}' has no interface {}", guest.label(), d.guest_if);
         return nothing_to_do(d, e);
@@ -49,7 +49,7 @@ pub fn run(d: &Detach, dry_run: bool) -> Result<()> {
         }
         return Ok(());
     }
-    run_steps(&steps, &guest, &host_nl, &guest_nl, vsctl.as_ref())
+    run_steps(&steps, &guest, &host_nl, &guest_nl, vswitch.as_ref())
 }
 
 /// Runs a detach's steps. Nothing to undo here: a detach stopped by a
@@ -59,10 +59,10 @@ pub fn run_steps(
     guest: &Guest,
     host_nl: &Netlink,
     guest_nl: &Netlink,
-    vsctl: Option<&Vsctl>,
+    vswitch: Option<&Vswitch>,
 ) -> Result<()> {
     let arp = Announcer::new();
-    let mut target = Target::new(host_nl, guest_nl, &guest.netns, guest.label(), vsctl, &arp);
+    let mut target = Target::new(host_nl, guest_nl, &guest.netns, guest.label(), vswitch, &arp);
     for s in steps {
         signals::check()?;
         s.run(&mut target)?;
@@ -77,7 +77,7 @@ pub fn steps(
     guest_if: &str,
     host_nl: &Netlink,
     guest_nl: &Netlink,
-    vsctl: Option<&Vsctl>,
+    vswitch: Option<&Vswitch>,
 ) -> Result<Steps> {
     let mut steps = Steps::new();
     if let Some(link) = guest_nl.link(guest_if)? {
@@ -90,7 +90,7 @@ pub fn steps(
         if !addrs.is_empty() {
             steps.push(Box::new(DropSourceRules { addrs }));
         }
-        steps.extend(kinds::detach(&Found { link: &link, host_nl, vsctl })?);
+        steps.extend(kinds::detach(&Found { link: &link, host_nl, vswitch })?);
     }
     // An attach killed before it made the guest's interface may still have
     // made something in the host.

@@ -13,15 +13,15 @@ use crate::request::Tunnel;
 use crate::sys::arp::Announcer;
 use crate::sys::netlink::Netlink;
 use crate::sys::netns;
-use crate::sys::vsctl::Vsctl;
+use crate::sys::ovsdb::vswitch::Vswitch;
 
 pub fn run(t: &Tunnel, dry_run: bool) -> Result<()> {
     let nl = Netlink::connect()?;
-    let vsctl = Vsctl::find(t.ovs_db.as_deref());
+    let vswitch = Vswitch::find(t.ovs_db.as_deref());
     let (steps, too_big, mtu) = if t.detach {
-        (overlay::detach(t, &nl, vsctl.as_ref())?, Vec::new(), 0)
+        (overlay::detach(t, &nl, vswitch.as_ref())?, Vec::new(), 0)
     } else {
-        let facts = overlay::gather(t, &nl, vsctl.as_ref())?;
+        let facts = overlay::gather(t, &nl, vswitch.as_ref())?;
         (overlay::plan(t, &facts), facts.too_big, facts.mtu)
     };
     let plan = Plan { steps };
@@ -33,7 +33,7 @@ pub fn run(t: &Tunnel, dry_run: bool) -> Result<()> {
     }
     let here = netns::current()?;
     let arp = Announcer::new();
-    let mut target = Target::new(&nl, &nl, &here, t.bridge.as_str(), vsctl.as_ref(), &arp);
+    let mut target = Target::new(&nl, &nl, &here, t.bridge.as_str(), vswitch.as_ref(), &arp);
     apply::apply(&plan, &mut target)?;
     for (port, port_mtu) in too_big {
         eprintln!(
@@ -47,8 +47,8 @@ pub fn run(t: &Tunnel, dry_run: bool) -> Result<()> {
 
 pub fn list(bridge: Option<&crate::request::IfName>, ovs_db: Option<&str>) -> Result<()> {
     let nl = Netlink::connect()?;
-    let vsctl = Vsctl::find(ovs_db);
-    for line in overlay::list(bridge.map(|b| b.as_str()), &nl, vsctl.as_ref())? {
+    let vswitch = Vswitch::find(ovs_db);
+    for line in overlay::list(bridge.map(|b| b.as_str()), &nl, vswitch.as_ref())? {
         println!("{line}");
     }
     Ok(())

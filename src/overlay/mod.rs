@@ -18,7 +18,8 @@ use anyhow::{bail, Context, Result};
 use crate::attach::step::Steps;
 use crate::request::{Tunnel, TunnelKind};
 use crate::sys::netlink::{LinkKind, Netlink};
-use crate::sys::vsctl::Vsctl;
+use crate::sys::ovsdb;
+use crate::sys::ovsdb::vswitch::{self, Vswitch};
 
 /// What the host has, read without touching it.
 #[derive(Debug)]
@@ -64,14 +65,25 @@ enum BridgeIs {
 
 /// Looks at the host; refuses (exit 1, naming the object and the fix)
 /// whatever cannot work, before anything changes.
-pub fn gather(t: &Tunnel, nl: &Netlink, vsctl: Option<&Vsctl>) -> Result<Facts> {
+pub fn gather(t: &Tunnel, nl: &Netlink, vswitch: Option<&Vswitch>) -> Result<Facts> {
     let name = t.bridge.as_str();
     // Every link once: the bridge, its ports, the VXLAN devices.
     let links = nl.links()?;
     let link = links.iter().find(|l| l.name == name);
+    // Open vSwitch's side in one read, unless the bridge is a Linux one:
+    // bridges, ports, datapaths, existing tunnels.
+    let snapshot = match (link, vswitch) {
+        (Some(l), _) if l.kind == Some(LinkKind::Bridge) => None,
+        (_, Some(v)) => match v.snapshot(name, t.kind.as_str()) {
+            Ok(s) => Some(s),
+            Err(e) if ovsdb::find_error(&e).is_some_and(|e| e.is_not_running()) => None,
+            Err(e) => return Err(e),
+        },
+        (_, None) => None,
+    };
     let is = match link {
         Some(l) if l.kind == Some(LinkKind::Bridge) => BridgeIs::Linux(Some(l.index)),
-        _ if vsctl.is_some_and(|v| v.bridge_exists(name)) => BridgeIs::Ovs(true),
+        _ if snapshot.as_ref().is_some_and(|s| s.bridge(name).is_some()) => BridgeIs::Ovs(true),
         Some(_) => bail!("{name} is neither a Linux bridge nor an Open vSwitch bridge; tunnels join a bridge"),
         None if name.starts_with("ovs") => BridgeIs::Ovs(false),
         None if name.starts_with("br") => BridgeIs::Linux(None),
@@ -118,14 +130,17 @@ pub fn gather(t: &Tunnel, nl: &Netlink, vsctl: Option<&Vsctl>) -> Result<Facts> 
             (Backend::Linux(f), ports)
         }
         BridgeIs::Ovs(exists) => {
-            let v = vsctl.context("Open vSwitch bridge tunnels need ovs-vsctl, which is not installed")?;
-            let f = ovs::gather(t, v, exists, &remotes, &underlay.name)?;
+            let (Some(v), Some(snap)) = (vswitch, &snapshot) else {
+                return Err(anyhow::Error::new(vswitch::absent(t.ovs_db.as_deref())).context(format!(
+                    "{name} {}, and that needs Open vSwitch's database (package openvswitch-switch)",
+                    if exists { "is an Open vSwitch bridge" } else { "would be a new Open vSwitch bridge" },
+                )));
+            };
+            let f = ovs::gather(t, v, snap, &remotes, &underlay.name)?;
             let mut ports = Vec::new();
-            if exists {
-                for p in v.ports(name)? {
-                    if let Some(l) = links.iter().find(|l| l.name == p) {
-                        ports.push((l.name.clone(), l.mtu));
-                    }
+            for p in snap.port_names(name) {
+                if let Some(l) = links.iter().find(|l| l.name == p) {
+                    ports.push((l.name.clone(), l.mtu));
                 }
             }
             (Backend::Ovs(f), ports)
@@ -146,11 +161,11 @@ pub fn plan(t: &Tunnel, f: &Facts) -> Steps {
 
 /// What `--detach tunnel` removes: the line's keys, towards the peers it
 /// names (all of them when it names none).
-pub fn detach(t: &Tunnel, nl: &Netlink, vsctl: Option<&Vsctl>) -> Result<Steps> {
+pub fn detach(t: &Tunnel, nl: &Netlink, vswitch: Option<&Vswitch>) -> Result<Steps> {
     let name = t.bridge.as_str();
     match nl.link(name)? {
         Some(l) if l.kind == Some(LinkKind::Bridge) => linux::detach(t, nl),
-        _ => match vsctl {
+        _ => match vswitch {
             Some(v) if v.bridge_exists(name) => ovs::detach(t, v),
             _ => Ok(Steps::new()),
         },
@@ -158,9 +173,9 @@ pub fn detach(t: &Tunnel, nl: &Netlink, vsctl: Option<&Vsctl>) -> Result<Steps> 
 }
 
 /// `pipework tunnel [BRIDGE]`: one line per tunnel pipework made.
-pub fn list(bridge: Option<&str>, nl: &Netlink, vsctl: Option<&Vsctl>) -> Result<Vec<String>> {
+pub fn list(bridge: Option<&str>, nl: &Netlink, vswitch: Option<&Vswitch>) -> Result<Vec<String>> {
     let mut lines = Vec::new();
-    if let Some(v) = vsctl {
+    if let Some(v) = vswitch {
         lines.extend(ovs::list(bridge, v)?);
     }
     lines.extend(linux::list(bridge, nl)?);

@@ -1,5 +1,5 @@
 //! Tunnels on an Open vSwitch bridge: one port per peer and key, all in one
-//! ovs-vsctl transaction. Each is `protected` (never forwards to another
+//! ovsdb transaction. Each is `protected` (never forwards to another
 //! protected port, so a full mesh cannot loop), an access port of the key's
 //! VLAN with `@VLAN` (NORMAL switching maps the local VLAN to the key; each
 //! host may number its VLANs its own way) or a trunk without, and carries
@@ -14,7 +14,7 @@ use anyhow::{bail, Result};
 use crate::attach::step::{Step, Steps, Target};
 use crate::guest::GuestNames;
 use crate::request::{Tunnel, TunnelKind};
-use crate::sys::vsctl::{self, InterfaceRow, Vsctl};
+use crate::sys::ovsdb::vswitch::{self, InterfaceRow, Snapshot, TunnelPort, TunnelSet, TunnelsMade, Vswitch};
 
 /// What Open vSwitch has of this line.
 #[derive(Debug)]
@@ -59,25 +59,21 @@ pub fn is_tunnel_port(name: &str) -> bool {
     })
 }
 
-pub fn gather(t: &Tunnel, v: &Vsctl, exists: bool, remotes: &[IpAddr], underlay: &str) -> Result<Facts> {
+pub fn gather(t: &Tunnel, v: &Vswitch, snap: &Snapshot, remotes: &[IpAddr], underlay: &str) -> Result<Facts> {
     let name = t.bridge.as_str();
-    let datapath = if exists {
-        v.get("Bridge", name, "datapath_type")?.unwrap_or_default()
-    } else if vsctl::kernel_datapath_present() {
-        "system".into()
-    } else {
-        "netdev".into()
+    let bridge = snap.bridge(name);
+    let datapath = match bridge {
+        Some(b) => b.datapath_type.clone(),
+        None if vswitch::kernel_datapath_present() => "system".into(),
+        None => "netdev".into(),
     };
     // The userspace datapath sends tunnels by its own routing table, which
     // knows only addresses on OVS bridges: anything else is dropped without
     // a word. The host's address is never moved for the user.
     if datapath == "netdev" {
-        // Peers usually share one way out (br-phy): ask ovsdb once per device.
-        let mut is_bridge: BTreeMap<String, bool> = BTreeMap::new();
         for peer in remotes {
             let dev = v.route_lookup(*peer)?;
-            let ok = dev.as_ref().is_some_and(|d| *is_bridge.entry(d.clone()).or_insert_with(|| v.bridge_exists(d)));
-            if !ok {
+            if dev.as_ref().is_none_or(|d| snap.bridge(d).is_none()) {
                 bail!(
                     "the userspace datapath of {name} cannot reach {peer}: Open vSwitch routes it via '{}', which \
                      is not an OVS bridge. Put the underlay address on an OVS bridge that holds the NIC, once per \
@@ -89,15 +85,19 @@ pub fn gather(t: &Tunnel, v: &Vsctl, exists: bool, remotes: &[IpAddr], underlay:
             }
         }
     }
-    let rows = v.interfaces()?;
     let mut existing = Vec::new();
     for k in &t.keys {
         for peer in remotes {
             let port = port_name(t.kind, k.key, *peer);
-            if rows.iter().any(|r| r.name == port) {
-                existing.push(port.clone());
+            match snap.port_bridge(&port) {
+                Some(b) if b == name => existing.push(port.clone()),
+                Some(other) => bail!(
+                    "a port named {port} exists already on bridge {other}; a tunnel port of that name cannot join \
+                     {name} (remove it: ovs-vsctl del-port {other} {port})"
+                ),
+                None => {}
             }
-            if let Some(other) = rows.iter().find(|r| r.name != port && same_tunnel(r, t, k.key, *peer)) {
+            if let Some(other) = snap.tunnels.iter().find(|r| r.name != port && same_tunnel(r, t, k.key, *peer)) {
                 bail!(
                     "a {} tunnel to {peer}{} exists already as port {}; Open vSwitch cannot run two (the second \
                      never works); remove it (ovs-vsctl del-port {}) or use another key",
@@ -109,8 +109,8 @@ pub fn gather(t: &Tunnel, v: &Vsctl, exists: bool, remotes: &[IpAddr], underlay:
             }
         }
     }
-    let mtu_request = if exists { v.get("Interface", name, "mtu_request")?.and_then(|m| m.parse().ok()) } else { None };
-    let create = (!exists).then_some(if datapath == "system" { "system" } else { "netdev" });
+    let mtu_request = if bridge.is_some() { snap.mtu_request } else { None };
+    let create = bridge.is_none().then_some(if datapath == "system" { "system" } else { "netdev" });
     Ok(Facts { create, mtu_request, existing })
 }
 
@@ -127,94 +127,113 @@ fn same_tunnel(r: &InterfaceRow, t: &Tunnel, key: Option<u32>, peer: IpAddr) -> 
 
 pub fn plan(t: &Tunnel, f: &super::Facts, o: &Facts) -> Steps {
     let bridge = t.bridge.to_string();
-    let mut args: Vec<String> = Vec::new();
-    let mut w = |words: &[&str]| args.extend(words.iter().map(|s| s.to_string()));
-    if let Some(dp) = o.create {
-        w(&["--may-exist", "add-br", &bridge, "--", "set", "Bridge", &bridge, &format!("datapath_type={dp}"), "--"]);
-    }
     let mut ports = Vec::new();
     for k in &t.keys {
         for peer in &f.remotes {
-            let p = port_name(t.kind, k.key, *peer);
-            let peer_s = peer.to_string();
-            w(&["--may-exist", "add-port", &bridge, &p, "--", "set", "Port", &p, "protected=true"]);
-            match k.vlan {
-                Some(v) => w(&[&format!("tag={v}"), "--"]),
-                None => w(&["--", "clear", "Port", &p, "tag", "--"]),
-            }
-            w(&["set", "Interface", &p, &format!("type={}", t.kind.as_str()), &format!("options:remote_ip={peer_s}")]);
+            let name = port_name(t.kind, k.key, *peer);
             let key = k.key.map(|k| k.to_string());
-            let mut drop = Vec::new();
+            let mut options = vec![("remote_ip".to_string(), peer.to_string())];
+            let mut drop_options = Vec::new();
             match &key {
-                Some(k) => w(&[&format!("options:key={k}")]),
-                None => drop.push("key"),
+                Some(k) => options.push(("key".into(), k.clone())),
+                None => drop_options.push("key".to_string()),
             }
             match t.local {
-                Some(l) => w(&[&format!("options:local_ip={l}")]),
-                None => drop.push("local_ip"),
+                Some(l) => options.push(("local_ip".into(), l.to_string())),
+                None => drop_options.push("local_ip".into()),
             }
             match (t.kind, t.dstport) {
-                (TunnelKind::Vxlan | TunnelKind::Geneve, Some(d)) => w(&[&format!("options:dst_port={d}")]),
-                _ => drop.push("dst_port"),
+                (TunnelKind::Vxlan | TunnelKind::Geneve, Some(d)) => options.push(("dst_port".into(), d.to_string())),
+                _ => drop_options.push("dst_port".into()),
             }
             let ids = [
                 ("tunnel", t.kind.as_str().to_string()),
                 ("bridge", bridge.clone()),
-                ("peer", peer_s.clone()),
+                ("peer", peer.to_string()),
                 ("key", key.clone().unwrap_or_else(|| "none".into())),
                 ("vlan", k.vlan.map_or_else(|| "trunk".into(), |v| v.to_string())),
             ];
-            for (k, v) in ids {
-                w(&[&format!("external_ids:pipework.{k}={v}")]);
-            }
-            for d in drop {
-                w(&["--", "remove", "Interface", &p, "options", d]);
-            }
-            w(&["--"]);
-            ports.push(p);
+            ports.push(TunnelPort {
+                exists: o.existing.contains(&name),
+                name,
+                tag: k.vlan,
+                kind: t.kind.as_str().to_string(),
+                options,
+                drop_options,
+                external_ids: ids.into_iter().map(|(k, v)| (format!("pipework.{k}"), v)).collect(),
+            });
         }
     }
     let lower = o.mtu_request.is_none_or(|m| m > f.mtu);
-    if lower {
-        w(&["set", "Interface", &bridge, &format!("mtu_request={}", f.mtu), "--"]);
+    let set = TunnelSet {
+        bridge: bridge.clone(),
+        create: o.create.map(str::to_string),
+        ports,
+        mtu_request: lower.then_some(f.mtu),
+    };
+    let names = set.ports.iter().map(|p| p.name.clone()).collect();
+    let step = Transaction { set, old_mtu_request: if lower { Some(o.mtu_request) } else { None } };
+    vec![Box::new(step), Box::new(Working { ports: names })]
+}
+
+/// The ovs-vsctl words of a line's transaction, as `--dry-run` prints it.
+fn vsctl_words(set: &TunnelSet) -> Vec<String> {
+    let bridge = &set.bridge;
+    let mut args: Vec<String> = Vec::new();
+    let mut w = |words: &[&str]| args.extend(words.iter().map(|s| s.to_string()));
+    if let Some(dp) = &set.create {
+        w(&["--may-exist", "add-br", bridge, "--", "set", "Bridge", bridge, &format!("datapath_type={dp}"), "--"]);
+    }
+    for p in &set.ports {
+        let n = p.name.as_str();
+        w(&["--may-exist", "add-port", bridge, n, "--", "set", "Port", n, "protected=true"]);
+        match p.tag {
+            Some(v) => w(&[&format!("tag={v}"), "--"]),
+            None => w(&["--", "clear", "Port", n, "tag", "--"]),
+        }
+        w(&["set", "Interface", n, &format!("type={}", p.kind)]);
+        for (k, v) in &p.options {
+            w(&[&format!("options:{k}={v}")]);
+        }
+        for (k, v) in &p.external_ids {
+            w(&[&format!("external_ids:{k}={v}")]);
+        }
+        for d in &p.drop_options {
+            w(&["--", "remove", "Interface", n, "options", d]);
+        }
+        w(&["--"]);
+    }
+    if let Some(m) = set.mtu_request {
+        w(&["set", "Interface", bridge, &format!("mtu_request={m}"), "--"]);
     }
     args.pop();
-    let made: Vec<String> = ports.iter().filter(|p| !o.existing.contains(p)).cloned().collect();
-    let step = Transaction {
-        bridge: bridge.clone(),
-        args,
-        made,
-        created_bridge: o.create.is_some(),
-        old_mtu_request: if lower { Some(o.mtu_request) } else { None },
-    };
-    vec![Box::new(step), Box::new(Working { ports })]
+    args
 }
 
 /// `--detach tunnel`: the ports of the line's keys, towards its peers (or
 /// all of them), in one transaction.
-pub fn detach(t: &Tunnel, v: &Vsctl) -> Result<Steps> {
+pub fn detach(t: &Tunnel, v: &Vswitch) -> Result<Steps> {
     let bridge = t.bridge.to_string();
-    let mut args = Vec::new();
+    let mut ports = Vec::new();
     for r in v.interfaces()? {
         let id = |k: &str| r.external_ids.get(&format!("pipework.{k}")).map(String::as_str).unwrap_or("");
         let key_ok = t.keys.iter().any(|k| id("key") == k.key.map_or_else(|| "none".into(), |k| k.to_string()));
         let peer_ok = t.peers.is_empty() || t.peers.iter().any(|p| id("peer") == p.to_string());
         if id("tunnel") == t.kind.as_str() && id("bridge") == bridge && key_ok && peer_ok {
-            args.extend(["--if-exists".to_string(), "del-port".into(), bridge.clone(), r.name.clone(), "--".into()]);
+            ports.push(r.name.clone());
         }
     }
-    args.pop();
-    if args.is_empty() {
+    if ports.is_empty() {
         return Ok(Steps::new());
     }
-    Ok(vec![Box::new(Transaction { bridge, args, made: Vec::new(), created_bridge: false, old_mtu_request: None })])
+    Ok(vec![Box::new(Removal { bridge, ports })])
 }
 
 /// One line per tunnel port of ours: bridge, port, what it is, its state.
-pub fn list(bridge: Option<&str>, v: &Vsctl) -> Result<Vec<String>> {
+pub fn list(bridge: Option<&str>, v: &Vswitch) -> Result<Vec<String>> {
     let rows = match v.interfaces() {
         Ok(r) => r,
-        Err(e) if format!("{e:#}").contains("database connection failed") => return Ok(Vec::new()),
+        Err(e) if crate::sys::ovsdb::find_error(&e).is_some_and(|e| e.is_not_running()) => return Ok(Vec::new()),
         Err(e) => return Err(e),
     };
     let mut lines = Vec::new();
@@ -243,66 +262,68 @@ pub fn list(bridge: Option<&str>, v: &Vsctl) -> Result<Vec<String>> {
     Ok(lines)
 }
 
-/// The line's one ovs-vsctl transaction.
+/// Quoted only where a shell needs it (shlex also quotes `=`).
+fn shell_words(args: &[String]) -> String {
+    let plain = |a: &str| !a.is_empty() && a.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:=/@,+".contains(&b));
+    let quoted: Vec<String> = args
+        .iter()
+        .map(|a| if plain(a) { a.clone() } else { shlex::try_quote(a).map_or(a.clone(), |q| q.into()) })
+        .collect();
+    quoted.join(" ")
+}
+
+/// The line's one ovsdb transaction, printed as the ovs-vsctl command that
+/// does the same.
 #[derive(Debug)]
 struct Transaction {
-    bridge: String,
-    args: Vec<String>,
-    /// Ports it adds (not there before): what undo removes.
-    made: Vec<String>,
-    created_bridge: bool,
+    set: TunnelSet,
     /// Some(previous) when it lowers the bridge's mtu_request.
     old_mtu_request: Option<Option<u32>>,
 }
 
 impl Step for Transaction {
     fn command(&self, _: &GuestNames) -> String {
-        // Quoted only where a shell needs it (shlex also quotes `=`).
-        let plain =
-            |a: &str| !a.is_empty() && a.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:=/@,+".contains(&b));
-        let quoted: Vec<String> = self
-            .args
-            .iter()
-            .map(|a| if plain(a) { a.clone() } else { shlex::try_quote(a).map_or(a.clone(), |q| q.into()) })
-            .collect();
-        format!("ovs-vsctl {}", quoted.join(" "))
+        format!("ovs-vsctl {}", shell_words(&vsctl_words(&self.set)))
     }
 
     fn run(&self, t: &mut Target) -> Result<()> {
-        let v = t.vsctl.ok_or_else(|| anyhow::anyhow!("ovs-vsctl is not installed"))?;
-        v.transact(&self.args, &format!("setting up the tunnels of {}", self.bridge))?;
-        let (bridge, made) = (self.bridge.clone(), self.made.clone());
-        let (created, old) = (self.created_bridge, self.old_mtu_request);
+        let v = t.vswitch.ok_or_else(|| anyhow::anyhow!("Open vSwitch's database does not answer"))?;
+        let made: TunnelsMade = v.set_tunnels(&self.set)?;
+        let (bridge, old) = (self.set.bridge.clone(), self.old_mtu_request);
         t.on_undo(format!("ovs-vsctl del-port the tunnels of {bridge}"), move |t| {
-            let Some(v) = t.vsctl else { return Ok(()) };
-            if created {
-                return v.transact(&["--if-exists".into(), "del-br".into(), bridge.clone()], "removing the bridge");
-            }
-            let mut args = Vec::new();
-            for p in &made {
-                args.extend(["--if-exists".to_string(), "del-port".into(), bridge.clone(), p.clone(), "--".into()]);
-            }
-            match old {
-                Some(Some(m)) => {
-                    args.extend(["set".into(), "Interface".into(), bridge.clone(), format!("mtu_request={m}")])
-                }
-                Some(None) => args.extend(["clear".into(), "Interface".into(), bridge.clone(), "mtu_request".into()]),
-                None => {
-                    args.pop();
-                }
-            }
-            if args.is_empty() {
-                return Ok(());
-            }
-            v.transact(&args, "taking the tunnels back")
+            let Some(v) = t.vswitch else { return Ok(()) };
+            v.take_back_tunnels(&bridge, &made, old)
         });
         Ok(())
     }
 }
 
-/// ovs-vsctl exits 0 for a tunnel ovs-vswitchd cannot run (a duplicate
-/// found too late, a missing datapath feature): each port must have an
-/// OpenFlow port number and no error.
+/// `--detach tunnel`'s one transaction.
+#[derive(Debug)]
+struct Removal {
+    bridge: String,
+    ports: Vec<String>,
+}
+
+impl Step for Removal {
+    fn command(&self, _: &GuestNames) -> String {
+        let mut args = Vec::new();
+        for p in &self.ports {
+            args.extend(["--if-exists".to_string(), "del-port".into(), self.bridge.clone(), p.clone(), "--".into()]);
+        }
+        args.pop();
+        format!("ovs-vsctl {}", shell_words(&args))
+    }
+
+    fn run(&self, t: &mut Target) -> Result<()> {
+        let v = t.vswitch.ok_or_else(|| anyhow::anyhow!("Open vSwitch's database does not answer"))?;
+        v.del_ports(&self.bridge, &self.ports)
+    }
+}
+
+/// A tunnel ovs-vswitchd cannot run (a duplicate found too late, a missing
+/// datapath feature) still commits: each port must have an OpenFlow port
+/// number and no error.
 #[derive(Debug)]
 struct Working {
     ports: Vec<String>,
@@ -314,8 +335,8 @@ impl Step for Working {
     }
 
     fn run(&self, t: &mut Target) -> Result<()> {
-        let Some(v) = t.vsctl else { return Ok(()) };
-        let rows = v.interfaces()?;
+        let Some(v) = t.vswitch else { return Ok(()) };
+        let rows = v.interfaces_named(&self.ports)?;
         for p in &self.ports {
             let Some(r) = rows.iter().find(|r| &r.name == p) else {
                 bail!("tunnel port {p} is missing after the transaction")

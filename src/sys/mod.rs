@@ -9,6 +9,6 @@ pub mod genl;
 pub mod netfilter;
 pub mod netlink;
 pub mod netns;
+pub mod ovsdb;
 pub mod signals;
 pub mod sysctl;
-pub mod vsctl;

@@ -423,7 +423,7 @@ fn detach(f: &Found) -> Result<Option<Steps>> {
         return Ok(None);
     }
     let peer = veth::host_peer(f)?;
-    if let (Some(p), Some(_)) = (&peer, f.vsctl) {
+    if let (Some(p), Some(_)) = (&peer, f.vswitch) {
         // Anything but a Linux bridge port may be an OVS port (userspace
         // datapath ports show no controller at all): Open vSwitch's to take.
         if !veth::on_linux_bridge(p, f.host_nl)? {

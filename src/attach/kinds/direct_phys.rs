@@ -44,7 +44,7 @@ fn recognise(p: &Probe) -> Result<Option<Box<dyn Kind>>> {
             None => bail!("--direct-phys moves an existing interface into the guest, and {} does not exist", p.name),
         },
     };
-    if link.kind == Some(LinkKind::Bridge) || ovs::is_bridge(link, p.vsctl) {
+    if link.kind == Some(LinkKind::Bridge) || ovs::is_bridge(link, p.vswitch) {
         bail!("--direct-phys moves a physical interface into the guest, but {} is a bridge", p.name);
     }
     if let Some(tag) = &p.req.tag {

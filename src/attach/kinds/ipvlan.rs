@@ -32,7 +32,7 @@ fn recognise(p: &Probe) -> Result<Option<Box<dyn Kind>>> {
     let Some(parent) = &p.link else {
         bail!("--ipvlan makes an ipvlan on an existing interface, and {} does not exist", p.name)
     };
-    if parent.kind == Some(LinkKind::Bridge) || ovs::is_bridge(parent, p.vsctl) || parent.infiniband {
+    if parent.kind == Some(LinkKind::Bridge) || ovs::is_bridge(parent, p.vswitch) || parent.infiniband {
         bail!("--ipvlan needs an Ethernet interface to sit on, and {} is a bridge or IPoIB; drop --ipvlan", p.name);
     }
     if let Some(tag) = &p.req.tag {

@@ -9,7 +9,7 @@ use crate::attach::step::Steps;
 use crate::guest::Identity;
 use crate::request::Attach;
 use crate::sys::netlink::{Link, LinkKind, Netlink};
-use crate::sys::vsctl::Vsctl;
+use crate::sys::ovsdb::vswitch::Vswitch;
 
 /// A kind's answer to "is HOSTIF yours?".
 pub type Recognised = Option<Box<dyn Kind>>;
@@ -121,8 +121,8 @@ pub struct Probe<'a> {
     /// Inside the guest: where an earlier run's leftovers may be.
     pub guest_nl: &'a Netlink,
     pub guest: &'a Identity,
-    /// None when ovs-vsctl is not installed.
-    pub vsctl: Option<&'a Vsctl>,
+    /// None when no ovsdb-server socket is there: no Open vSwitch.
+    pub vswitch: Option<&'a Vswitch>,
 }
 
 impl Probe<'_> {
@@ -155,7 +155,7 @@ pub struct Found<'a> {
     /// The guest's interface.
     pub link: &'a Link,
     pub host_nl: &'a Netlink,
-    pub vsctl: Option<&'a Vsctl>,
+    pub vswitch: Option<&'a Vswitch>,
 }
 
 /// Requests, guests and commands for the kinds' unit tests.

@@ -12,7 +12,7 @@ use crate::attach::step::Steps;
 use crate::guest::Identity;
 use crate::request::{format_mac, Attach, HostIfRef};
 use crate::sys::netlink::{Link, Netlink};
-use crate::sys::vsctl::Vsctl;
+use crate::sys::ovsdb::vswitch::Vswitch;
 
 mod bridge;
 mod device;
@@ -45,14 +45,14 @@ pub fn recognise(
     host_nl: &Netlink,
     guest_nl: &Netlink,
     guest: &Identity,
-    vsctl: Option<&Vsctl>,
+    vswitch: Option<&Vswitch>,
 ) -> Result<Box<dyn Kind>> {
     let link = host_if(&req.host_if, host_nl)?;
     if let (HostIfRef::Mac(mac), None) = (&req.host_if, &link) {
         bail!("no host interface has the MAC address {}", format_mac(mac));
     }
     let name = link.as_ref().map(|l| l.name.clone()).unwrap_or_else(|| req.host_if.to_string());
-    let probe = Probe { req, name, link, host_nl, guest_nl, guest, vsctl };
+    let probe = Probe { req, name, link, host_nl, guest_nl, guest, vswitch };
     for entry in KINDS {
         if let Some(kind) = (entry.recognise)(&probe)? {
             return Ok(kind);

@@ -1,7 +1,7 @@
 //! An Open vSwitch bridge: HOSTIF is one, or a missing `ovs*` name is made
 //! into one. The guest gets a veth pair whose host side becomes a port, with
 //! its access tag (`@VLAN`) and the reference's external-ids, in a single
-//! ovs-vsctl transaction.
+//! ovsdb transaction, spoken to ovsdb-server directly.
 
 use anyhow::{bail, Context, Result};
 
@@ -13,7 +13,7 @@ use crate::guest::GuestNames;
 use crate::request::Datapath;
 use crate::sys::ethtool;
 use crate::sys::netlink::{Link, LinkKind};
-use crate::sys::vsctl::{self, PortSpec, Vsctl};
+use crate::sys::ovsdb::vswitch::{self, PortSpec, Vswitch};
 
 pub const ENTRY: Entry = Entry { recognise, detach, host_leftovers: no_host_leftovers };
 
@@ -37,11 +37,13 @@ struct OvsBridge {
 /// (`datapath_type=netdev`) ones are tap devices: ovs-vswitchd's management
 /// socket for the bridge tells, and only when it is not where OVS_RUNDIR
 /// says is ovsdb asked, as the reference asks it. A NIC, veth or macvlan
-/// parent never costs a fork of ovs-vsctl.
-pub fn is_bridge(link: &Link, vsctl: Option<&Vsctl>) -> bool {
+/// parent never costs a question to ovsdb.
+pub fn is_bridge(link: &Link, vswitch: Option<&Vswitch>) -> bool {
     match &link.kind {
         Some(LinkKind::Openvswitch) => link.name != "ovs-system",
-        Some(LinkKind::Tun) => vsctl::has_mgmt_socket(&link.name) || vsctl.is_some_and(|v| v.bridge_exists(&link.name)),
+        Some(LinkKind::Tun) => {
+            vswitch::has_mgmt_socket(&link.name) || vswitch.is_some_and(|v| v.bridge_exists(&link.name))
+        }
         _ => false,
     }
 }
@@ -49,21 +51,24 @@ pub fn is_bridge(link: &Link, vsctl: Option<&Vsctl>) -> bool {
 fn recognise(p: &Probe) -> Result<Option<Box<dyn Kind>>> {
     let name = &p.name;
     let exists = match &p.link {
-        Some(l) if is_bridge(l, p.vsctl) => true,
+        Some(l) if is_bridge(l, p.vswitch) => true,
         Some(_) => return Ok(None),
         None if name.starts_with("ovs") => false,
-        None if p.vsctl.is_some_and(|v| v.bridge_exists(name)) => bail!(
+        None if p.vswitch.is_some_and(|v| v.bridge_exists(name)) => bail!(
             "{name} is an Open vSwitch bridge in ovsdb, but ovs-vswitchd has no device for it, so it cannot \
              forward: is ovs-vswitchd running, and does the bridge's datapath exist on this kernel? \
              (ovs-vsctl set Bridge {name} datapath_type=netdev uses the userspace datapath)"
         ),
         None => return Ok(None),
     };
-    if p.vsctl.is_none() {
-        bail!(
-            "{name} {}, and that needs ovs-vsctl, which is not installed (apt-get install openvswitch-switch)",
+    // The connection the attach's transaction will use, opened now: no
+    // ovsdb-server answering is a refusal before anything is made.
+    let answers = p.vswitch.map_or_else(|| Err(vswitch::absent(p.req.ovs.db.as_deref())), Vswitch::answers);
+    if let Err(e) = answers {
+        return Err(anyhow::Error::new(e).context(format!(
+            "{name} {}, and that needs Open vSwitch's database (package openvswitch-switch)",
             if exists { "is an Open vSwitch bridge" } else { "does not exist; creating an Open vSwitch bridge" },
-        );
+        )));
     }
     let tag = p.req.tag.as_ref().map(|t| t.vlan_id()).transpose()?;
     let host_side = HostSide::check(p)?;
@@ -84,7 +89,7 @@ fn new_bridge_datapath(asked: Option<Datapath>, bridge: &str) -> Datapath {
     if let Some(dp) = asked {
         return dp;
     }
-    if vsctl::kernel_datapath_present() {
+    if vswitch::kernel_datapath_present() {
         return Datapath::System;
     }
     eprintln!(
@@ -124,6 +129,12 @@ impl Kind for OvsBridge {
         // Up once it is a port, as in the reference.
         steps.push(Box::new(PortUp { link: port }));
         ctx.guest_if.to_string()
+    }
+
+    /// ovs-vswitchd sets the port up while the guest's side is configured;
+    /// it must be done before the guest's first packets.
+    fn finish(&self, _ctx: &Ctx, steps: &mut Steps) {
+        steps.push(Box::new(PortApplied { port: self.host_side.name.clone() }));
     }
 }
 
@@ -166,7 +177,8 @@ impl Step for TxChecksumOff {
     }
 }
 
-/// One ovs-vsctl transaction: the bridge if new, the port, tag and ids.
+/// One ovsdb transaction: the bridge if new, the port, tag and ids; printed
+/// as the ovs-vsctl command that does the same.
 #[derive(Debug)]
 struct AddPort(PortSpec);
 
@@ -177,26 +189,44 @@ impl Step for AddPort {
 
     fn run(&self, t: &mut Target) -> Result<()> {
         let spec = &self.0;
-        let vsctl = t.vsctl.context("ovs-vsctl is needed for this step, and it is not installed")?;
-        let added = vsctl.add_port(spec)?;
+        let vswitch = t.vswitch.context("this step needs Open vSwitch's database, and none answers")?;
+        let added = vswitch.add_port(spec)?;
         // The bridge's undo first: rollback runs newest first, so the port
         // goes before the bridge is checked for emptiness.
-        if spec.create_bridge.is_some() {
+        if added.created_bridge {
             let b = spec.bridge.clone();
             t.on_undo(format!("ovs-vsctl del-br {b} (this run created it)"), move |t| {
-                t.vsctl.context("ovs-vsctl vanished")?.del_bridge_if_empty(&b)
+                t.vswitch.context("Open vSwitch vanished")?.del_bridge_if_empty(&b)
             });
         }
-        if !added.port_existed {
+        if let (false, Some(uuid)) = (added.port_existed, added.port_uuid) {
             let (b, p) = (spec.bridge.clone(), spec.port.clone());
             t.on_undo(format!("ovs-vsctl del-port {b} {p}"), move |t| {
-                t.vsctl.context("ovs-vsctl vanished")?.del_port(&b, &p)
+                t.vswitch.context("Open vSwitch vanished")?.remove_port(&b, &uuid)
             });
         }
         match added.error {
             Some(e) => Err(e),
             None => Ok(()),
         }
+    }
+}
+
+/// ovs-vswitchd has set up the port `AddPort` committed: it has an
+/// OpenFlow port number and no error. Nothing to undo: `AddPort`'s undo
+/// removes the port.
+#[derive(Debug)]
+struct PortApplied {
+    port: String,
+}
+
+impl Step for PortApplied {
+    fn command(&self, _: &GuestNames) -> String {
+        format!("# then: ovs-vswitchd has set up port {} (an OpenFlow port number, no error)", self.port)
+    }
+
+    fn run(&self, t: &mut Target) -> Result<()> {
+        t.vswitch.map_or(Ok(()), |v| v.await_port(&self.port))
     }
 }
 
@@ -222,7 +252,7 @@ impl Step for PortUp {
 /// installed: its port goes, then the pair.
 fn detach(f: &Found) -> Result<Option<Steps>> {
     let Some(peer) = veth::host_peer(f)? else { return Ok(None) };
-    if f.vsctl.is_none() || veth::on_linux_bridge(&peer, f.host_nl)? {
+    if f.vswitch.is_none() || veth::on_linux_bridge(&peer, f.host_nl)? {
         return Ok(None);
     }
     let remove = DeleteInGuest { name: f.link.name.clone(), index: f.link.index, host_side: Some(peer.name.clone()) };
@@ -244,7 +274,7 @@ impl Step for DelPort {
     /// port either; with no ovsdb-server running, there is nothing to
     /// remove from it, and the pair still goes.
     fn run(&self, t: &mut Target) -> Result<()> {
-        let Some(v) = t.vsctl else { return Ok(()) };
+        let Some(v) = t.vswitch else { return Ok(()) };
         if !v.del_port_anywhere(&self.port)? {
             eprintln!(
                 "pipework: note: no ovsdb-server answers, so {} was not removed from Open vSwitch; if it was a port, \

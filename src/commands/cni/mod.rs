@@ -27,8 +27,9 @@ use crate::commands::{attach, detach};
 use crate::guest::{self, Guest};
 use crate::request::{AddressSpec, Addressed, GuestRef, HostIfRef};
 use crate::sys::netlink::{self, LinkKind, Netlink};
+use crate::sys::ovsdb;
+use crate::sys::ovsdb::vswitch::{self, Vswitch};
 use crate::sys::signals;
-use crate::sys::vsctl::Vsctl;
 use config::{code, Addresses, CniError, Command, Env, NetConf, Result};
 use result::{Interface, Made};
 
@@ -114,8 +115,7 @@ fn run(env: &Env, stdin: &[u8]) -> Result<Option<Value>> {
 fn failed(e: anyhow::Error, what: &str) -> CniError {
     let text = format!("{e:#}");
     let transient = matches!(netlink::errno(&e), Some(libc::EAGAIN | libc::EBUSY))
-        || text.contains("database connection failed")
-        || text.contains("timed out");
+        || ovsdb::find_error(&e).is_some_and(ovsdb::Error::is_transient);
     let code = if transient { code::TRY_AGAIN_LATER } else { code::ATTACH_FAILED };
     let top = e.to_string();
     let mut err = CniError::new(code, format!("{what}: {top}"));
@@ -144,13 +144,17 @@ fn open_guest(env: &Env, conf: &NetConf) -> Result<Guest> {
     Ok(guest)
 }
 
-/// ovs-vsctl for the ovsdb the configuration names (`ovsDb`), else the one
+/// Open vSwitch's database as the configuration names it (`ovsDb`), else the one
 /// PIPEWORK_OVS_DB names, else its default. The configuration is what
 /// counts: a runtime may run DEL from another process than ADD's (Podman's
 /// `container cleanup`), with another environment.
-fn vsctl(conf: &NetConf) -> Option<Vsctl> {
-    let env = std::env::var("PIPEWORK_OVS_DB").ok();
-    Vsctl::find(conf.ovs_db.as_deref().or(env.as_deref()))
+fn vswitch(conf: &NetConf) -> Option<Vswitch> {
+    let env = env_ovs_db();
+    Vswitch::find(conf.ovs_db.as_deref().or(env.as_deref()))
+}
+
+fn env_ovs_db() -> Option<String> {
+    std::env::var("PIPEWORK_OVS_DB").ok()
 }
 
 fn connect(guest: &Guest) -> Result<(Netlink, Netlink)> {
@@ -170,15 +174,15 @@ fn add(env: &Env, conf: &NetConf, stdin: &[u8]) -> Result<Value> {
         let addresses = from_ipam.as_ref().map(|r| Addresses::from_result(r, None)).transpose()?;
         let req = conf.attach(env, addresses.as_ref())?;
         let (host_nl, guest_nl) = connect(&guest)?;
-        let vsctl = vsctl(conf);
-        attach::onto(&req, &guest, &host_nl, &guest_nl, vsctl.as_ref(), false)
+        let vswitch = vswitch(conf);
+        attach::onto(&req, &guest, &host_nl, &guest_nl, vswitch.as_ref(), false)
             .map_err(|e| failed(e, &format!("attaching {} to {}", env.ifname, conf.hostif)))?;
         let told = made(env, conf, &req.host_if, &host_nl, &guest_nl, addresses.as_ref(), from_ipam.as_ref());
         told.inspect_err(|_| {
             // Attached, but the result cannot be told: take it back, so the
             // runtime's failed ADD leaves nothing.
-            if let Ok(steps) = detach::steps(&guest, &env.ifname, &host_nl, &guest_nl, vsctl.as_ref()) {
-                let _ = detach::run_steps(&steps, &guest, &host_nl, &guest_nl, vsctl.as_ref());
+            if let Ok(steps) = detach::steps(&guest, &env.ifname, &host_nl, &guest_nl, vswitch.as_ref()) {
+                let _ = detach::run_steps(&steps, &guest, &host_nl, &guest_nl, vswitch.as_ref());
             }
         })
     })();
@@ -259,19 +263,19 @@ fn made(
 
 fn del(env: &Env, conf: &NetConf, stdin: &[u8]) -> Result<()> {
     signals::defer_interruptions().map_err(|e| failed(e, "preparing"))?;
-    let vsctl = vsctl(conf);
+    let vswitch = vswitch(conf);
     // The namespace may be gone already (the spec allows it; the runtime
     // then says nothing of it, or names a path that no longer exists).
     if let Some(guest) = env.netns.as_ref().filter(|p| p.exists()).and_then(|_| open_guest(env, conf).ok()) {
         let (host_nl, guest_nl) = connect(&guest)?;
         let what = format!("removing {} from {}", env.ifname, guest.label());
         let steps =
-            detach::steps(&guest, &env.ifname, &host_nl, &guest_nl, vsctl.as_ref()).map_err(|e| failed(e, &what))?;
-        detach::run_steps(&steps, &guest, &host_nl, &guest_nl, vsctl.as_ref()).map_err(|e| failed(e, &what))?;
+            detach::steps(&guest, &env.ifname, &host_nl, &guest_nl, vswitch.as_ref()).map_err(|e| failed(e, &what))?;
+        detach::run_steps(&steps, &guest, &host_nl, &guest_nl, vswitch.as_ref()).map_err(|e| failed(e, &what))?;
     }
     // The OVS port of an attachment whose namespace went first: its device
     // went with the namespace, its row stays until removed.
-    remove_ports(conf, vsctl.as_ref(), |id, ifname| id == env.container_id && ifname == env.ifname)?;
+    remove_ports(conf, vswitch.as_ref(), |id, ifname| id == env.container_id && ifname == env.ifname)?;
     if let Some(plugin) = &conf.ipam {
         ipam::delegate(plugin, Command::Del, env, stdin)?;
     }
@@ -280,15 +284,15 @@ fn del(env: &Env, conf: &NetConf, stdin: &[u8]) -> Result<()> {
 
 /// Removes the OVS ports this network's attachments made that `stale`
 /// picks by (container ID, interface). Without Open vSwitch there are none.
-fn remove_ports(conf: &NetConf, vsctl: Option<&Vsctl>, stale: impl Fn(&str, &str) -> bool) -> Result<()> {
-    let Some(vsctl) = vsctl else { return Ok(()) };
-    let ports = match vsctl.marked_ports() {
+fn remove_ports(conf: &NetConf, vswitch: Option<&Vswitch>, stale: impl Fn(&str, &str) -> bool) -> Result<()> {
+    let Some(vswitch) = vswitch else { return Ok(()) };
+    let ports = match vswitch.marked_ports() {
         Ok(p) => p,
         // No ovsdb to ask: unless HOSTIF is an OVS bridge, nothing of ours
         // can be there.
         Err(e) if !conf.hostif.starts_with("ovs") => {
-            // No socket at all is no Open vSwitch running: nothing to say.
-            if !format!("{e:#}").contains("No such file or directory") {
+            // No Open vSwitch running: nothing to say.
+            if !ovsdb::find_error(&e).is_some_and(ovsdb::Error::is_not_running) {
                 eprintln!("pipework: not looking for Open vSwitch ports: {e:#}");
             }
             return Ok(());
@@ -308,7 +312,7 @@ fn remove_ports(conf: &NetConf, vsctl: Option<&Vsctl>, stale: impl Fn(&str, &str
         if let Some(link) = host_nl.link(&port).map_err(|e| failed(e, "looking up a port"))? {
             host_nl.delete(link.index).map_err(|e| failed(e, &format!("deleting {port}")))?;
         }
-        vsctl.del_port_anywhere(&port).map_err(|e| failed(e, &format!("removing OVS port {port}")))?;
+        vswitch.del_port_anywhere(&port).map_err(|e| failed(e, &format!("removing OVS port {port}")))?;
     }
     Ok(())
 }
@@ -334,8 +338,8 @@ fn check(env: &Env, conf: &NetConf, stdin: &[u8]) -> Result<()> {
     if let Some(m) = mac {
         req.mac = Some(crate::request::parse_mac(&m).map_err(|e| differs(format!("prevResult mac: {e:#}")))?);
     }
-    let vsctl = vsctl(conf);
-    let (state, _) = check::check(&req, &host_nl, &guest_nl, vsctl.as_ref()).map_err(|e| failed(e, "checking"))?;
+    let vswitch = vswitch(conf);
+    let (state, _) = check::check(&req, &host_nl, &guest_nl, vswitch.as_ref()).map_err(|e| failed(e, "checking"))?;
     match state {
         State::AsAsked => {}
         State::Absent => return Err(differs("no such interface".into())),
@@ -376,12 +380,11 @@ fn status(conf: &NetConf, env: &Env, stdin: &[u8]) -> Result<()> {
             )))
         }
     }
-    let is_ovs = ovs_named || vsctl(conf).is_some_and(|v| v.bridge_exists(&conf.hostif));
+    let is_ovs = ovs_named || vswitch(conf).is_some_and(|v| v.bridge_exists(&conf.hostif));
     if is_ovs && found.as_ref().is_none_or(|l| l.kind != Some(LinkKind::Bridge)) {
-        let v = vsctl(conf).ok_or_else(|| {
-            unavailable(format!("hostif {} is an OVS bridge, and ovs-vsctl is not installed", conf.hostif))
-        })?;
-        v.marked_ports().map_err(|e| unavailable(format!("Open vSwitch does not answer: {e:#}")))?;
+        let db = conf.ovs_db.clone().or_else(env_ovs_db);
+        let answers = vswitch(conf).map_or_else(|| Err(vswitch::absent(db.as_deref())), |v| v.answers());
+        answers.map_err(|e| unavailable(format!("hostif {} is an OVS bridge, and {e}", conf.hostif)))?;
     }
     if let Some(plugin) = &conf.ipam {
         ipam::delegate(plugin, Command::Status, env, stdin)?;
@@ -395,7 +398,7 @@ fn status(conf: &NetConf, env: &Env, stdin: &[u8]) -> Result<()> {
 fn gc(conf: &NetConf, env: &Env, stdin: &[u8]) -> Result<()> {
     signals::defer_interruptions().map_err(|e| failed(e, "preparing"))?;
     let valid = &conf.valid_attachments;
-    remove_ports(conf, vsctl(conf).as_ref(), |id, ifname| !valid.contains(&(id.to_string(), ifname.to_string())))?;
+    remove_ports(conf, vswitch(conf).as_ref(), |id, ifname| !valid.contains(&(id.to_string(), ifname.to_string())))?;
     if let Some(plugin) = &conf.ipam {
         ipam::delegate(plugin, Command::Gc, env, stdin)?;
     }

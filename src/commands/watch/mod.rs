@@ -30,8 +30,8 @@ use crate::guest::engine_api::{self, Endpoint, Event, Events, Running};
 use crate::guest::{self, Guest};
 use crate::request::Engine;
 use crate::sys::netlink::Netlink;
+use crate::sys::ovsdb::vswitch::Vswitch;
 use crate::sys::signals::Arrivals;
-use crate::sys::vsctl::Vsctl;
 use rules::Rule;
 
 /// The first pause after the engine could not be reached, doubled after
@@ -308,11 +308,11 @@ impl Watcher {
                 Err(e) => log(&format!("{name}: {e:#}")),
             }
         }
-        for vsctl in self.vsctls() {
-            match vsctl.container_ports() {
+        for vswitch in self.vswitches() {
+            match vswitch.container_ports() {
                 Ok(ports) => {
                     for (port, _) in ports.into_iter().filter(|(_, of)| of == id) {
-                        match vsctl.del_port_anywhere(&port) {
+                        match vswitch.del_port_anywhere(&port) {
                             Ok(_) => cleaned.push(format!("removed OVS port {port}")),
                             Err(e) => log(&format!("{name}: {e:#}")),
                         }
@@ -334,8 +334,8 @@ impl Watcher {
     /// watched left in the database for ever.
     fn clean_orphan_ports(&self, running: &HashSet<&str>) {
         let Ok(host_nl) = Netlink::connect() else { return };
-        for vsctl in self.vsctls() {
-            let ports = match vsctl.container_ports() {
+        for vswitch in self.vswitches() {
+            let ports = match vswitch.container_ports() {
                 Ok(p) => p,
                 Err(e) if unreachable(&e) => continue,
                 Err(e) => {
@@ -347,7 +347,7 @@ impl Watcher {
                 if running.contains(id.as_str()) || host_nl.link(&port).ok().flatten().is_some() {
                     continue;
                 }
-                match vsctl.del_port_anywhere(&port) {
+                match vswitch.del_port_anywhere(&port) {
                     Ok(_) => log(&format!("{}: not running; removed its OVS port {port}", short(&id))),
                     Err(e) => log(&format!("{e:#}")),
                 }
@@ -355,9 +355,9 @@ impl Watcher {
         }
     }
 
-    /// ovs-vsctl for each database FILE's lines and the followed containers'
-    /// labels name (the default one too), when it is installed.
-    fn vsctls(&self) -> Vec<Vsctl> {
+    /// Open vSwitch's database for each server FILE's lines and the followed
+    /// containers' labels name (the default one too), where one may answer.
+    fn vswitches(&self) -> Vec<Vswitch> {
         let named = self.file_rules.iter().map(|r| &r.attach.ovs.db);
         let tracked = self.tracked.values().flat_map(|t| &t.ovs_dbs);
         let mut dbs: Vec<Option<&str>> = vec![None];
@@ -366,7 +366,7 @@ impl Watcher {
                 dbs.push(db);
             }
         }
-        dbs.into_iter().filter_map(Vsctl::find).collect()
+        dbs.into_iter().filter_map(Vswitch::find).collect()
     }
 }
 
@@ -384,8 +384,8 @@ fn ensure(rule: &Rule, guest: &Guest, given: &HashMap<String, String>) -> Result
     let req = &rule.attach;
     let host_nl = Netlink::connect()?;
     let guest_nl = host_nl.open_in(&guest.netns).context("opening netlink inside the guest")?;
-    let vsctl = Vsctl::find(req.ovs.db.as_deref());
-    let (state, guest_if) = check::check(req, &host_nl, &guest_nl, vsctl.as_ref())?;
+    let vswitch = Vswitch::find(req.ovs.db.as_deref());
+    let (state, guest_if) = check::check(req, &host_nl, &guest_nl, vswitch.as_ref())?;
     if let Some(first) = given.get(&guest_if) {
         bail!("{first} already gives it {guest_if}; this line is skipped");
     }
@@ -393,12 +393,12 @@ fn ensure(rule: &Rule, guest: &Guest, given: &HashMap<String, String>) -> Result
         State::AsAsked => return Ok((guest_if, Done::AsAsked)),
         State::Absent => Done::Attached,
         State::Differs(why) => {
-            let steps = detach::steps(guest, &guest_if, &host_nl, &guest_nl, vsctl.as_ref())?;
-            detach::run_steps(&steps, guest, &host_nl, &guest_nl, vsctl.as_ref())?;
+            let steps = detach::steps(guest, &guest_if, &host_nl, &guest_nl, vswitch.as_ref())?;
+            detach::run_steps(&steps, guest, &host_nl, &guest_nl, vswitch.as_ref())?;
             Done::Corrected(why)
         }
     };
-    attach::onto(req, guest, &host_nl, &guest_nl, vsctl.as_ref(), false)?;
+    attach::onto(req, guest, &host_nl, &guest_nl, vswitch.as_ref(), false)?;
     Ok((guest_if, done))
 }
 
@@ -414,7 +414,7 @@ fn short(id: &str) -> &str {
 
 /// No ovsdb-server answers: no OVS here to clean.
 fn unreachable(e: &anyhow::Error) -> bool {
-    format!("{e:#}").contains("database connection failed")
+    crate::sys::ovsdb::find_error(e).is_some_and(crate::sys::ovsdb::Error::is_not_running)
 }
 
 /// What woke the watch besides an event.
