@@ -45,4 +45,4 @@ expect_not "the line after it did not run" "eth2" in_guest "${G[11]}" ip -o link
 printf '%s\n' "# a comment" "br1 -i eth3 ${G[11]} 10.32.2.3/24" >"$batch"
 before=$(snapshot "${G[11]}")
 expect "a dry run prints every line's plan" "# line 2: br1 -i eth3 ${G[11]} 10.32.2.3/24" pipework --dry-run --batch "$batch"
-[ "$(snapshot "${G[11]}")" = "$before" ] || fail "a batch dry run changed something"
+same_as_before "${G[11]}" "$before" "a batch dry run changed nothing"

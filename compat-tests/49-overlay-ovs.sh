@@ -6,6 +6,9 @@
 # 002's keys as one line (gre:2@1,3@4); Geneve; refusals change nothing;
 # --detach, twice.
 . "$(dirname "$0")/lib.sh"
+# The bridges the lines create are userspace ones too, on every kernel
+# (compat-tests/kernel/06 and 09 are the kernel datapath's).
+export PIPEWORK_OVS_DATAPATH=netdev
 new_hosts
 for i in 1 2 3; do start_ovs_on "$i"; done
 ALL="172.31.0.1 172.31.0.2 172.31.1.3"

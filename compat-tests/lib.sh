@@ -131,12 +131,13 @@ procs_in() {
 kill_pidfile() { [ -f "$1" ] && kill "$(cat "$1")" 2>/dev/null; rm -f "$1"; }
 
 # snapshot GUEST: links, addresses and routes of the host and of GUEST, to
-# compare before and after a run that must change nothing.
+# compare before and after a run that must change nothing (an IPv6
+# address's duplicate detection ending meanwhile is no change of ours).
 snapshot() {
     local g=$1
     { in_host ip -o link show; in_host ip -o addr show; in_host ip route show table all
       in_guest "$g" ip -o link show; in_guest "$g" ip -o addr show; in_guest "$g" ip route show table all
-    } 2>&1 | sed -E 's/valid_lft [^ ]+ preferred_lft [^ ]+//'
+    } 2>&1 | sed -E 's/valid_lft [^ ]+ preferred_lft [^ ]+//; s/ tentative//'
 }
 
 # same_as_before GUEST BEFORE WHAT: snapshot GUEST equals BEFORE, given the

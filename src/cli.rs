@@ -255,6 +255,7 @@ pub fn parse_tunnel(cli: &Cli) -> Result<Parsed> {
     let (mut t, options) = Tunnel::parse_words(bridge, spec, rest)?;
     t.detach = cli.detach;
     t.ovs_db = cli.ovs_db.clone();
+    t.ovs_datapath = cli.ovs_datapath;
     let mut mtu = cli.mtu.clone();
     for pair in options.chunks(2) {
         let (name, value) = (pair[0].as_str(), pair[1].as_str());

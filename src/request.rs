@@ -56,6 +56,9 @@ pub struct Tunnel {
     pub detach: bool,
     /// `--ovs-db` (or PIPEWORK_OVS_DB).
     pub ovs_db: Option<String>,
+    /// `--ovs-datapath` (or PIPEWORK_OVS_DATAPATH): of an OVS bridge the
+    /// line creates.
+    pub ovs_datapath: Option<Datapath>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,6 +157,7 @@ impl Tunnel {
             mtu: None,
             detach: false,
             ovs_db: None,
+            ovs_datapath: None,
         };
         Ok((t, options))
     }

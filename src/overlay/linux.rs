@@ -458,6 +458,7 @@ mod tests {
             mtu: None,
             detach: false,
             ovs_db: None,
+            ovs_datapath: None,
         }
     }
 

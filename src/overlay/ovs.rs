@@ -11,10 +11,11 @@ use std::net::IpAddr;
 
 use anyhow::{bail, Result};
 
+use crate::attach::kinds::new_bridge_datapath;
 use crate::attach::step::{Step, Steps, Target};
 use crate::guest::GuestNames;
 use crate::request::{Tunnel, TunnelKind};
-use crate::sys::ovsdb::vswitch::{self, InterfaceRow, Snapshot, TunnelPort, TunnelSet, TunnelsMade, Vswitch};
+use crate::sys::ovsdb::vswitch::{InterfaceRow, Snapshot, TunnelPort, TunnelSet, TunnelsMade, Vswitch};
 
 /// What Open vSwitch has of this line.
 #[derive(Debug)]
@@ -64,8 +65,7 @@ pub fn gather(t: &Tunnel, v: &Vswitch, snap: &Snapshot, remotes: &[IpAddr], unde
     let bridge = snap.bridge(name);
     let datapath = match bridge {
         Some(b) => b.datapath_type.clone(),
-        None if vswitch::kernel_datapath_present() => "system".into(),
-        None => "netdev".into(),
+        None => new_bridge_datapath(t.ovs_datapath, name).as_str().to_string(),
     };
     // The userspace datapath sends tunnels by its own routing table, which
     // knows only addresses on OVS bridges: anything else is dropped without

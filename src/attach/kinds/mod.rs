@@ -27,6 +27,7 @@ mod veth;
 
 pub use bridge::CreateBridge;
 pub use ipvlan::switching as ipvlan_switching;
+pub use ovs::new_bridge_datapath;
 pub use kind::{Ctx, Found, Kind, Makes};
 use kind::{Entry, Probe};
 

@@ -85,7 +85,7 @@ fn recognise(p: &Probe) -> Result<Option<Box<dyn Kind>>> {
 
 /// The datapath of an OVS bridge this run creates: as asked, else the
 /// kernel's when it has one, else userspace, which works everywhere.
-fn new_bridge_datapath(asked: Option<Datapath>, bridge: &str) -> Datapath {
+pub fn new_bridge_datapath(asked: Option<Datapath>, bridge: &str) -> Datapath {
     if let Some(dp) = asked {
         return dp;
     }
