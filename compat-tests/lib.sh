@@ -134,7 +134,14 @@ kill_pidfile() { [ -f "$1" ] && kill "$(cat "$1")" 2>/dev/null; rm -f "$1"; }
 # compare before and after a run that must change nothing (an IPv6
 # address's duplicate detection ending meanwhile is no change of ours).
 snapshot() {
-    local g=$1
+    local g=$1 i
+    # A link that just came up holds its IPv6 link-local address tentative
+    # for a second or more (under TCG), and gets its local route only after:
+    # wait for that to settle, so it is not taken for a change.
+    for i in $(seq 100); do
+        { in_host ip -6 -o addr show; in_guest "$g" ip -6 -o addr show; } 2>/dev/null | grep -q tentative || break
+        sleep 0.1
+    done
     { in_host ip -o link show; in_host ip -o addr show; in_host ip route show table all
       in_guest "$g" ip -o link show; in_guest "$g" ip -o addr show; in_guest "$g" ip route show table all
     } 2>&1 | sed -E 's/valid_lft [^ ]+ preferred_lft [^ ]+//; s/ tentative//'
