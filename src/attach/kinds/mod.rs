@@ -27,9 +27,9 @@ mod veth;
 
 pub use bridge::CreateBridge;
 pub use ipvlan::switching as ipvlan_switching;
-pub use ovs::new_bridge_datapath;
 pub use kind::{Ctx, Found, Kind, Makes};
 use kind::{Entry, Probe};
+pub use ovs::new_bridge_datapath;
 
 /// Every kind, in the order they are asked. For an attach that is the
 /// reference's order (an existing Linux bridge, then Open vSwitch, then
