@@ -84,7 +84,7 @@ fails_with "a HOSTIF that is no bridge" "eth0 is neither a Linux bridge nor an O
 fails_with "a VNI taken by a device of someone else" "VNI 300 is taken by vxother" pw_on 1 tunnel br300 vxlan:300 $PEERS
 fails_with "a VNI already serving another bridge" "VNI 100 already serves bridge br100" pw_on 1 tunnel br999 vxlan:100 $PEERS
 # OVS's kernel datapath names its VXLAN port vxlan_sys_4789 and holds UDP
-# 4789 (the UML tier shows the real one; a stand-in of that name here).
+# 4789 (kernel/06 shows the real one under Debian's kernels; a stand-in of that name here).
 on_host 1 ip link add vxlan_sys_4789 type veth peer name vxsys4789p
 fails_with "UDP 4789 held by OVS's kernel VXLAN port" "UDP port 4789 is held by Open vSwitch.*--dstport" \
     pw_on 1 tunnel br400 vxlan:400 $PEERS

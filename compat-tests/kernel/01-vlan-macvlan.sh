@@ -1,4 +1,4 @@
-# 802.1Q under macvlan (runs inside User-Mode Linux): two guests on VLAN 100
+# 802.1Q under macvlan (runs under Debian's stock kernels in QEMU): two guests on VLAN 100
 # of the same parent reach each other; a third on VLAN 200 of it does not.
 # The VLAN device is made with the parent's MTU, and a second guest reuses it.
 . "$(dirname "$0")/../lib.sh"

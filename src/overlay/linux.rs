@@ -8,8 +8,8 @@
 //! hash of key and peer (alias `pipework-tunnel:gre:KEY:PEER`), each an
 //! isolated bridge port (never forwards to another isolated port, so a full
 //! mesh cannot loop). It needs the kernel's ip_gre, and is refused where the
-//! kernel has none. Our test hosts have none: this path runs only in the
-//! User-Mode Linux tier.
+//! kernel has none. The development VM's kernel has none: this path is
+//! proven under Debian's stock kernels (compat-tests/kernel, in QEMU).
 
 use std::net::IpAddr;
 
