@@ -136,6 +136,9 @@ pub struct Link {
     /// IFLA_CARRIER: the device sees a link partner (a cable, a veth's
     /// peer that is up). None when the kernel did not say.
     pub carrier: Option<bool>,
+    /// IFF_PROMISC as set (`ip link set … promisc on`).
+    pub promisc: bool,
+    pub txqueuelen: u32,
     /// For a bridge port: whether the bridge forwards its frames yet.
     pub forwarding: Option<bool>,
     pub controller: Option<u32>,
@@ -167,6 +170,8 @@ impl Link {
             up: m.header.flags.contains(LinkFlags::Up),
             running: false,
             carrier: None,
+            promisc: m.header.flags.contains(LinkFlags::Promisc),
+            txqueuelen: 0,
             forwarding: None,
             controller: None,
             parent: None,
@@ -183,6 +188,7 @@ impl Link {
                 LinkAttribute::Controller(c) => l.controller = Some(c),
                 LinkAttribute::Link(p) => l.parent = Some(p),
                 LinkAttribute::IfAlias(a) => l.alias = Some(a),
+                LinkAttribute::TxQueueLen(q) => l.txqueuelen = q,
                 LinkAttribute::Carrier(c) => l.carrier = Some(c != 0),
                 LinkAttribute::OperState(s) => l.running = matches!(s, State::Up | State::Unknown),
                 LinkAttribute::LinkInfo(infos) => {
@@ -990,6 +996,57 @@ impl Netlink {
             });
             gw.filter(|_| oif)
         }))
+    }
+
+    /// Whether a default route via `gw` out of link `index` is there: in
+    /// table `table` (main when None), with metric `metric` when given.
+    pub fn has_default_via(&self, index: u32, gw: IpAddr, metric: Option<u32>, table: Option<u32>) -> Result<bool> {
+        let want_table = table.unwrap_or(u32::from(RouteHeader::RT_TABLE_MAIN));
+        Ok(self.routes(gw.is_ipv6())?.iter().any(|r| {
+            let attrs = &r.attributes;
+            r.header.destination_prefix_length == 0
+                && table_of(r) == want_table
+                && attrs.iter().any(|a| matches!(a, RouteAttribute::Oif(i) if *i == index))
+                && attrs.iter().any(|a| match a {
+                    RouteAttribute::Gateway(RouteAddress::Inet(v4)) => IpAddr::V4(*v4) == gw,
+                    RouteAttribute::Gateway(RouteAddress::Inet6(v6)) => IpAddr::V6(*v6) == gw,
+                    _ => false,
+                })
+                && metric.is_none_or(|m| {
+                    attrs.iter().find_map(|a| if let RouteAttribute::Priority(p) = a { Some(*p) } else { None })
+                        == Some(m)
+                })
+        }))
+    }
+
+    /// The routes out of link `index` that someone added (not the kernel's
+    /// own prefix and local routes), in every table, both families: what
+    /// setting the link down takes away, kept to be put back.
+    pub fn routes_of(&self, index: u32) -> Result<Vec<SavedRoute>> {
+        let mut out = Vec::new();
+        for ipv6 in [false, true] {
+            out.extend(
+                self.routes(ipv6)?
+                    .into_iter()
+                    .filter(|r| {
+                        r.header.protocol != RouteProtocol::Kernel
+                            && table_of(r) != 255 // local
+                            && r.header.kind == RouteType::Unicast
+                            && r.attributes.iter().any(|a| matches!(a, RouteAttribute::Oif(i) if *i == index))
+                    })
+                    .map(SavedRoute),
+            );
+        }
+        Ok(out)
+    }
+
+    fn routes(&self, ipv6: bool) -> Result<Vec<RouteMessage>> {
+        let filter = if ipv6 {
+            RouteMessageBuilder::<Ipv6Addr>::new().build()
+        } else {
+            RouteMessageBuilder::<Ipv4Addr>::new().build()
+        };
+        self.run(self.handle.route().get(filter).execute().try_collect()).map_err(nl).context("listing routes")
     }
 
     /// `ip rule add from ADDR lookup TABLE`.

@@ -16,7 +16,7 @@ use crate::sys::netns;
 pub const ENTRY: Entry = Entry { recognise, detach, host_leftovers: no_host_leftovers };
 
 /// The alias a device moved in carries: its host name after this prefix.
-const HOME_MARK: &str = "pipework-home:";
+pub const HOME_MARK: &str = "pipework-home:";
 
 #[derive(Debug)]
 struct DirectPhys {
