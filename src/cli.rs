@@ -517,12 +517,14 @@ fn parse_shim(cli: &Cli) -> Result<Parsed> {
     let mut name = cli.host_side.clone();
     let (mut mode, mut flag) = (cli.ipvlan.clone(), cli.ipvlan_flags.clone());
     let mut positional = Vec::new();
+    let mut replace = cli.replace;
     let mut w = cli.words.iter();
     while let Some(word) = w.next() {
         match word.as_str() {
             "-l" => name = Some(value_of(&mut w, "-l")?),
             "--ipvlan" => mode = Some(value_of(&mut w, "--ipvlan")?),
             "--ipvlan-flags" => flag = Some(value_of(&mut w, "--ipvlan-flags")?),
+            "--replace" => replace = true,
             other if other.starts_with('-') => bail!("unknown option '{other}' for --shim; see pipework --help"),
             other => positional.push(other),
         }
@@ -548,7 +550,7 @@ fn parse_shim(cli: &Cli) -> Result<Parsed> {
     if cli.detach && ipvlan.is_some() {
         bail!("--detach --shim takes HOSTIF only: the shim's kind is read from it");
     }
-    Ok(Parsed::Request(Request::Shim(Shim { parent, name, address, routes, ipvlan, detach: cli.detach })))
+    Ok(Parsed::Request(Request::Shim(Shim { parent, name, address, routes, ipvlan, detach: cli.detach, replace })))
 }
 
 /// `--ipvlan MODE [--ipvlan-flags FLAG]`, for an attach or a shim.

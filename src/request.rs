@@ -178,6 +178,8 @@ pub struct Shim {
     /// An ipvlan shim, for ipvlan guests; None: a macvlan in bridge mode.
     pub ipvlan: Option<Ipvlan>,
     pub detach: bool,
+    /// `--replace`: a shim there but not as asked is made again.
+    pub replace: bool,
 }
 
 /// `--detach [--strict] [-i IF] GUEST`.

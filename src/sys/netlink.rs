@@ -257,6 +257,26 @@ pub struct PortVlan {
 pub struct SavedRoute(RouteMessage);
 
 impl SavedRoute {
+    /// Where the route leads (`0.0.0.0/0` for a default route).
+    pub fn destination(&self) -> Option<IpNet> {
+        let len = self.0.header.destination_prefix_length;
+        let addr = self.0.attributes.iter().find_map(|a| match a {
+            RouteAttribute::Destination(RouteAddress::Inet(v4)) => Some(IpAddr::V4(*v4)),
+            RouteAttribute::Destination(RouteAddress::Inet6(v6)) => Some(IpAddr::V6(*v6)),
+            _ => None,
+        });
+        let addr = addr.or_else(|| {
+            (len == 0).then(|| {
+                if self.0.header.address_family == AddressFamily::Inet6 {
+                    IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+                } else {
+                    IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+                }
+            })
+        })?;
+        IpNet::new(addr, len).ok()
+    }
+
     /// "inet" or "inet6", for messages.
     pub fn family_name(&self) -> &'static str {
         if self.0.header.address_family == AddressFamily::Inet6 {
