@@ -91,6 +91,9 @@ pub fn check(
         None => None,
     };
     match (&link.kind, &other) {
+        (Some(LinkKind::Veth), Some(peer)) if !peer.up => {
+            return differs(format!("its host side {} is down", peer.name));
+        }
         (Some(LinkKind::Veth), Some(peer)) => {
             let master = match peer.controller {
                 Some(i) => host_nl.link_by_index(i)?,
