@@ -74,7 +74,9 @@ pub fn check(
             return differs(format!("the default route via {gw}{metric}{table} does not go out of it"));
         }
     }
-    let moved_in = link.alias.as_deref().and_then(|a| a.strip_prefix(kinds::HOME_MARK));
+    // The mark of a device moved in: its home name, then how it was found.
+    let moved_in =
+        link.alias.as_deref().and_then(|a| a.strip_prefix(kinds::HOME_MARK)).and_then(|r| r.split(' ').next());
     if req.direct_phys {
         return match moved_in {
             Some(home) if home == host => Ok((State::AsAsked, guest_if)),

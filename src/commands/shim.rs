@@ -9,9 +9,9 @@
 use anyhow::{bail, Context, Result};
 use ipnet::IpNet;
 
-use crate::attach::{apply, replace};
 use crate::attach::kinds::ipvlan_switching;
 use crate::attach::step::{Step, Steps, Target};
+use crate::attach::{apply, replace};
 use crate::guest::GuestNames;
 use crate::request::{Ipvlan, Shim};
 use crate::sys::arp::Announcer;
@@ -48,11 +48,10 @@ pub fn run(s: &Shim, dry_run: bool) -> Result<()> {
         }
         let address = s.address.context("--shim needs an address")?;
         if let Some(old) = &existing {
-            let ours = matches!(old.kind, Some(LinkKind::Macvlan | LinkKind::Ipvlan)) && old.alias.as_deref() == Some(MARK);
+            let ours =
+                matches!(old.kind, Some(LinkKind::Macvlan | LinkKind::Ipvlan)) && old.alias.as_deref() == Some(MARK);
             if !ours {
-                bail!(
-                    "{name} already exists and is not a shim pipework made; remove it first or name another with -l"
-                );
+                bail!("{name} already exists and is not a shim pipework made; remove it first or name another with -l");
             }
             match difference(s, old, &parent, address, &host_nl)? {
                 None => {
@@ -65,7 +64,8 @@ pub fn run(s: &Shim, dry_run: bool) -> Result<()> {
                     s.parent
                 ),
                 Some(_) => {
-                    let park = replace::park(old, &host_nl, None, &host_nl)?.context("the old shim cannot be set aside")?;
+                    let park =
+                        replace::park(old, &host_nl, None, &host_nl)?.context("the old shim cannot be set aside")?;
                     parked = Some(park.parked());
                     steps.push(Box::new(park));
                 }

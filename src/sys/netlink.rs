@@ -625,6 +625,12 @@ impl Netlink {
     }
 
     /// `ip link set LINK master CONTROLLER up`.
+    /// `ip link set LINK promisc on|off`.
+    pub fn set_promisc(&self, index: u32, on: bool) -> Result<()> {
+        let msg = LinkUnspec::new_with_index(index).promiscuous(on).build();
+        self.run(self.handle.link().set(msg).execute()).map_err(nl)
+    }
+
     /// `ip link set LINK master BRIDGE`, leaving it down.
     pub fn set_controller(&self, index: u32, controller: u32) -> Result<()> {
         let msg = LinkUnspec::new_with_index(index).controller(controller).build();
