@@ -88,10 +88,10 @@ expect "it is still a macvlan of nic51" "eth1@.*macvlan" in_guest "$M" ip -d -o 
 
 # --shim: the same line twice is as asked; another address is refused.
 pipework --shim -l shim51 nic51 10.51.2.250/32 10.51.2.0/24
-hb=$(in_host ip -o addr; in_host ip route)
+hb=$(in_host ip -4 -o addr; in_host ip -4 route)
 out=$(pipework --shim -l shim51 nic51 10.51.2.250/32 10.51.2.0/24 2>&1) || fail "the same --shim line again failed: $out"
 [[ $out == *"shim51 is already as asked"* ]] || fail "the same --shim line again said: $out"
-[ "$(in_host ip -o addr; in_host ip route)" = "$hb" ] || fail "the same --shim line again changed the host"
+[ "$(in_host ip -4 -o addr; in_host ip -4 route)" = "$hb" ] || fail "the same --shim line again changed the host"
 fails_with "a --shim line with another address" "shim51 is already there, but not as asked: it lacks 10.51.2.251/32" \
     pipework --shim -l shim51 nic51 10.51.2.251/32 10.51.2.0/24
 pipework --shim --replace -l shim51 nic51 10.51.2.251/32 10.51.2.0/24
