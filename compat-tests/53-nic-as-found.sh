@@ -49,4 +49,21 @@ for sel in nic53 "mac:$MAC"; do
     pipework --detach "$G"
     as_found "--direct-phys $sel then --detach: nic53 as found"
 done
+# mac: without --direct-phys: a macvlan on the NIC. A NIC that was down is
+# brought up for it and set down again by undo; the macvlan goes first, or
+# the NIC would keep the promiscuity the macvlan's address gave it. (Its
+# qdisc is the one thing that stays: a device that was ever up keeps its
+# default qdisc where it had noop, and no tc command brings noop back.)
+in_host ip link add nic54 type veth peer name nic54p
+in_host ip link set nic54p up
+MAC54=$(in_host cat /sys/class/net/nic54/address)
+nic54() { in_host sh -c 'ip -d link show nic54; ip -d addr show dev nic54' | sed -E 's/^[0-9]+: //; s/qdisc [a-z_]+ //'; }
+before54=$(nic54)
+for m in "${methods[@]}"; do
+    shielded ip netns exec "$HOST" "$PIPEWORK_BIN" --dhcp-timeout 1 "mac:$MAC54" "$NAME" "$m" >/dev/null 2>&1 &&
+        fail "mac:$MAC54 with $m and no server succeeded"
+    [ "$(nic54)" = "$before54" ] || fail "mac: with $m failing: nic54 changed:
+$(diff <(echo "$before54") <(nic54))"
+    note "ok: mac: (a macvlan on a NIC that was down), $m failing: undone, the NIC as found but for its qdisc"
+done
 [ "$(md5sum </etc/resolv.conf)" = "$resolv_before" ] || fail "a DHCP client changed the host's /etc/resolv.conf"
