@@ -49,6 +49,17 @@ for sel in nic53 "mac:$MAC"; do
     pipework --detach "$G"
     as_found "--direct-phys $sel then --detach: nic53 as found"
 done
+# The same --direct-phys line again, by name or by mac:, is as asked (the
+# NIC carries its mark; --watch relies on this not to attach it again).
+pipework --direct-phys "mac:$MAC" "$G" 10.53.0.2/24
+for sel in nic53 "mac:$MAC"; do
+    out=$(pipework --direct-phys "$sel" "$G" 10.53.0.2/24 2>&1) || fail "--direct-phys $sel again failed: $out"
+    [[ $out == *"eth1 of $G is already as asked"* ]] || fail "--direct-phys $sel again said: $out"
+done
+note "ok: the same --direct-phys line again, by name and by mac:, is as asked"
+pipework --detach "$G"
+as_found "--direct-phys mac: then --detach: nic53 as found"
+
 # mac: without --direct-phys: a macvlan on the NIC. A NIC that was down is
 # brought up for it and set down again by undo; the macvlan goes first, or
 # the NIC would keep the promiscuity the macvlan's address gave it. (Its

@@ -6,7 +6,7 @@
 use anyhow::Result;
 
 use crate::attach::kinds;
-use crate::request::{format_mac, AddressSpec, Attach};
+use crate::request::{format_mac, AddressSpec, Attach, HostIfRef};
 use crate::sys::netlink::{Link, LinkKind, Netlink, PortVlan};
 use crate::sys::ovsdb::vswitch::Vswitch;
 
@@ -80,6 +80,13 @@ pub fn check(
     if req.direct_phys {
         return match moved_in {
             Some(home) if home == host => Ok((State::AsAsked, guest_if)),
+            // `mac:`: the NIC with that MAC, as it is or as its mark found it.
+            Some(_)
+                if matches!(&req.host_if, HostIfRef::Mac(m) if link.mac.as_deref() == Some(m.as_bytes())
+                || link.alias.as_deref().is_some_and(|a| a.contains(&format!(" mac={}", format_mac(m))))) =>
+            {
+                Ok((State::AsAsked, guest_if))
+            }
             Some(home) => differs(format!("it is {home}, moved in from the host")),
             None => differs(format!("it is {}, not {} moved in", kind_words(&link), req.host_if)),
         };
