@@ -25,3 +25,20 @@ ping_ok "$G3" 10.90.0.1
 tcp_ok "$G3" "$G2" 10.90.0.1
 pipework --detach "$G3"
 expect "--detach sends it home under its host name" "phys0" in_host ip -o link show phys0
+
+# A NIC without carrier (its cable out: here a veth whose peer is down).
+# Waiting for carrier before the gratuitous ARP listens for the kernel's
+# link notifications, and gives up at once on a link without carrier: the
+# attach asks the kernel a few dozen things, where a wait that polls asks
+# thousands of times within its limit. Counted, not timed.
+in_host ip link add nocar0 type veth peer name nocar0p
+G4=$(new_guest)
+slog=$(mktemp); on_exit "rm -f $slog"
+in_host strace -f -qq -e trace=sendto,sendmsg -e signal=none -o "$slog" \
+    "$PIPEWORK_BIN" --direct-phys nocar0 "$G4" 10.91.0.2/24 || fail "--direct-phys of a NIC without carrier failed"
+n=$(grep -c -E 'sendto|sendmsg' "$slog")
+[ "$n" -lt 200 ] || fail "--direct-phys of a NIC without carrier sent $n netlink requests: a wait polls"
+expect "the NIC without carrier is eth1 in the guest, with its address" "inet 10.91.0.2/24" in_guest "$G4" ip -o addr show eth1
+note "ok: a NIC without carrier: $n requests, no polling wait"
+pipework --detach "$G4"
+expect "--detach sends the NIC without carrier home" "nocar0" in_host ip -o link show nocar0

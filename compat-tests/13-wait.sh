@@ -27,3 +27,18 @@ in_guest "$G1" ip addr add 10.130.1.2/24 dev eth5
 for i in $(seq 50); do [ -s "$marker" ] && break; sleep 0.1; done
 [ -s "$marker" ] || fail "--wait did not return once eth5 was configured"
 note "ok: --wait waited through existing, up and carrier, and returned with the address"
+
+# Waiting is listening: --wait sleeps on the kernel's link and address
+# notifications, so three seconds of waiting ask the kernel a handful of
+# times (a poll every 100 ms asks 30 times and more). Counted, not timed.
+slog=$(mktemp); on_exit "rm -f $slog"
+: >"$marker"
+( in_guest "$G1" strace -f -qq -e trace=sendto,sendmsg -e signal=none -o "$slog" "$PIPEWORK_BIN" --wait -i eth6 &&
+  echo done >"$marker" ) &
+sleep 3
+n=$(grep -c -E 'sendto|sendmsg' "$slog")
+[ "$n" -le 12 ] || fail "--wait asked the kernel $n times in 3 s while nothing changed: it polls"
+pipework br1 -i eth6 "$G1" 10.130.2.2/24
+for i in $(seq 50); do [ -s "$marker" ] && break; sleep 0.1; done
+[ -s "$marker" ] || fail "--wait did not return once eth6 was attached"
+note "ok: --wait asked the kernel $n times in 3 s of waiting, and returned once eth6 was attached"

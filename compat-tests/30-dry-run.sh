@@ -19,11 +19,12 @@ pipework --dry-run route "$G" add 10.9.0.0/16 via 10.30.1.1 >/dev/null
 note "ok: five dry runs changed nothing"
 
 want="ip link add veth1pl$G mtu 1500 type veth peer name eth1 mtu 1500 address 02:66:ee:60:6d:50 netns $G
-ip link set veth1pl$G master br1 up
+ip link set veth1pl$G master br1
 nsenter -t $G -n ip addr add 10.30.1.2/24 brd 10.30.1.255 dev eth1
 nsenter -t $G -n ip link set eth1 up
 nsenter -t $G -n ip -f inet route del default
 nsenter -t $G -n ip route replace default via 10.30.1.1 dev eth1
+ip link set veth1pl$G up
 # then: warn if net.bridge.bridge-nf-call-iptables=1 and the iptables FORWARD policy is DROP
 nsenter -t $G -n arping -c 1 -A -I eth1 10.30.1.2"
 [ "$out" = "$want" ] || fail "dry run printed:

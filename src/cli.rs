@@ -121,6 +121,12 @@ pub struct Cli {
     #[arg(long)]
     pub vlan_filtering: bool,
 
+    /// When GUESTIF is already in the guest but not as asked, take it away
+    /// and make it again as asked, in one run: if making it fails, the old
+    /// interface is put back as it was
+    #[arg(long)]
+    pub replace: bool,
+
     /// Mode of the macvlan made on a physical HOSTIF [default: bridge]:
     /// private and vepa keep guests of one parent apart, passthru gives the
     /// parent to one guest. MODE: bridge, private, vepa or passthru. May
@@ -343,6 +349,7 @@ pub fn parse(cli: &Cli) -> Result<Parsed> {
     let mut nodad = cli.nodad;
     let (mut promisc, mut hairpin, mut isolated) = (cli.promisc, cli.hairpin, cli.isolated);
     let mut vlan_filtering = cli.vlan_filtering;
+    let mut replace = cli.replace;
     let mut mtu = cli.mtu.clone();
     let mut txqueuelen = cli.txqueuelen.clone();
     let mut sysctls = cli.sysctl.clone();
@@ -353,6 +360,7 @@ pub fn parse(cli: &Cli) -> Result<Parsed> {
             "--hairpin" => Some(&mut hairpin),
             "--isolated" => Some(&mut isolated),
             "--vlan-filtering" => Some(&mut vlan_filtering),
+            "--replace" => Some(&mut replace),
             _ => None,
         };
         if let Some(on) = switch {
@@ -430,6 +438,7 @@ pub fn parse(cli: &Cli) -> Result<Parsed> {
         mac,
         tag,
         direct_phys: cli.direct_phys,
+        replace,
         ipvlan,
         macvlan_mode,
         metric: metric
@@ -508,12 +517,14 @@ fn parse_shim(cli: &Cli) -> Result<Parsed> {
     let mut name = cli.host_side.clone();
     let (mut mode, mut flag) = (cli.ipvlan.clone(), cli.ipvlan_flags.clone());
     let mut positional = Vec::new();
+    let mut replace = cli.replace;
     let mut w = cli.words.iter();
     while let Some(word) = w.next() {
         match word.as_str() {
             "-l" => name = Some(value_of(&mut w, "-l")?),
             "--ipvlan" => mode = Some(value_of(&mut w, "--ipvlan")?),
             "--ipvlan-flags" => flag = Some(value_of(&mut w, "--ipvlan-flags")?),
+            "--replace" => replace = true,
             other if other.starts_with('-') => bail!("unknown option '{other}' for --shim; see pipework --help"),
             other => positional.push(other),
         }
@@ -539,7 +550,7 @@ fn parse_shim(cli: &Cli) -> Result<Parsed> {
     if cli.detach && ipvlan.is_some() {
         bail!("--detach --shim takes HOSTIF only: the shim's kind is read from it");
     }
-    Ok(Parsed::Request(Request::Shim(Shim { parent, name, address, routes, ipvlan, detach: cli.detach })))
+    Ok(Parsed::Request(Request::Shim(Shim { parent, name, address, routes, ipvlan, detach: cli.detach, replace })))
 }
 
 /// `--ipvlan MODE [--ipvlan-flags FLAG]`, for an attach or a shim.

@@ -178,6 +178,8 @@ pub struct Shim {
     /// An ipvlan shim, for ipvlan guests; None: a macvlan in bridge mode.
     pub ipvlan: Option<Ipvlan>,
     pub detach: bool,
+    /// `--replace`: a shim there but not as asked is made again.
+    pub replace: bool,
 }
 
 /// `--detach [--strict] [-i IF] GUEST`.
@@ -238,6 +240,8 @@ pub struct Attach {
     /// `@VLAN`, read by the host interface's kind.
     pub tag: Option<Tag>,
     pub direct_phys: bool,
+    /// `--replace`: GUESTIF there but not as asked is made again.
+    pub replace: bool,
     /// `--ipvlan MODE [--ipvlan-flags F]`: an ipvlan on HOSTIF instead of a macvlan.
     pub ipvlan: Option<Ipvlan>,
     /// `--macvlan-mode`: how the macvlan switches (bridge when not given).
@@ -273,6 +277,7 @@ impl Attach {
             mac: None,
             tag: None,
             direct_phys: false,
+            replace: false,
             ipvlan: None,
             macvlan_mode: None,
             metric: None,

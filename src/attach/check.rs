@@ -6,7 +6,7 @@
 use anyhow::Result;
 
 use crate::attach::kinds;
-use crate::request::{format_mac, AddressSpec, Attach};
+use crate::request::{format_mac, AddressSpec, Attach, HostIfRef};
 use crate::sys::netlink::{Link, LinkKind, Netlink, PortVlan};
 use crate::sys::ovsdb::vswitch::Vswitch;
 
@@ -46,11 +46,53 @@ pub fn check(
             return differs(format!("its MAC is {has}, not {}", format_mac(mac)));
         }
     }
+    let t = &req.tuning;
+    if let Some(mtu) = t.mtu.filter(|m| *m != link.mtu) {
+        return differs(format!("its MTU is {}, not {mtu}", link.mtu));
+    }
+    if let Some(q) = t.txqueuelen.filter(|q| *q != link.txqueuelen) {
+        return differs(format!("its txqueuelen is {}, not {q}", link.txqueuelen));
+    }
+    if t.promisc && !link.promisc {
+        return differs("it is not in promiscuous mode".into());
+    }
     if let AddressSpec::Static { addrs } = &req.address {
         let present = guest_nl.addresses(link.index)?;
         if let Some(missing) = addrs.iter().find(|a| !present.contains(&a.addr)) {
             return differs(format!("it lacks {}", missing.addr));
         }
+    }
+    let gateways: Vec<_> = match &req.address {
+        AddressSpec::Static { addrs } => addrs.iter().filter_map(|a| a.gateway).collect(),
+        AddressSpec::None { gateway } => gateway.iter().copied().collect(),
+        _ => Vec::new(),
+    };
+    for gw in gateways {
+        if !guest_nl.has_default_via(link.index, gw, req.metric, req.table)? {
+            let metric = req.metric.map(|m| format!(" metric {m}")).unwrap_or_default();
+            let table = req.table.map(|t| format!(" in table {t}")).unwrap_or_default();
+            return differs(format!("the default route via {gw}{metric}{table} does not go out of it"));
+        }
+    }
+    // The mark of a device moved in: its home name, then how it was found.
+    let moved_in =
+        link.alias.as_deref().and_then(|a| a.strip_prefix(kinds::HOME_MARK)).and_then(|r| r.split(' ').next());
+    if req.direct_phys {
+        return match moved_in {
+            Some(home) if home == host => Ok((State::AsAsked, guest_if)),
+            // `mac:`: the NIC with that MAC, as it is or as its mark found it.
+            Some(_)
+                if matches!(&req.host_if, HostIfRef::Mac(m) if link.mac.as_deref() == Some(m.as_bytes())
+                || link.alias.as_deref().is_some_and(|a| a.contains(&format!(" mac={}", format_mac(m))))) =>
+            {
+                Ok((State::AsAsked, guest_if))
+            }
+            Some(home) => differs(format!("it is {home}, moved in from the host")),
+            None => differs(format!("it is {}, not {} moved in", kind_words(&link), req.host_if)),
+        };
+    }
+    if let Some(home) = moved_in {
+        return differs(format!("it is {home}, moved in from the host (--direct-phys)"));
     }
     // The other end: a veth's peer, a macvlan's or ipvlan's parent, in the host.
     let other = match link.parent {
@@ -58,6 +100,9 @@ pub fn check(
         None => None,
     };
     match (&link.kind, &other) {
+        (Some(LinkKind::Veth), Some(peer)) if !peer.up => {
+            return differs(format!("its host side {} is down", peer.name));
+        }
         (Some(LinkKind::Veth), Some(peer)) => {
             let master = match peer.controller {
                 Some(i) => host_nl.link_by_index(i)?,
@@ -97,6 +142,11 @@ pub fn check(
         _ => {}
     }
     Ok((State::AsAsked, guest_if))
+}
+
+/// What kind of device a link is, for messages.
+fn kind_words(l: &Link) -> String {
+    l.kind.as_ref().map_or("a device without a kind".into(), |k| format!("a {k}"))
 }
 
 /// A Linux bridge port's VLANs against `@VLAN`: with it, the port must be

@@ -391,22 +391,20 @@ impl Step for AwaitSlaac {
     fn run(&self, t: &mut Target) -> Result<()> {
         let i = t.guest_index(&self.link)?;
         let deadline = Instant::now() + self.timeout;
-        loop {
-            let global = t.guest_nl.assigned_addresses(i)?.iter().any(|a| a.addr().is_ipv6());
-            if global {
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                anyhow::bail!(
-                    "no router advertisement gave {} an IPv6 address within {} s; is a router (radvd) on that \
-                     network? (--dhcp-timeout changes the limit)",
-                    self.link,
-                    self.timeout.as_secs()
-                );
-            }
+        let nl = t.guest_nl;
+        let global = nl.wait_until(Some(deadline), || {
             crate::sys::signals::check()?;
-            std::thread::sleep(Duration::from_millis(50));
+            Ok(nl.assigned_addresses(i)?.iter().any(|a| a.addr().is_ipv6()).then_some(()))
+        })?;
+        if global.is_none() {
+            anyhow::bail!(
+                "no router advertisement gave {} an IPv6 address within {} s; is a router (radvd) on that \
+                 network? (--dhcp-timeout changes the limit)",
+                self.link,
+                self.timeout.as_secs()
+            );
         }
+        Ok(())
     }
 }
 
@@ -447,15 +445,21 @@ fn passing_traffic(t: &Target, link: &str, bridge_port: Option<&str>) -> Result<
 
 /// A link just set up drops what is sent through it until the kernel has
 /// seen its carrier (a real qdisc; a bridge port that forwards). That takes
-/// well under a millisecond, so poll briefly; past the limit the caller
-/// goes on anyway.
+/// well under a millisecond, so the wait, woken by the kernel's link
+/// notifications, is short; past the limit the caller goes on anyway. A
+/// link without carrier (no cable, a peer that is down) will not get
+/// there in any time worth waiting: the caller goes on at once, as the
+/// reference does.
 fn wait_for(nl: &Netlink, name: &str, ready: impl Fn(&Link) -> bool) -> Result<Link> {
     let deadline = Instant::now() + Duration::from_millis(500);
-    loop {
+    let mut last = None;
+    let found = nl.wait_until(Some(deadline), || {
         let l = nl.link(name)?.with_context(|| format!("{name} vanished"))?;
-        if ready(&l) || Instant::now() >= deadline {
-            return Ok(l);
+        if ready(&l) || l.carrier == Some(false) {
+            return Ok(Some(l));
         }
-        std::thread::sleep(Duration::from_micros(100));
-    }
+        last = Some(l);
+        Ok(None)
+    })?;
+    found.or(last).with_context(|| format!("{name} vanished"))
 }

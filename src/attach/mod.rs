@@ -10,4 +10,5 @@ pub mod facts;
 pub mod kinds;
 pub mod names;
 pub mod plan;
+pub mod replace;
 pub mod step;

@@ -150,11 +150,12 @@ mod tests {
             commands(linux_bridge(), &request("10.10.103.95/24@10.10.103.254")),
             [
                 "ip link add veth1pl4242 mtu 1500 type veth peer name eth1 mtu 1500 netns 4242",
-                "ip link set veth1pl4242 master br1 up",
+                "ip link set veth1pl4242 master br1",
                 "nsenter -t 4242 -n ip addr add 10.10.103.95/24 brd 10.10.103.255 dev eth1",
                 "nsenter -t 4242 -n ip link set eth1 up",
                 "nsenter -t 4242 -n ip -f inet route del default",
                 "nsenter -t 4242 -n ip route replace default via 10.10.103.254 dev eth1",
+                "ip link set veth1pl4242 up",
                 "# then: warn if net.bridge.bridge-nf-call-iptables=1 and the iptables FORWARD policy is DROP",
                 "nsenter -t 4242 -n arping -c 1 -A -I eth1 10.10.103.95",
             ]

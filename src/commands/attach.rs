@@ -3,10 +3,12 @@
 
 use anyhow::{Context, Result};
 
-use crate::attach::step::Target;
-use crate::attach::{apply, facts, plan};
+use crate::attach::check::{self, State};
+use crate::attach::step::{Step, Target};
+use crate::attach::{apply, facts, plan, replace};
+use crate::commands::detach;
 use crate::guest::{self, Guest};
-use crate::request::Attach;
+use crate::request::{AddressSpec, Attach};
 use crate::sys::arp::Announcer;
 use crate::sys::netlink::Netlink;
 use crate::sys::ovsdb::vswitch::Vswitch;
@@ -16,7 +18,90 @@ pub fn run(req: &Attach, dry_run: bool) -> Result<()> {
     let host_nl = Netlink::connect()?;
     let guest_nl = host_nl.open_in(&guest.netns).context("opening netlink inside the guest")?;
     let vswitch = Vswitch::find(req.ovs.db.as_deref());
-    onto(req, &guest, &host_nl, &guest_nl, vswitch.as_ref(), dry_run)
+    let (state, guest_if) = check::check(req, &host_nl, &guest_nl, vswitch.as_ref())?;
+    let why = match state {
+        State::Absent => return onto(req, &guest, &host_nl, &guest_nl, vswitch.as_ref(), dry_run),
+        State::AsAsked => {
+            eprintln!("pipework: {guest_if} of {} is already as asked", guest.label());
+            return Ok(());
+        }
+        State::Differs(why) => why,
+    };
+    if req.replace {
+        return again(req, &guest, &guest_if, &host_nl, &guest_nl, vswitch.as_ref(), dry_run);
+    }
+    // What a run that did not finish left is the kind's to clear; anything
+    // else stays, and the refusal says first how it differs.
+    match facts::gather(req, &guest, &host_nl, &guest_nl, vswitch.as_ref()) {
+        Ok(_) => onto(req, &guest, &host_nl, &guest_nl, vswitch.as_ref(), dry_run),
+        Err(e) => Err(e.context(format!(
+            "{guest_if} of {} is already there, but not as asked: {why} (--replace takes it away and makes it \
+             again as asked)",
+            guest.label()
+        ))),
+    }
+}
+
+/// `--replace`: the old interface set aside, the attach made, then the old
+/// one deleted; one undo log, so a failure anywhere puts the old one back.
+/// A device moved in whole, or an Open vSwitch port, cannot stand aside:
+/// it is detached first, and a failure then leaves GUESTIF absent.
+fn again(
+    req: &Attach,
+    guest: &Guest,
+    guest_if: &str,
+    host_nl: &Netlink,
+    guest_nl: &Netlink,
+    vswitch: Option<&Vswitch>,
+    dry_run: bool,
+) -> Result<()> {
+    let link = guest_nl.link(guest_if)?.with_context(|| format!("{guest_if} vanished from the guest"))?;
+    let Some(park) = replace::park(&link, host_nl, vswitch, guest_nl)? else {
+        let steps = detach::steps(guest, guest_if, host_nl, guest_nl, vswitch)?;
+        if dry_run {
+            for s in &steps {
+                println!("{}", s.command(&guest.names()));
+            }
+            println!("# then: the attach as asked, planned once {guest_if} is gone");
+            return Ok(());
+        }
+        eprintln!("pipework: --replace: {guest_if} cannot be set aside (a device moved in, or an Open vSwitch port): detaching it first");
+        detach::run_steps(&steps, guest, host_nl, guest_nl, vswitch)?;
+        return onto(req, guest, host_nl, guest_nl, vswitch, false);
+    };
+    let parked = park.parked();
+    if dry_run {
+        println!("{}", park.command(&guest.names()));
+        println!("# then: the attach as asked, and {} deleted once it stands", parked.guest_name);
+        return Ok(());
+    }
+    // The old DHCP client serves the old interface only; it is not restarted.
+    detach::stop_dhcp_clients_of(guest, guest_if)?;
+    let arp = Announcer::new();
+    let mut target = Target::new(host_nl, guest_nl, &guest.netns, guest.label(), vswitch, &arp);
+    let steps: Vec<Box<dyn Step>> = vec![Box::new(park)];
+    apply::run_with_undo(&steps, &mut target, "--replace")?;
+    let plan = match facts::gather(req, guest, host_nl, guest_nl, vswitch) {
+        Ok(f) => plan::plan(req, &f),
+        Err(e) => {
+            target.roll_back();
+            return Err(e.context("--replace failed; the old interface was put back"));
+        }
+    };
+    apply::run_with_undo(&plan.steps, &mut target, "--replace")
+        .map_err(|e| e.context("the old interface was put back"))?;
+    let keep: Vec<_> = match &req.address {
+        AddressSpec::Static { addrs } => addrs.iter().map(|a| a.addr.addr()).collect(),
+        _ => Vec::new(),
+    };
+    let remove = replace::remove_parked(&parked, guest_nl, host_nl, vswitch, &keep)?;
+    if let Err(e) = detach::run_steps(&remove, guest, host_nl, guest_nl, vswitch) {
+        eprintln!(
+            "pipework: warning: the old {guest_if}, set aside as {}, could not be deleted: {e:#}",
+            parked.guest_name
+        );
+    }
+    Ok(())
 }
 
 /// The attach, to a guest already found, over connections already open.

@@ -111,6 +111,15 @@ pub fn stop_dhcp_clients_in(netns: (u64, u64)) -> Result<Vec<String>> {
     Ok(stopped)
 }
 
+/// Stops the DHCP clients that serve one interface of a guest.
+pub fn stop_dhcp_clients_of(guest: &Guest, guest_if: &str) -> Result<()> {
+    let ns = guest.netns.metadata()?;
+    for (pid, command) in dhcp_clients((ns.dev(), ns.ino()), Some(guest_if))? {
+        StopClient { pid, command }.stop()?;
+    }
+    Ok(())
+}
+
 /// A permission error anywhere in the chain: an error of ours to report,
 /// never "nothing to do".
 fn denied(e: &anyhow::Error) -> bool {

@@ -9,9 +9,9 @@
 use anyhow::{bail, Context, Result};
 use ipnet::IpNet;
 
-use crate::attach::apply;
 use crate::attach::kinds::ipvlan_switching;
 use crate::attach::step::{Step, Steps, Target};
+use crate::attach::{apply, replace};
 use crate::guest::GuestNames;
 use crate::request::{Ipvlan, Shim};
 use crate::sys::arp::Announcer;
@@ -27,6 +27,7 @@ pub fn run(s: &Shim, dry_run: bool) -> Result<()> {
     let name = s.name.as_str();
     let existing = host_nl.link(name)?;
     let mut steps = Steps::new();
+    let mut parked = None;
     if s.detach {
         match existing {
             Some(l)
@@ -41,17 +42,35 @@ pub fn run(s: &Shim, dry_run: bool) -> Result<()> {
             }
         }
     } else {
-        if existing.is_some() {
-            bail!(
-                "{name} already exists; remove it first (pipework --detach --shim {}) or name another with -l",
-                s.parent
-            );
-        }
         let parent = host_nl.link(s.parent.as_str())?.with_context(|| format!("no host interface {}", s.parent))?;
         if parent.kind == Some(LinkKind::Bridge) {
             bail!("{} is a bridge: the host reaches a bridge's guests through the bridge itself", s.parent);
         }
         let address = s.address.context("--shim needs an address")?;
+        if let Some(old) = &existing {
+            let ours =
+                matches!(old.kind, Some(LinkKind::Macvlan | LinkKind::Ipvlan)) && old.alias.as_deref() == Some(MARK);
+            if !ours {
+                bail!("{name} already exists and is not a shim pipework made; remove it first or name another with -l");
+            }
+            match difference(s, old, &parent, address, &host_nl)? {
+                None => {
+                    eprintln!("pipework: {name} is already as asked");
+                    return Ok(());
+                }
+                Some(why) if !s.replace => bail!(
+                    "{name} is already there, but not as asked: {why} (--replace takes it away and makes it again \
+                     as asked; pipework --detach --shim {} removes it)",
+                    s.parent
+                ),
+                Some(_) => {
+                    let park =
+                        replace::park(old, &host_nl, None, &host_nl)?.context("the old shim cannot be set aside")?;
+                    parked = Some(park.parked());
+                    steps.push(Box::new(park));
+                }
+            }
+        }
         steps.push(Box::new(CreateShim {
             name: name.to_string(),
             parent: s.parent.to_string(),
@@ -72,7 +91,42 @@ pub fn run(s: &Shim, dry_run: bool) -> Result<()> {
     // The shim lives in the host: the "guest" side of the target is the
     // host's own namespace too.
     let mut t = Target::new(&host_nl, &host_nl, &here, "the host", None, &arp);
-    apply::run_with_undo(&steps, &mut t, "the shim")
+    apply::run_with_undo(&steps, &mut t, "the shim")?;
+    if let Some(p) = parked {
+        // The new shim stands: the old one, set aside, goes.
+        if let Err(e) = host_nl.delete(p.guest_index) {
+            eprintln!("pipework: warning: the old shim, set aside as {}, could not be deleted: {e:#}", p.guest_name);
+        }
+    }
+    Ok(())
+}
+
+/// How an existing shim differs from the line, first difference only.
+fn difference(
+    s: &Shim,
+    old: &crate::sys::netlink::Link,
+    parent: &crate::sys::netlink::Link,
+    address: IpNet,
+    host_nl: &Netlink,
+) -> Result<Option<String>> {
+    let want_ipvlan = s.ipvlan.is_some();
+    if (old.kind == Some(LinkKind::Ipvlan)) != want_ipvlan {
+        return Ok(Some(format!("it is a {}", old.kind.as_ref().map_or("device".into(), |k| k.to_string()))));
+    }
+    if old.parent != Some(parent.index) {
+        return Ok(Some(format!("it does not hang from {}", s.parent)));
+    }
+    if !old.up {
+        return Ok(Some("it is down".into()));
+    }
+    if !host_nl.addresses(old.index)?.contains(&address) {
+        return Ok(Some(format!("it lacks {address}")));
+    }
+    let routed: Vec<IpNet> = host_nl.routes_of(old.index)?.iter().filter_map(|r| r.destination()).collect();
+    if let Some(r) = s.routes.iter().find(|r| !routed.contains(&r.trunc())) {
+        return Ok(Some(format!("{r} is not routed through it")));
+    }
+    Ok(None)
 }
 
 /// `ip link add link PARENT name NAME type macvlan mode bridge` (or `type

@@ -6,8 +6,6 @@
 //! up only after its address, and a DHCP lease is the last thing it waits
 //! for, so both have arrived by then.
 
-use std::time::Duration;
-
 use anyhow::Result;
 
 use crate::request::IfName;
@@ -15,9 +13,8 @@ use crate::sys::netlink::Netlink;
 
 pub fn until_configured(name: &IfName) -> Result<()> {
     let nl = Netlink::connect()?;
-    while !configured(&nl, name)? {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    // Woken by the kernel's link and address notifications, not a timer.
+    nl.wait_until(None, || Ok(configured(&nl, name)?.then_some(())))?;
     Ok(())
 }
 

@@ -6,7 +6,7 @@
 //! client and fails the step, and the attach is undone.
 
 use std::fs::File;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{bail, Result};
 
@@ -32,20 +32,26 @@ pub fn obtain(spec: &DhcpSpec, guest_ns: &File, guest: &Netlink, index: u32) -> 
     let leased = || -> Result<bool> { Ok(guest.ipv4_addresses(index)?.iter().any(|a| !a.addr().is_link_local())) };
     if spec.detached() {
         // The client was started and left running; the lease comes later.
+        // Woken by the kernel's address notifications: the lease counts
+        // the moment the client puts the address on.
         let deadline = Instant::now() + spec.timeout;
-        while !leased()? {
-            if Instant::now() >= deadline || signals::check().is_err() {
-                clients::remove_helper_container(spec);
-                signals::check()?;
-                bail!(
-                    "no DHCP lease on {} within {} s ({} kept running in a container, got no answer); is a DHCP \
-                     server on that network? (--dhcp-timeout changes the limit)",
-                    spec.link,
-                    spec.timeout.as_secs(),
-                    spec.method.keyword()
-                );
+        // A signal ends the wait as a missing lease does.
+        let got = guest.wait_until(Some(deadline), || {
+            if signals::check().is_err() {
+                return Ok(Some(false));
             }
-            std::thread::sleep(Duration::from_millis(50));
+            Ok(leased()?.then_some(true))
+        })?;
+        if got != Some(true) {
+            clients::remove_helper_container(spec);
+            signals::check()?;
+            bail!(
+                "no DHCP lease on {} within {} s ({} kept running in a container, got no answer); is a DHCP \
+                 server on that network? (--dhcp-timeout changes the limit)",
+                spec.link,
+                spec.timeout.as_secs(),
+                spec.method.keyword()
+            );
         }
         return Ok(());
     }

@@ -11,8 +11,9 @@
 use std::fs::File;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::rc::Rc;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
 use futures::{FutureExt, StreamExt, TryStreamExt};
@@ -21,6 +22,7 @@ use macaddr::MacAddr6;
 use netlink_packet_core::{
     NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_DUMP, NLM_F_REQUEST,
 };
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage};
 use rtnetlink::packet_route::link::{
     AfSpecBridge, BridgePortState, BridgeVlanInfo, BridgeVlanInfoFlags, InfoBridge, InfoBridgePort, InfoData, InfoKind,
@@ -44,6 +46,9 @@ use crate::sys::netns;
 pub struct Netlink {
     rt: Rc<tokio::runtime::Runtime>,
     handle: Handle,
+    /// The namespace the socket was opened in, when not the thread's own:
+    /// where a subscription to its notifications must be opened too.
+    ns: Option<Rc<File>>,
 }
 
 /// The kind of a link, as the kernel names it in IFLA_INFO_KIND.
@@ -128,6 +133,12 @@ pub struct Link {
     /// Operational state is up (or unknown, as for devices without carrier
     /// reporting): packets sent now leave through a real qdisc.
     pub running: bool,
+    /// IFLA_CARRIER: the device sees a link partner (a cable, a veth's
+    /// peer that is up). None when the kernel did not say.
+    pub carrier: Option<bool>,
+    /// IFF_PROMISC as set (`ip link set … promisc on`).
+    pub promisc: bool,
+    pub txqueuelen: u32,
     /// For a bridge port: whether the bridge forwards its frames yet.
     pub forwarding: Option<bool>,
     pub controller: Option<u32>,
@@ -158,6 +169,9 @@ impl Link {
             mac: None,
             up: m.header.flags.contains(LinkFlags::Up),
             running: false,
+            carrier: None,
+            promisc: m.header.flags.contains(LinkFlags::Promisc),
+            txqueuelen: 0,
             forwarding: None,
             controller: None,
             parent: None,
@@ -174,6 +188,8 @@ impl Link {
                 LinkAttribute::Controller(c) => l.controller = Some(c),
                 LinkAttribute::Link(p) => l.parent = Some(p),
                 LinkAttribute::IfAlias(a) => l.alias = Some(a),
+                LinkAttribute::TxQueueLen(q) => l.txqueuelen = q,
+                LinkAttribute::Carrier(c) => l.carrier = Some(c != 0),
                 LinkAttribute::OperState(s) => l.running = matches!(s, State::Up | State::Unknown),
                 LinkAttribute::LinkInfo(infos) => {
                     for i in infos {
@@ -241,6 +257,26 @@ pub struct PortVlan {
 pub struct SavedRoute(RouteMessage);
 
 impl SavedRoute {
+    /// Where the route leads (`0.0.0.0/0` for a default route).
+    pub fn destination(&self) -> Option<IpNet> {
+        let len = self.0.header.destination_prefix_length;
+        let addr = self.0.attributes.iter().find_map(|a| match a {
+            RouteAttribute::Destination(RouteAddress::Inet(v4)) => Some(IpAddr::V4(*v4)),
+            RouteAttribute::Destination(RouteAddress::Inet6(v6)) => Some(IpAddr::V6(*v6)),
+            _ => None,
+        });
+        let addr = addr.or_else(|| {
+            (len == 0).then(|| {
+                if self.0.header.address_family == AddressFamily::Inet6 {
+                    IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+                } else {
+                    IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+                }
+            })
+        })?;
+        IpNet::new(addr, len).ok()
+    }
+
     /// "inet" or "inet6", for messages.
     pub fn family_name(&self) -> &'static str {
         if self.0.header.address_family == AddressFamily::Inet6 {
@@ -263,6 +299,54 @@ fn nl(e: rtnetlink::Error) -> anyhow::Error {
     }
 }
 
+/// Multicast groups of route netlink (linux/rtnetlink.h, the legacy bit
+/// masks `bind` takes).
+const RTMGRP_LINK: u32 = 0x1;
+const RTMGRP_IPV4_IFADDR: u32 = 0x10;
+const RTMGRP_IPV6_IFADDR: u32 = 0x100;
+
+/// The longest a wait sleeps without looking at its condition again: a
+/// signal that lands just before the sleep is seen this late at worst.
+const LONGEST_SLEEP: Duration = Duration::from_secs(1);
+
+/// A subscription to route netlink notifications.
+struct Notifications {
+    socket: netlink_sys::Socket,
+}
+
+impl Notifications {
+    /// Sleeps until a notification arrives (then drains all that queued:
+    /// the caller looks at the state itself), the deadline passes, or a
+    /// signal comes. False only when the deadline has passed.
+    fn next(&self, deadline: Option<Instant>) -> Result<bool> {
+        let left = match deadline {
+            Some(d) => d.saturating_duration_since(Instant::now()),
+            None => LONGEST_SLEEP,
+        };
+        if left.is_zero() {
+            return Ok(false);
+        }
+        let timeout =
+            PollTimeout::try_from(left.min(LONGEST_SLEEP).as_millis().max(1) as i32).unwrap_or(PollTimeout::MAX);
+        let mut fds = [PollFd::new(self.socket.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, timeout) {
+            Ok(0) | Err(nix::errno::Errno::EINTR) => return Ok(true),
+            Ok(_) => {}
+            Err(e) => return Err(e).context("waiting for netlink notifications"),
+        }
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match self.socket.recv(&mut &mut buf[..], libc::MSG_DONTWAIT) {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(true),
+                // Notifications were lost (ENOBUFS): looking again covers them.
+                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {}
+                Err(e) => return Err(e).context("reading netlink notifications"),
+            }
+        }
+    }
+}
+
 impl Netlink {
     /// A connection in this thread's namespace, on a runtime of its own.
     pub fn connect() -> Result<Netlink> {
@@ -270,10 +354,10 @@ impl Netlink {
             .enable_io()
             .build()
             .context("starting the netlink event loop")?;
-        Self::connect_on(Rc::new(rt))
+        Self::connect_on(Rc::new(rt), None)
     }
 
-    fn connect_on(rt: Rc<tokio::runtime::Runtime>) -> Result<Netlink> {
+    fn connect_on(rt: Rc<tokio::runtime::Runtime>, ns: Option<Rc<File>>) -> Result<Netlink> {
         let handle = {
             // The socket registers with the runtime's reactor as it is made.
             let _ctx = rt.enter();
@@ -281,14 +365,50 @@ impl Netlink {
             rt.spawn(conn);
             handle
         };
-        Ok(Netlink { rt, handle })
+        Ok(Netlink { rt, handle, ns })
     }
 
     /// A connection whose socket lives in `ns` (enter, open, come back),
     /// driven by the same runtime as this one.
     pub fn open_in(&self, ns: &File) -> Result<Netlink> {
         let _inside = netns::enter(ns)?;
-        Self::connect_on(self.rt.clone())
+        let ns = Rc::new(ns.try_clone().context("keeping the guest's namespace open")?);
+        Self::connect_on(self.rt.clone(), Some(ns))
+    }
+
+    /// Waits until `probe` finds what it looks for, or `deadline` passes
+    /// (None: no deadline). It looks once, then again after each link or
+    /// address notification from the kernel in this connection's namespace:
+    /// no polling, and no change can fall between the subscription and the
+    /// first look. Signals wake the wait, so the caller's check for one
+    /// (the probe) runs at once.
+    pub fn wait_until<T>(
+        &self,
+        deadline: Option<Instant>,
+        mut probe: impl FnMut() -> Result<Option<T>>,
+    ) -> Result<Option<T>> {
+        let events = self.subscribe()?;
+        loop {
+            if let Some(found) = probe()? {
+                return Ok(Some(found));
+            }
+            if !events.next(deadline)? {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// A socket of its own that hears link and address changes.
+    fn subscribe(&self) -> Result<Notifications> {
+        let _inside = self.ns.as_deref().map(netns::enter).transpose()?;
+        let mut socket = netlink_sys::Socket::new(netlink_sys::protocols::NETLINK_ROUTE)
+            .context("opening a netlink socket for notifications")?;
+        let groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR;
+        socket
+            .bind(&netlink_sys::SocketAddr::new(0, groups))
+            .context("subscribing to link and address notifications")?;
+        socket.set_non_blocking(true)?;
+        Ok(Notifications { socket })
     }
 
     /// Runs one request to completion. The connection task, spawned on the
@@ -505,6 +625,18 @@ impl Netlink {
     }
 
     /// `ip link set LINK master CONTROLLER up`.
+    /// `ip link set LINK promisc on|off`.
+    pub fn set_promisc(&self, index: u32, on: bool) -> Result<()> {
+        let msg = LinkUnspec::new_with_index(index).promiscuous(on).build();
+        self.run(self.handle.link().set(msg).execute()).map_err(nl)
+    }
+
+    /// `ip link set LINK master BRIDGE`, leaving it down.
+    pub fn set_controller(&self, index: u32, controller: u32) -> Result<()> {
+        let msg = LinkUnspec::new_with_index(index).controller(controller).build();
+        self.run(self.handle.link().set(msg).execute()).map_err(nl)
+    }
+
     pub fn set_controller_up(&self, index: u32, controller: u32) -> Result<()> {
         let msg = LinkUnspec::new_with_index(index).controller(controller).up().build();
         self.run(self.handle.link().set(msg).execute()).map_err(nl)
@@ -896,6 +1028,57 @@ impl Netlink {
             });
             gw.filter(|_| oif)
         }))
+    }
+
+    /// Whether a default route via `gw` out of link `index` is there: in
+    /// table `table` (main when None), with metric `metric` when given.
+    pub fn has_default_via(&self, index: u32, gw: IpAddr, metric: Option<u32>, table: Option<u32>) -> Result<bool> {
+        let want_table = table.unwrap_or(u32::from(RouteHeader::RT_TABLE_MAIN));
+        Ok(self.routes(gw.is_ipv6())?.iter().any(|r| {
+            let attrs = &r.attributes;
+            r.header.destination_prefix_length == 0
+                && table_of(r) == want_table
+                && attrs.iter().any(|a| matches!(a, RouteAttribute::Oif(i) if *i == index))
+                && attrs.iter().any(|a| match a {
+                    RouteAttribute::Gateway(RouteAddress::Inet(v4)) => IpAddr::V4(*v4) == gw,
+                    RouteAttribute::Gateway(RouteAddress::Inet6(v6)) => IpAddr::V6(*v6) == gw,
+                    _ => false,
+                })
+                && metric.is_none_or(|m| {
+                    attrs.iter().find_map(|a| if let RouteAttribute::Priority(p) = a { Some(*p) } else { None })
+                        == Some(m)
+                })
+        }))
+    }
+
+    /// The routes out of link `index` that someone added (not the kernel's
+    /// own prefix and local routes), in every table, both families: what
+    /// setting the link down takes away, kept to be put back.
+    pub fn routes_of(&self, index: u32) -> Result<Vec<SavedRoute>> {
+        let mut out = Vec::new();
+        for ipv6 in [false, true] {
+            out.extend(
+                self.routes(ipv6)?
+                    .into_iter()
+                    .filter(|r| {
+                        r.header.protocol != RouteProtocol::Kernel
+                            && table_of(r) != 255 // local
+                            && r.header.kind == RouteType::Unicast
+                            && r.attributes.iter().any(|a| matches!(a, RouteAttribute::Oif(i) if *i == index))
+                    })
+                    .map(SavedRoute),
+            );
+        }
+        Ok(out)
+    }
+
+    fn routes(&self, ipv6: bool) -> Result<Vec<RouteMessage>> {
+        let filter = if ipv6 {
+            RouteMessageBuilder::<Ipv6Addr>::new().build()
+        } else {
+            RouteMessageBuilder::<Ipv4Addr>::new().build()
+        };
+        self.run(self.handle.route().get(filter).execute().try_collect()).map_err(nl).context("listing routes")
     }
 
     /// `ip rule add from ADDR lookup TABLE`.

@@ -4,7 +4,7 @@
 use anyhow::{anyhow, bail, Context, Result};
 use md5::{Digest, Md5};
 
-use crate::attach::kinds::device::DeleteInGuest;
+use crate::attach::kinds::device::{DeleteInGuest, HostUp};
 use crate::attach::kinds::kind::{Ctx, Entry, Found, Kind, Makes, Probe};
 use crate::attach::kinds::veth::{self, HostSide};
 use crate::attach::step::{Step, Steps, Target};
@@ -127,8 +127,12 @@ impl Kind for LinuxBridge {
         ctx.guest_if.to_string()
     }
 
+    /// The host side comes up once the guest side is configured: until then
+    /// it is down, which is how a rerun tells an attach killed half-way
+    /// (its leftover is deleted and made again) from one that finished.
     /// Last: whether the host's netfilter will drop what the bridge forwards.
     fn finish(&self, _: &Ctx, steps: &mut Steps) {
+        steps.push(Box::new(HostUp { link: self.host_side.name.clone() }));
         steps.push(Box::new(CheckBridgeFilter { bridge: self.name.clone() }));
     }
 
@@ -358,7 +362,7 @@ struct Enslave {
 
 impl Step for Enslave {
     fn command(&self, _: &GuestNames) -> String {
-        format!("ip link set {} master {} up", self.link, self.bridge)
+        format!("ip link set {} master {}", self.link, self.bridge)
     }
 
     fn run(&self, t: &mut Target) -> Result<()> {
@@ -367,7 +371,7 @@ impl Step for Enslave {
         }
         let l = t.host_index(&self.link)?;
         let b = t.host_index(&self.bridge)?;
-        t.host_nl.set_controller_up(l, b).with_context(|| format!("adding {} to bridge {}", self.link, self.bridge))
+        t.host_nl.set_controller(l, b).with_context(|| format!("adding {} to bridge {}", self.link, self.bridge))
     }
 }
 
@@ -468,8 +472,9 @@ mod tests {
             [
                 "ip link add br1 type bridge vlan_filtering 1 && ip link set br1 up alias 'pipework: made for eth1 of 4242'",
                 "ip link add veth1pl4242 mtu 1500 type veth peer name eth1 mtu 1500 netns 4242",
-                "ip link set veth1pl4242 master br1 up",
+                "ip link set veth1pl4242 master br1",
                 "bridge vlan add dev veth1pl4242 vid 10 pvid untagged && bridge vlan del dev veth1pl4242 vid 1",
+                "ip link set veth1pl4242 up",
                 "# then: warn if net.bridge.bridge-nf-call-iptables=1 and the iptables FORWARD policy is DROP",
             ]
         );

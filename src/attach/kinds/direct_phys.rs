@@ -11,12 +11,12 @@ use crate::attach::step::{Step, Steps, Target};
 use crate::guest::GuestNames;
 use crate::request::format_mac;
 use crate::sys::netlink::{Link, LinkKind};
-use crate::sys::netns;
+use crate::sys::{netns, sysctl};
 
 pub const ENTRY: Entry = Entry { recognise, detach, host_leftovers: no_host_leftovers };
 
 /// The alias a device moved in carries: its host name after this prefix.
-const HOME_MARK: &str = "pipework-home:";
+pub const HOME_MARK: &str = "pipework-home:";
 
 #[derive(Debug)]
 struct DirectPhys {
@@ -25,6 +25,106 @@ struct DirectPhys {
     /// Its name in the host, as HOSTIF says: it goes home under this name.
     home: String,
     index: u32,
+    /// How it was in the host, to be as found when it goes home.
+    found: AsFound,
+}
+
+/// What a round trip into a guest changes of a device, as it was in the
+/// host: the guest's tuning sets MTU, MAC, queue length and promiscuity;
+/// the move up or down; and the namespace move drops its IPv6 settings
+/// (`addr_gen_mode` comes back as the host's default). Recorded in the
+/// device's alias next to its home name, so that a `--detach` in a later
+/// run puts back what undo would.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AsFound {
+    mtu: Option<u32>,
+    up: Option<bool>,
+    mac: Option<MacAddr6>,
+    txqueuelen: Option<u32>,
+    promisc: Option<bool>,
+    addr_gen_mode: Option<u8>,
+}
+
+impl AsFound {
+    fn of(l: &Link) -> AsFound {
+        let key = format!("net/ipv6/conf/{}/addr_gen_mode", l.name);
+        let addr_gen_mode = netns::current().and_then(|ns| sysctl::get_in(&ns, &key)).ok().and_then(|v| v.parse().ok());
+        AsFound {
+            mtu: Some(l.mtu),
+            up: Some(l.up),
+            mac: l.ethernet_mac().map(MacAddr6::from),
+            txqueuelen: Some(l.txqueuelen),
+            promisc: Some(l.promisc),
+            addr_gen_mode,
+        }
+    }
+
+    /// ` mtu=1500 up=1 mac=… txq=1000 promisc=0 agm=0`, as the alias carries it.
+    fn words(&self) -> String {
+        let mut w = String::new();
+        let b = |v: bool| if v { "1" } else { "0" };
+        if let Some(v) = self.mtu {
+            w += &format!(" mtu={v}");
+        }
+        if let Some(v) = self.up {
+            w += &format!(" up={}", b(v));
+        }
+        if let Some(v) = self.mac {
+            w += &format!(" mac={}", format_mac(&v));
+        }
+        if let Some(v) = self.txqueuelen {
+            w += &format!(" txq={v}");
+        }
+        if let Some(v) = self.promisc {
+            w += &format!(" promisc={}", b(v));
+        }
+        if let Some(v) = self.addr_gen_mode {
+            w += &format!(" agm={v}");
+        }
+        w
+    }
+
+    /// The words after the home name; what is missing or unreadable stays
+    /// None (a mark of an older pipework carries none).
+    fn parse(words: &str) -> AsFound {
+        let mut f = AsFound::default();
+        for (k, v) in words.split_whitespace().filter_map(|kv| kv.split_once('=')) {
+            match k {
+                "mtu" => f.mtu = v.parse().ok(),
+                "up" => f.up = Some(v == "1"),
+                "mac" => f.mac = v.parse().ok(),
+                "txq" => f.txqueuelen = v.parse().ok(),
+                "promisc" => f.promisc = Some(v == "1"),
+                "agm" => f.addr_gen_mode = v.parse().ok(),
+                _ => {}
+            }
+        }
+        f
+    }
+
+    /// Puts the device, home again under `name`, back as it was found.
+    fn restore(&self, name: &str, host_nl: &crate::sys::netlink::Netlink) -> Result<()> {
+        let l = host_nl.link(name)?.with_context(|| format!("{name} did not come home"))?;
+        if let Some(agm) = self.addr_gen_mode {
+            let key = format!("net/ipv6/conf/{name}/addr_gen_mode");
+            sysctl::set_in(&netns::current()?, &key, &agm.to_string())?;
+        }
+        let mtu = self.mtu.filter(|m| *m != l.mtu);
+        let txq = self.txqueuelen.filter(|q| *q != l.txqueuelen);
+        if mtu.is_some() || txq.is_some() {
+            host_nl.tune(l.index, mtu, txq, false)?;
+        }
+        if let Some(mac) = self.mac.filter(|m| l.ethernet_mac() != Some(m.into_array())) {
+            host_nl.set_mac(l.index, mac)?;
+        }
+        if self.promisc == Some(false) && l.promisc {
+            host_nl.set_promisc(l.index, false)?;
+        }
+        if self.up == Some(true) {
+            host_nl.set_up(l.index, true)?;
+        }
+        Ok(())
+    }
 }
 
 fn recognise(p: &Probe) -> Result<Option<Box<dyn Kind>>> {
@@ -51,12 +151,24 @@ fn recognise(p: &Probe) -> Result<Option<Box<dyn Kind>>> {
         bail!("--direct-phys moves {} itself into the guest; it cannot also take @{tag}", p.name);
     }
     let home = p.name.clone();
-    Ok(Some(Box::new(DirectPhys { name: link.name.clone(), home, index: link.index })))
+    // A device that came home with its mark still carries how it was found.
+    let found = match home_of(link) {
+        Some((_, found)) => found,
+        None => AsFound::of(link),
+    };
+    Ok(Some(Box::new(DirectPhys { name: link.name.clone(), home, index: link.index, found })))
 }
 
 /// The host name a moved device's mark records.
 fn home_name(l: &Link) -> Option<&str> {
-    l.alias.as_deref().and_then(|a| a.strip_prefix(HOME_MARK))
+    home_of(l).map(|(name, _)| name)
+}
+
+/// The mark: the home name, then how the device was found.
+fn home_of(l: &Link) -> Option<(&str, AsFound)> {
+    let rest = l.alias.as_deref()?.strip_prefix(HOME_MARK)?;
+    let (name, words) = rest.split_once(' ').unwrap_or((rest, ""));
+    Some((name, AsFound::parse(words)))
 }
 
 impl Kind for DirectPhys {
@@ -71,7 +183,15 @@ impl Kind for DirectPhys {
     fn bring_in(&self, ctx: &Ctx, steps: &mut Steps) -> String {
         let new_name = ctx.guest_if.to_string();
         let home = self.home.clone();
-        steps.push(Box::new(MoveIn { link: self.name.clone(), home, index: self.index, new_name, mac: ctx.req.mac }));
+        let found = self.found.clone();
+        steps.push(Box::new(MoveIn {
+            link: self.name.clone(),
+            home,
+            index: self.index,
+            new_name,
+            mac: ctx.req.mac,
+            found,
+        }));
         ctx.guest_if.to_string()
     }
 }
@@ -85,24 +205,30 @@ struct MoveIn {
     index: u32,
     new_name: String,
     mac: Option<MacAddr6>,
+    found: AsFound,
+}
+
+impl MoveIn {
+    fn mark(&self) -> String {
+        format!("{HOME_MARK}{}{}", self.home, self.found.words())
+    }
 }
 
 impl Step for MoveIn {
     fn command(&self, g: &GuestNames) -> String {
         let (link, new) = (&self.link, &self.new_name);
         let mac = self.mac.map(|m| format!(" && {} link set {new} address {}", g.ip, format_mac(&m)));
-        let home = &self.home;
-        format!("ip link set {link} netns {} name {new} alias {HOME_MARK}{home}{}", g.netns, mac.unwrap_or_default())
+        format!("ip link set {link} netns {} name {new} alias '{}'{}", g.netns, self.mark(), mac.unwrap_or_default())
     }
 
     fn run(&self, t: &mut Target) -> Result<()> {
         let (link, new) = (&self.link, &self.new_name);
         t.host_nl
-            .move_to(self.index, t.guest_ns, new, &format!("{HOME_MARK}{}", self.home))
+            .move_to(self.index, t.guest_ns, new, &self.mark())
             .with_context(|| format!("moving {link} into guest {} as {new}", t.guest_label))?;
         let gi = t.guest_index(new)?;
-        let home = self.home.clone();
-        t.on_undo(format!("move {link} back to the host as {home}"), move |t| send_home(t, gi, &home));
+        let (home, found) = (self.home.clone(), self.found.clone());
+        t.on_undo(format!("move {link} back to the host as {home}"), move |t| send_home(t, gi, &home, &found));
         if let Some(mac) = self.mac {
             t.guest_nl.set_mac(gi, mac).with_context(|| format!("setting the MAC of {new}"))?;
         }
@@ -110,19 +236,21 @@ impl Step for MoveIn {
     }
 }
 
-/// Down, then out of the guest under its host name, the mark cleared.
-fn send_home(t: &Target, index: u32, home_name: &str) -> Result<()> {
+/// Down, then out of the guest under its host name, the mark cleared; then
+/// as it was found.
+fn send_home(t: &Target, index: u32, home_name: &str, found: &AsFound) -> Result<()> {
     let home = netns::current()?;
     t.guest_nl.set_up(index, false)?;
-    t.guest_nl.move_to(index, &home, home_name, "")
+    t.guest_nl.move_to(index, &home, home_name, "")?;
+    found.restore(home_name, t.host_nl).with_context(|| format!("putting {home_name} back as it was found"))
 }
 
 /// A device carrying the mark, whatever its kind; or one of no virtual kind
 /// (a NIC moved in by hand or by an older tool), home under its present name.
 fn detach(f: &Found) -> Result<Option<Steps>> {
     let l = f.link;
-    let home_name = match home_name(l) {
-        Some(home) => home.to_string(),
+    let (home_name, found) = match home_of(l) {
+        Some((home, found)) => (home.to_string(), found),
         None => {
             let virtual_kinds = [
                 LinkKind::Veth,
@@ -136,10 +264,10 @@ fn detach(f: &Found) -> Result<Option<Steps>> {
             if l.kind.as_ref().is_some_and(|k| virtual_kinds.contains(k)) {
                 return Ok(None);
             }
-            l.name.clone()
+            (l.name.clone(), AsFound::default())
         }
     };
-    Ok(Some(vec![Box::new(MoveHome { name: l.name.clone(), index: l.index, home_name })]))
+    Ok(Some(vec![Box::new(MoveHome { name: l.name.clone(), index: l.index, home_name, found })]))
 }
 
 /// `--detach`: the device goes home under the name its mark recorded.
@@ -148,6 +276,7 @@ struct MoveHome {
     name: String,
     index: u32,
     home_name: String,
+    found: AsFound,
 }
 
 impl Step for MoveHome {
@@ -156,7 +285,7 @@ impl Step for MoveHome {
     }
 
     fn run(&self, t: &mut Target) -> Result<()> {
-        send_home(t, self.index, &self.home_name).with_context(|| {
+        send_home(t, self.index, &self.home_name, &self.found).with_context(|| {
             format!("moving {} back from guest {} to the host as {}", self.name, t.guest_label, self.home_name)
         })
     }
@@ -168,10 +297,25 @@ mod tests {
     use crate::attach::kinds::kind::testing::{guest, kind_commands, request};
 
     #[test]
+    fn the_mark_reads_back_as_written() {
+        let f = AsFound {
+            mtu: Some(9000),
+            up: Some(false),
+            mac: Some("02:00:00:00:00:09".parse().unwrap()),
+            txqueuelen: Some(500),
+            promisc: Some(true),
+            addr_gen_mode: Some(3),
+        };
+        assert_eq!(AsFound::parse(&f.words()), f);
+        assert_eq!(AsFound::parse(""), AsFound::default(), "an older mark carries nothing");
+    }
+
+    #[test]
     fn direct_phys_moves_the_device() {
-        let eth2 = DirectPhys { name: "eth2".into(), home: "eth2".into(), index: 3 };
+        let found = AsFound { mtu: Some(1500), up: Some(true), addr_gen_mode: Some(1), ..AsFound::default() };
+        let eth2 = DirectPhys { name: "eth2".into(), home: "eth2".into(), index: 3, found };
         let (c, made) = kind_commands(&eth2, &request("10.0.0.9/24"), &guest());
-        assert_eq!(c, ["ip link set eth2 netns 4242 name eth1 alias pipework-home:eth2"]);
+        assert_eq!(c, ["ip link set eth2 netns 4242 name eth1 alias 'pipework-home:eth2 mtu=1500 up=1 agm=1'"]);
         assert_eq!(made, "eth1", "moved in under its final name: no rename");
     }
 }

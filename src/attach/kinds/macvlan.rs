@@ -123,7 +123,11 @@ impl Kind for Macvlan {
         }
         let temp = names::macvlan(ctx.guest.nspid, ctx.guest_if);
         let (mtu, mac, mode) = (self.mtu, ctx.req.mac, self.mode);
-        steps.push(Box::new(CreateMacvlan { name: temp.clone(), parent, index, mtu, mac, mode }));
+        // A parent that is down comes up last (below); the macvlan's own
+        // creation registers its going down again, so that undo deletes the
+        // macvlan while the parent is still up.
+        let parent_down = !self.up && self.vlan.is_none();
+        steps.push(Box::new(CreateMacvlan { name: temp.clone(), parent, index, mtu, mac, mode, parent_down }));
         temp
     }
 
@@ -133,7 +137,7 @@ impl Kind for Macvlan {
     /// through the parent.
     fn finish(&self, _: &Ctx, steps: &mut Steps) {
         if !self.up {
-            steps.push(Box::new(HostUp { link: self.parent.clone() }));
+            steps.push(Box::new(ParentUp { link: self.parent.clone() }));
         }
         if let Some(v) = self.vlan.as_ref().filter(|v| !v.up) {
             steps.push(Box::new(HostUp { link: v.name.clone() }));
@@ -177,6 +181,8 @@ struct CreateMacvlan {
     mtu: u32,
     mac: Option<MacAddr6>,
     mode: MacvlanMode,
+    /// The parent is down, and `ParentUp` brings it up at the end.
+    parent_down: bool,
 }
 
 impl Step for CreateMacvlan {
@@ -200,8 +206,32 @@ impl Step for CreateMacvlan {
         t.host_nl
             .add_macvlan(&self.name, p, self.mtu, t.guest_ns, self.mac, self.mode.as_str())
             .with_context(|| format!("creating macvlan {} on {} in guest {}", self.name, self.parent, t.guest_label))?;
+        if self.parent_down {
+            // Undone after the macvlan is gone: a parent set down first
+            // would keep the promiscuity the macvlan's address gave it (the
+            // kernel syncs address filters of up devices only).
+            t.on_undo(format!("set {} down again", self.parent), move |t| t.host_nl.set_up(p, false));
+        }
         t.made_in_guest(&self.name)?;
         Ok(())
+    }
+}
+
+/// `ip link set PARENT up` for a parent that was down; how to take it back
+/// was registered when the macvlan was made.
+#[derive(Debug)]
+struct ParentUp {
+    link: String,
+}
+
+impl Step for ParentUp {
+    fn command(&self, _: &GuestNames) -> String {
+        format!("ip link set {} up", self.link)
+    }
+
+    fn run(&self, t: &mut Target) -> Result<()> {
+        let i = t.host_index(&self.link)?;
+        t.host_nl.set_up(i, true).with_context(|| format!("setting {} up", self.link))
     }
 }
 

@@ -26,6 +26,7 @@ mod ovs;
 mod veth;
 
 pub use bridge::CreateBridge;
+pub use direct_phys::HOME_MARK;
 pub use ipvlan::switching as ipvlan_switching;
 pub use kind::{Ctx, Found, Kind, Makes};
 use kind::{Entry, Probe};

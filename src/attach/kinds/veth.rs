@@ -41,6 +41,11 @@ impl HostSide {
         // The guest end of that pair, left down by a run that was killed
         // before it finished.
         let half_made = match &existing {
+            // A host side still down: the attach that made it did not
+            // finish, whatever state its guest end is in.
+            Some(h) if !h.up && h.kind == Some(LinkKind::Veth) => {
+                p.guest_nl.link(guest_if)?.filter(|g| g.kind == Some(LinkKind::Veth) && g.parent == Some(h.index))
+            }
             Some(h) => p.half_made(guest_if, &[LinkKind::Veth])?.filter(|g| g.parent == Some(h.index)),
             None => None,
         };
