@@ -15,8 +15,10 @@ esac
 SH
 chmod +x "$SHIM/docker"
 export PATH="$SHIM:$PATH"
-# No Engine API to ask: the name goes to the docker command (the shim).
-export DOCKER_HOST=unix:///nonexistent-pipework-test/docker.sock
+# A host pipework's Engine API client does not speak (ssh://): the name goes
+# to the docker command, the shim. (A unix:// socket that is missing would
+# skip Docker altogether: its CLI would find nobody there either.)
+export DOCKER_HOST=ssh://pipework-test.invalid
 
 pipework br1 web1 10.180.0.2/24
 expect "web1 resolved to its PID" "10.180.0.2/24" in_guest "$G1" ip -o addr show eth1
