@@ -201,8 +201,7 @@ fn task_pids() -> HashMap<String, u32> {
             else {
                 continue;
             };
-            let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
-            if cgroup.contains(&id) {
+            if crate::guest::cgroup_names(pid, &id) {
                 pids.insert(id, pid);
             }
         }
