@@ -13,7 +13,7 @@
 //!
 //! One line on stderr per action, fit for journald.
 
-mod rules;
+pub(crate) mod rules;
 
 use std::collections::{HashMap, HashSet};
 use std::os::fd::AsFd;

@@ -300,7 +300,10 @@ fn with_guest(mut words: Vec<String>, guest: &str) -> Result<Vec<String>> {
     if i >= words.len() {
         bail!("no HOSTIF: a label holds HOSTIF [options] ADDRESS [MAC][@VLAN]");
     }
-    i = skip_options(&words, i + 1);
+    // An option that wants a value and ends the label (`br1 -i`) would put
+    // the index past the end: the fuzzer's find, a panic that stopped the
+    // watch on one container's label.
+    i = skip_options(&words, i + 1).min(words.len());
     words.insert(i, guest.to_string());
     Ok(words)
 }
@@ -339,6 +342,17 @@ mod tests {
         assert_eq!(put("--mtu 1400 eth2 --promisc dhcp"), "--mtu 1400 eth2 --promisc web1 dhcp");
         assert_eq!(put("pipework ovsbr0 --mtu=1400 0/0 @10"), "ovsbr0 --mtu=1400 web1 0/0 @10");
         assert!(with_guest(words("-i eth2"), "web1").is_err());
+        assert_eq!(put("br1 -i"), "br1 -i web1");
+        assert!(
+            from_labels(
+                "web1",
+                &[("pipework.attach".into(), "br1 -i".into())].into(),
+                &parse_file("f", "labels br1").policy
+            )
+            .1
+            .len()
+                == 1
+        );
     }
 
     #[test]
