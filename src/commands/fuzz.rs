@@ -293,7 +293,7 @@ fn cni_stdin_and_environment() {
                 env.insert(k, mutate_words(&mut rng, &v));
             }
         }
-        let src: &str = rng.pick(CNI_CORPUS);
+        let src: &str = CNI_CORPUS[rng.below(CNI_CORPUS.len())];
         let mut doc: Value = serde_json::from_str(src).unwrap();
         for _ in 0..1 + rng.below(3) {
             mutate_json(&mut rng, &mut doc, 0);
