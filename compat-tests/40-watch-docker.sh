@@ -17,6 +17,8 @@ docker run -d --name "$C3" --network none busybox:latest sleep 600 >/dev/null
 WATCH=$(mktemp /tmp/pwwatch.XXXXXX); LOG=$(mktemp /tmp/pwwatch.XXXXXX)
 on_exit "rm -f $WATCH $LOG"
 cat >"$WATCH" <<EOF
+# Containers' labels may attach to br1, and to ovsbr40 in VLAN 40 only.
+labels br1 ovsbr40@40
 # web tier
 br1 $C1 10.40.0.2/24 U:$C1
 br1 -i eth2 $C1 10.40.0.300/24
@@ -35,7 +37,8 @@ mac_of() { in_guest "$(pid_of "$1")" ip -o link show "$2" | grep -o 'link/ether 
 
 start_watch
 wait_log 1 "reconciled"
-expect "a bad line is named with its file and line" "$WATCH:3: .*10.40.0.300" cat "$LOG"
+expect "a bad line is named with its file and line" "$WATCH:5: .*10.40.0.300" cat "$LOG"
+expect "the watch says where labels may attach" "labels may attach to br1, ovsbr40@40 only" cat "$LOG"
 expect "a file line is served" "inet 10.40.0.2/24" in_guest "$(pid_of "$C1")" ip -o addr show eth1
 expect "a label is served" "inet 10.40.0.3/24" in_guest "$(pid_of "$C2")" ip -o addr show eth1
 expect "a second label, on OVS with a tag" "inet 10.40.1.3/24" in_guest "$(pid_of "$C2")" ip -o addr show eth2

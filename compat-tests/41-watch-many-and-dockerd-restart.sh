@@ -9,7 +9,7 @@ NAMES=(); for i in $(seq $N); do NAMES+=("pwc-m$i-$HOST"); done
 on_exit "docker rm -f ${NAMES[*]}"
 WATCH=$(mktemp /tmp/pwwatch.XXXXXX); LOG=$(mktemp /tmp/pwwatch.XXXXXX)
 on_exit "rm -f $WATCH $LOG"
-echo "# labels only" >"$WATCH"
+printf '# labels only\nlabels br1\n' >"$WATCH"
 
 ip netns exec "$HOST" "$PIPEWORK_BIN" --watch "$WATCH" 2>>"$LOG" &
 W=$!; on_exit "kill $W"

@@ -14,7 +14,7 @@ podman run -d --name "$P2" --network none "${limits[@]}" --label pipework.attach
     localhost/busybox:latest sleep 600 >/dev/null
 WATCH=$(mktemp /tmp/pwwatch.XXXXXX); LOG=$(mktemp /tmp/pwwatch.XXXXXX)
 on_exit "rm -f $WATCH $LOG"
-echo "br1 $P1 10.42.0.2/24 U:$P1" >"$WATCH"
+printf 'labels br1\nbr1 %s 10.42.0.2/24 U:%s\n' "$P1" "$P1" >"$WATCH"
 for i in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
 
 ip netns exec "$HOST" env CONTAINER_HOST="unix://$SOCK" "$PIPEWORK_BIN" --engine podman --watch "$WATCH" 2>>"$LOG" &

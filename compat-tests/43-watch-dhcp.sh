@@ -9,13 +9,15 @@ resolv_before=$(md5sum </etc/resolv.conf)
 C=pwc-wd-$HOST
 pidfile=/var/run/udhcpc.$C.pid
 on_exit "docker rm -f $C; kill_pidfile $pidfile"
-docker run -d --name "$C" --network none --label pipework.attach="brdw udhcpc-f" busybox:latest sleep 600 >/dev/null
-LOG=$(mktemp /tmp/pwwatch.XXXXXX); on_exit "rm -f $LOG"
-ip netns exec "$HOST" "$PIPEWORK_BIN" --watch /dev/null 2>>"$LOG" &
+docker run -d --name "$C" --network none busybox:latest sleep 600 >/dev/null
+# A host program's DHCP method: FILE may ask for it, a label may not.
+LOG=$(mktemp /tmp/pwwatch.XXXXXX); WATCH=$(mktemp /tmp/pwwatch.XXXXXX); on_exit "rm -f $LOG $WATCH"
+echo "brdw $C udhcpc-f" >"$WATCH"
+ip netns exec "$HOST" "$PIPEWORK_BIN" --watch "$WATCH" 2>>"$LOG" &
 W=$!; on_exit "kill $W"
 wait_log 1 "reconciled" 600
 G=$(docker inspect -f '{{.State.Pid}}' "$C")
-expect "the label's DHCP attach got a lease" "inet 10\.43\.0\.[0-9]+/24" in_guest "$G" ip -o -4 addr show eth1
+expect "the file line's DHCP attach got a lease" "inet 10\.43\.0\.[0-9]+/24" in_guest "$G" ip -o -4 addr show eth1
 [ -s "$pidfile" ] || fail "no pid file $pidfile"
 client=$(cat "$pidfile")
 kill -0 "$client" || fail "the client $client is not running"

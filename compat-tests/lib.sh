@@ -130,6 +130,21 @@ procs_in() {
 # kill_pidfile FILE: stop the process FILE names, and remove FILE.
 kill_pidfile() { [ -f "$1" ] && kill "$(cat "$1")" 2>/dev/null; rm -f "$1"; }
 
+# in_cgroup PID ID: puts process PID in a cgroup of its own whose name
+# carries ID, as an engine's would (docker-ID.scope): what pipework checks
+# before it believes a PID a shim gave for container ID. Removed on exit
+# (the process is killed first: a cgroup with a member cannot go).
+in_cgroup() {
+    local pid=$1 id=$2 base dir
+    if [ -f /sys/fs/cgroup/cgroup.procs ]; then base=/sys/fs/cgroup          # cgroup v2 only
+    elif [ -d /sys/fs/cgroup/pids ]; then base=/sys/fs/cgroup/pids          # v1 (hybrid)
+    else base=/sys/fs/cgroup/unified; fi
+    dir=$base/pwc-$HOST-docker-$id.scope
+    mkdir "$dir"
+    on_exit "kill -9 $pid; for i in \$(seq 50); do rmdir $dir && break; sleep 0.1; done"
+    echo "$pid" >"$dir/cgroup.procs"
+}
+
 # snapshot GUEST: links, addresses and routes of the host and of GUEST, to
 # compare before and after a run that must change nothing (an IPv6
 # address's duplicate detection ending meanwhile is no change of ours).

@@ -57,7 +57,12 @@ const CASES: &[Case] = &[
     case("br0 netns:no-such-ns-here 10.0.0.2/24", "cannot open network namespace file /var/run/netns/no-such-ns-here"),
     case("br0 /proc/self/status 10.0.0.2/24", "is not a network namespace"),
     case("br0 /var/run/netns/{host} 10.0.0.2/24", "shares this host's network namespace"),
-    Case { args: "br0 no-such-container 10.0.0.2/24", says: "docker is not installed", bare_path: true },
+    Case {
+        args: "br0 no-such-container 10.0.0.2/24",
+        says: "unknown to Docker (no socket at /nonexistent/docker.sock), Podman (podman is not installed), \
+               containerd (ctr is not installed)",
+        bare_path: true,
+    },
     case("br0 -i taken0 {g} 10.0.0.2/24", "already has an interface named taken0"),
     case("br0 -i eth5 {g} 10.0.0.2/24", "veth5pl{g} already exists and is up"),
     case("--direct-phys br0 {g} 10.0.0.2/24", "--direct-phys moves a physical interface"),

@@ -53,13 +53,13 @@ pub fn read_lines(path: &str) -> Result<String> {
 /// The lines of a batch: tunnel lines (run first, in order, so the
 /// attaches find the overlay's bridges and MTU) and attach lines, each with
 /// its line number and text.
-struct Lines {
+pub(crate) struct Lines {
     tunnels: Vec<(usize, String, Tunnel)>,
     attaches: Vec<(usize, String, Attach)>,
 }
 
 /// Every line parsed; all errors at once.
-fn parse_all(text: &str) -> Result<Lines> {
+pub(crate) fn parse_all(text: &str) -> Result<Lines> {
     let mut lines = Lines { tunnels: Vec::new(), attaches: Vec::new() };
     let mut errors = Vec::new();
     for (i, raw) in text.lines().enumerate() {

@@ -26,6 +26,8 @@ use crate::sys::signals;
 pub fn run(d: &Detach, dry_run: bool) -> Result<()> {
     let guest = match guest::resolve(&d.guest) {
         Ok(g) => g,
+        // A PID that is no longer the container's: refused, not "nothing to do".
+        Err(e) if e.is::<guest::NotThatContainer>() => return Err(e),
         Err(e) if denied(&e) => {
             return Err(e.context(format!(
                 "pipework --detach needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN) to reach guest {}",

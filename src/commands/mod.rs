@@ -10,3 +10,6 @@ pub mod shim;
 pub mod tunnel;
 pub mod wait;
 pub mod watch;
+
+#[cfg(test)]
+mod fuzz;

@@ -117,10 +117,90 @@ pub enum Inspected {
     Unknown(String),
 }
 
-/// `GET /containers/NAME/json`. An error means the engine could not be
-/// asked (no socket, nobody listening): the caller may try the CLI.
+/// How long an engine asked about one name may take to begin its answer
+/// before it counts as not answering. A socket left behind by a daemon that
+/// died, or one whose daemon hangs, would otherwise stall every unknown name
+/// (ctr dials for 10 s); a live engine begins within milliseconds.
+pub const ANSWER_WITHIN: Duration = Duration::from_millis(500);
+
+/// The engine could not be asked: no socket, nobody listening on it, or no
+/// answer within [`ANSWER_WITHIN`]. Its CLI, on the same socket, would fare
+/// no better: the caller skips the engine and says why.
+#[derive(Debug)]
+pub struct Unreachable(pub String);
+
+impl std::fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Unreachable {}
+
+/// Whether an error says the engine could not be asked at all.
+pub fn is_unreachable(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.is::<Unreachable>())
+}
+
+/// Connects to a socket, telling "nobody there" apart from other failures.
+fn connect_unix(p: &Path) -> Result<UnixStream> {
+    UnixStream::connect(p).map_err(|e| {
+        let why = match e.kind() {
+            std::io::ErrorKind::NotFound => format!("no socket at {}", p.display()),
+            std::io::ErrorKind::ConnectionRefused => format!("nothing listens on {} (a stale socket)", p.display()),
+            _ => format!("cannot connect to {}: {e}", p.display()),
+        };
+        anyhow::Error::new(Unreachable(why))
+    })
+}
+
+fn connect_tcp(a: &str) -> Result<TcpStream> {
+    use std::net::ToSocketAddrs;
+    let unreachable = |why: String| anyhow::Error::new(Unreachable(why));
+    let addrs = a.to_socket_addrs().map_err(|e| unreachable(format!("cannot resolve {a}: {e}")))?;
+    let mut last = None;
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, ANSWER_WITHIN) {
+            Ok(s) => return Ok(s),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(unreachable(match last {
+        Some(e) => format!("cannot connect to {a}: {e}"),
+        None => format!("{a} has no address"),
+    }))
+}
+
+/// Whether something answers on a containerd socket: containerd speaks
+/// gRPC, so an HTTP/2 client preface and an empty SETTINGS frame draw its
+/// own SETTINGS frame at once. `ctr` is run only when this answers; it would
+/// dial a dead socket for 10 s.
+pub fn grpc_answers(p: &Path) -> Result<()> {
+    let mut s = connect_unix(p)?;
+    s.set_write_timeout(Some(ANSWER_WITHIN))?;
+    s.set_read_timeout(Some(ANSWER_WITHIN))?;
+    const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0";
+    let silent = |e: std::io::Error| {
+        anyhow::Error::new(Unreachable(format!(
+            "{} accepted but did not answer within {} ms ({e})",
+            p.display(),
+            ANSWER_WITHIN.as_millis()
+        )))
+    };
+    s.write_all(PREFACE).map_err(silent)?;
+    let mut first = [0u8; 9];
+    match s.read(&mut first) {
+        Ok(0) => Err(anyhow::Error::new(Unreachable(format!("{} hung up without answering", p.display())))),
+        Ok(_) => Ok(()),
+        Err(e) => Err(silent(e)),
+    }
+}
+
+/// `GET /containers/NAME/json`. An [`Unreachable`] error means the engine
+/// could not be asked (no socket, nobody listening, no answer in time);
+/// other errors, that its answer made no sense.
 pub fn inspect(ep: &Endpoint, name: &str) -> Result<Inspected> {
-    match container_json(ep, name)? {
+    match container_json(ep, name, ANSWER_WITHIN)? {
         Ok(json) => {
             let (pid, c) =
                 parse_inspect(&json).with_context(|| format!("unexpected answer from the engine for {name}"))?;
@@ -132,8 +212,12 @@ pub fn inspect(ep: &Endpoint, name: &str) -> Result<Inspected> {
 
 /// `GET /containers/NAME/json`: the container's JSON, or the engine's words
 /// when it does not know the name (404).
-fn container_json(ep: &Endpoint, name: &str) -> Result<std::result::Result<serde_json::Value, String>> {
-    let (status, body) = get(ep, &format!("/containers/{}/json", encode(name)))?;
+fn container_json(
+    ep: &Endpoint,
+    name: &str,
+    within: Duration,
+) -> Result<std::result::Result<serde_json::Value, String>> {
+    let (status, body) = get(ep, &format!("/containers/{}/json", encode(name)), within)?;
     let json: serde_json::Value =
         serde_json::from_slice(&body).with_context(|| format!("the engine's answer for {name} is not JSON"))?;
     let message = |default: &str| json.get("message").and_then(|m| m.as_str()).unwrap_or(default).to_string();
@@ -210,7 +294,7 @@ pub struct Running {
 /// `GET /containers/ID/json`, for a container that should be running: None
 /// when it is gone or not running (any more).
 pub fn inspect_running(ep: &Endpoint, id: &str) -> Result<Option<Running>> {
-    let Ok(json) = container_json(ep, id)? else { return Ok(None) };
+    let Ok(json) = container_json(ep, id, ANSWER_PATIENCE)? else { return Ok(None) };
     let (pid, container) = parse_inspect(&json)?;
     let labels = labels_of(json.pointer("/Config/Labels"));
     Ok((pid != 0).then_some(Running { pid, container, labels }))
@@ -327,12 +411,34 @@ fn encode(s: &str) -> String {
         .collect()
 }
 
-/// One HTTP/1.0 GET: the status and the body.
-fn get(ep: &Endpoint, path: &str) -> Result<(u16, Vec<u8>)> {
+/// How long a watch, which knows the engine is there, waits for an answer.
+const ANSWER_PATIENCE: Duration = Duration::from_secs(10);
+
+/// One HTTP/1.0 GET: the status and the body. The answer must begin
+/// `within` (else [`Unreachable`]); then it has 10 s to finish.
+fn get(ep: &Endpoint, path: &str, within: Duration) -> Result<(u16, Vec<u8>)> {
     let mut conn = request(ep, path)?;
-    conn.set_read_timeout(Some(Duration::from_secs(10)))?;
+    conn.set_read_timeout(Some(within))?;
     let mut raw = Vec::with_capacity(16 * 1024);
-    conn.read_to_end(&mut raw).context("reading the engine's answer")?;
+    let mut chunk = [0u8; 4096];
+    let n = loop {
+        match conn.read(&mut chunk) {
+            Ok(n) => break n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                return Err(anyhow::Error::new(Unreachable(format!(
+                    "{ep} accepted but did not answer within {} ms",
+                    within.as_millis()
+                ))))
+            }
+            Err(e) => return Err(e).context("reading the engine's answer"),
+        }
+    };
+    raw.extend_from_slice(&chunk[..n]);
+    if n > 0 {
+        conn.set_read_timeout(Some(ANSWER_PATIENCE))?;
+        conn.read_to_end(&mut raw).context("reading the engine's answer")?;
+    }
     split_response(&raw)
 }
 
@@ -365,12 +471,12 @@ fn request(ep: &Endpoint, path: &str) -> Result<Conn> {
     let request = format!("GET {path} HTTP/1.0\r\nHost: engine\r\nUser-Agent: pipework\r\n\r\n");
     match ep {
         Endpoint::Unix(p) => {
-            let mut s = UnixStream::connect(p).with_context(|| format!("connecting to {}", p.display()))?;
+            let mut s = connect_unix(p)?;
             s.write_all(request.as_bytes())?;
             Ok(Conn::Unix(s))
         }
         Endpoint::Tcp(a) => {
-            let mut s = TcpStream::connect(a).with_context(|| format!("connecting to {a}"))?;
+            let mut s = connect_tcp(a)?;
             s.write_all(request.as_bytes())?;
             Ok(Conn::Tcp(s))
         }

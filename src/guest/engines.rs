@@ -2,7 +2,9 @@
 //! reference), Podman and containerd. Docker and Podman are asked over their
 //! API socket when it answers (`engine_api`), else with one command; an
 //! engine that is not there, or does not know the name, lets the next one
-//! try.
+//! try. An engine is asked only when its socket answers: a missing or
+//! refusing socket skips it at once, one that accepts and stays silent
+//! after `ANSWER_WITHIN`; the not-found message says why for each.
 
 use std::collections::HashMap;
 use std::process::Command;
@@ -41,7 +43,10 @@ pub fn ask(engine: Engine, name: &str) -> Result<Answer> {
     match engine {
         Engine::Docker | Engine::Podman => inspect(engine, program.as_deref(), api.as_ref(), name),
         Engine::Containerd => match program {
-            Some(p) => ctr_task(&p, name),
+            Some(p) => match engine_api::grpc_answers(&containerd_socket()) {
+                Ok(()) => ctr_task(&p, name),
+                Err(e) => Ok(Answer::Unknown(format!("{e:#}"))),
+            },
             None => Ok(Answer::Unknown(format!("{} is not installed", program_of(engine)))),
         },
     }
@@ -68,6 +73,27 @@ fn inspect(engine: Engine, program: Option<&std::path::Path>, api: Option<&Endpo
     }
 }
 
+/// Where `ctr` dials containerd: CONTAINERD_ADDRESS, as ctr reads it, else
+/// containerd's own default.
+fn containerd_socket() -> std::path::PathBuf {
+    let var = std::env::var("CONTAINERD_ADDRESS").ok().filter(|v| !v.is_empty());
+    let addr = var.unwrap_or_else(|| "/run/containerd/containerd.sock".to_string());
+    addr.strip_prefix("unix://").unwrap_or(&addr).into()
+}
+
+/// Whether the engine's CLI would speak over the very socket its API
+/// endpoint names: then a socket that does not answer skips the engine,
+/// CLI included. Docker's CLI always does (`docker()` leaves contexts and
+/// TLS to the CLI); Podman's only when CONTAINER_HOST makes it remote, its
+/// local CLI needs no service.
+fn cli_needs_socket(engine: Engine) -> bool {
+    match engine {
+        Engine::Docker => true,
+        Engine::Podman => std::env::var("CONTAINER_HOST").is_ok_and(|v| !v.is_empty()),
+        Engine::Containerd => true,
+    }
+}
+
 /// One question: the API when it answers, else the CLI.
 fn inspect_once(
     engine: Engine,
@@ -75,7 +101,13 @@ fn inspect_once(
     api: Option<&Endpoint>,
     name: &str,
 ) -> Result<Inspected> {
-    if let Some(Ok(answer)) = api.map(|ep| engine_api::inspect(ep, name)) {
+    let asked = api.map(|ep| engine_api::inspect(ep, name));
+    if let Some(Err(e)) = &asked {
+        if engine_api::is_unreachable(e) && cli_needs_socket(engine) {
+            return Ok(Inspected::Unknown(format!("{e:#}")));
+        }
+    }
+    if let Some(Ok(answer)) = asked {
         return Ok(match answer {
             // Podman's CLI gives the name without Docker's leading slash:
             // the same answer whichever way it was asked.
@@ -169,8 +201,7 @@ fn task_pids() -> HashMap<String, u32> {
             else {
                 continue;
             };
-            let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
-            if cgroup.contains(&id) {
+            if crate::guest::cgroup_names(pid, &id) {
                 pids.insert(id, pid);
             }
         }

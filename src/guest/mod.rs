@@ -175,11 +175,94 @@ impl Resolver {
 }
 
 /// A container an engine named, through its first process.
+///
+/// The engine's answer is a PID, and a PID is only a number: the container
+/// may have stopped since, and the number gone to another process, whose
+/// namespace we would then plumb. So the namespace is believed only when
+/// the process it was opened through is shown to be the container's: a
+/// pidfd pins the process first (a pidfd names one process, never a later
+/// one with the same number), its cgroup must name the container's ID, the
+/// namespace is opened, and the pidfd must show it still alive afterwards:
+/// then the cgroup read and the namespace opened were that one process's.
+/// (Where pidfds are missing, before Linux 5.3, the cgroup check alone
+/// remains, after the namespace is opened.)
 pub fn of_container(pid: u32, container: Container, label: &str) -> Result<Guest> {
+    let pinned = Pinned::open(pid);
+    if !cgroup_names(pid, &container.id) {
+        return Err(NotThatContainer::error(label, pid, &container.id));
+    }
     let mut g = from_pid(pid, label.to_string())?;
+    if !cgroup_names(pid, &container.id) || pinned.as_ref().is_some_and(|p| !p.alive()) {
+        return Err(NotThatContainer::error(label, pid, &container.id));
+    }
     g.identity.container = Some(container);
     refuse_host_namespace(&g)?;
     Ok(g)
+}
+
+/// The process an engine named is not (or no longer) in the container the
+/// engine said: it stopped, and its PID may now be another's. Nothing may
+/// be done to that namespace; `--detach` says so instead of "nothing to do".
+#[derive(Debug)]
+pub struct NotThatContainer(String);
+
+impl NotThatContainer {
+    fn error(label: &str, pid: u32, id: &str) -> anyhow::Error {
+        anyhow::Error::new(NotThatContainer(format!(
+            "container '{label}': process {pid}, which the engine gave as its PID, is not in the container's \
+             cgroup (its /proc/{pid}/cgroup does not name {}); the container may have stopped and the PID gone \
+             to another process, so its namespace is left alone; nothing was changed (is the container running?)",
+            &id[..id.len().min(12)]
+        )))
+    }
+}
+
+impl std::fmt::Display for NotThatContainer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for NotThatContainer {}
+
+/// Whether process `pid`'s cgroup path names container `id` as a whole
+/// word (`/docker/ID`, `docker-ID.scope`, `libpod-ID.scope`,
+/// containerd's `/NAMESPACE/ID`): the one check every way a container's PID
+/// is believed goes through (single attaches, detach, watch, batch).
+pub fn cgroup_names(pid: u32, id: &str) -> bool {
+    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/cgroup")) else { return false };
+    names_id(&text, id)
+}
+
+fn names_id(cgroups: &str, id: &str) -> bool {
+    if id.is_empty() {
+        return false;
+    }
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    cgroups.lines().filter_map(|l| l.splitn(3, ':').nth(2)).any(|path| {
+        path.match_indices(id)
+            .any(|(at, _)| !word(path[..at].chars().last()) && !word(path[at + id.len()..].chars().next()))
+    })
+}
+
+/// A process held by a pidfd.
+struct Pinned(std::os::fd::OwnedFd);
+
+impl Pinned {
+    fn open(pid: u32) -> Option<Pinned> {
+        use std::os::fd::FromRawFd;
+        // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+        // SAFETY: a non-negative result is a descriptor we now own.
+        (fd >= 0).then(|| Pinned(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) }))
+    }
+
+    /// A pidfd polls readable once its process has exited.
+    fn alive(&self) -> bool {
+        use std::os::fd::AsFd;
+        let mut fds = [nix::poll::PollFd::new(self.0.as_fd(), nix::poll::PollFlags::POLLIN)];
+        matches!(nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO), Ok(0))
+    }
 }
 
 /// A guest in our own network namespace (a `--network host` container) is
@@ -227,4 +310,37 @@ fn is_nsfs(f: &File) -> bool {
     let mut st: libc::statfs = unsafe { std::mem::zeroed() };
     let rc = unsafe { libc::fstatfs(std::os::fd::AsRawFd::as_raw_fd(f), &mut st) };
     rc == 0 && st.f_type as i64 == NSFS_MAGIC
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cgroup_names_a_container_as_a_whole_word() {
+        let id = "0123456789abcdef";
+        let v1 = "12:pids:/docker/0123456789abcdef\n1:name=systemd:/docker/0123456789abcdef\n";
+        assert!(names_id(v1, id));
+        assert!(names_id("0::/system.slice/docker-0123456789abcdef.scope\n", id));
+        assert!(names_id("0::/machine.slice/libpod-0123456789abcdef.scope/container\n", id));
+        assert!(names_id("0::/default/web1\n", "web1"));
+        // A longer ID that begins with this one, a prefix of it, another
+        // container, the host, an empty ID: not this container.
+        assert!(!names_id("0::/docker/0123456789abcdef00\n", id));
+        assert!(!names_id("0::/docker/0123456789abcdef\n", "0123456789abcde"));
+        assert!(!names_id("0::/docker/fedcba9876543210\n", id));
+        assert!(!names_id("0::/user.slice/session-3.scope\n", id));
+        assert!(!names_id("0::/\n", ""));
+        // The controller list is not the path.
+        assert!(!names_id("3:web1:/\n", "web1"));
+    }
+
+    #[test]
+    fn a_process_outside_the_container_is_refused() {
+        let me = std::process::id();
+        let e =
+            of_container(me, Container { id: "0123456789abcdef".into(), name: "/web1".into() }, "web1").unwrap_err();
+        assert!(e.is::<NotThatContainer>(), "{e:#}");
+        assert!(format!("{e:#}").contains("is not in the container's cgroup"), "{e:#}");
+    }
 }

@@ -11,7 +11,7 @@
 //! attachments the runtime no longer knows. Addresses come from `address`
 //! or from the IPAM plugin `ipam` names, which we run as the spec says.
 
-mod config;
+pub(crate) mod config;
 mod ipam;
 mod result;
 

@@ -13,7 +13,7 @@
 //!
 //! One line on stderr per action, fit for journald.
 
-mod rules;
+pub(crate) mod rules;
 
 use std::collections::{HashMap, HashSet};
 use std::os::fd::AsFd;
@@ -46,17 +46,14 @@ const SHORT_LIVED: Duration = Duration::from_secs(2);
 pub fn run(path: &str, engine: Option<Engine>) -> Result<u8> {
     let engine = engine.unwrap_or(Engine::Docker);
     let ep = endpoint(engine)?;
-    let (file_rules, errors) = rules::read_file(path)?;
+    let rules::WatchFile { rules: file_rules, policy, errors } = rules::read_file(path)?;
     let mut signals = Signals::catch()?;
-    let mut w = Watcher { path: path.to_string(), engine, ep, file_rules, tracked: HashMap::new() };
+    let mut w = Watcher { path: path.to_string(), engine, ep, file_rules, policy, tracked: HashMap::new() };
     for e in errors {
         log(&e);
     }
-    log(&format!(
-        "watching {engine} at {} for the {} lines of {path} and pipework.attach labels",
-        w.ep,
-        w.file_rules.len()
-    ));
+    log(&format!("watching {engine} at {} for the {} lines of {path}", w.ep, w.file_rules.len()));
+    log(&w.policy.describe());
     let mut pause = FIRST_PAUSE;
     loop {
         let began = Instant::now();
@@ -130,6 +127,8 @@ struct Watcher {
     engine: Engine,
     ep: Endpoint,
     file_rules: Vec<Rule>,
+    /// Where FILE lets containers' labels attach.
+    policy: rules::LabelPolicy,
     tracked: HashMap<String, Tracked>,
 }
 
@@ -166,12 +165,16 @@ impl Watcher {
     /// SIGHUP: FILE again. An unreadable file keeps the rules we had.
     fn reload(&mut self) {
         match rules::read_file(&self.path) {
-            Ok((rules, errors)) => {
+            Ok(rules::WatchFile { rules, policy, errors }) => {
                 for e in errors {
                     log(&e);
                 }
                 log(&format!("re-read {}: {} lines", self.path, rules.len()));
+                if policy != self.policy {
+                    log(&policy.describe());
+                }
                 self.file_rules = rules;
+                self.policy = policy;
             }
             Err(e) => log(&format!("{e:#}; keeping the {} lines read before", self.file_rules.len())),
         }
@@ -196,7 +199,7 @@ impl Watcher {
         for c in &listed {
             let name = c.names.first().map(String::as_str).unwrap_or("");
             let wanted = self.file_rules.iter().any(|r| rules::names(r, &c.id, name))
-                || rules::has_attach_labels(c.labels.keys());
+                || (!self.policy.is_off() && rules::has_attach_labels(c.labels.keys()));
             if !wanted {
                 continue;
             }
@@ -241,7 +244,7 @@ impl Watcher {
         let name = r.container.name.trim_start_matches('/');
         let mut out: Vec<Rule> =
             self.file_rules.iter().filter(|rule| rules::names(rule, &r.container.id, name)).cloned().collect();
-        let (labeled, errors) = rules::from_labels(name, &r.labels);
+        let (labeled, errors) = rules::from_labels(name, &r.labels, &self.policy);
         for e in errors {
             log(&e);
         }
