@@ -19,6 +19,7 @@ pipework --dry-run route "$G" add 10.9.0.0/16 via 10.30.1.1 >/dev/null
 note "ok: five dry runs changed nothing"
 
 want="ip link add veth1pl$G mtu 1500 type veth peer name eth1 mtu 1500 address 02:66:ee:60:6d:50 netns $G
+sysctl -qw net/ipv6/conf/veth1pl$G/disable_ipv6=1
 ip link set veth1pl$G master br1
 nsenter -t $G -n ip addr add 10.30.1.2/24 brd 10.30.1.255 dev eth1
 nsenter -t $G -n ip link set eth1 up

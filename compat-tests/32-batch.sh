@@ -36,6 +36,20 @@ expect_not "the failed line left nothing in its guest" "eth1" in_guest "$BAD" ip
 expect_not "nor in the host" "veth1pl$BAD" in_host ip -o link
 ping_ok "${G[0]}" 10.32.0.10
 
+# A line the kernel refuses halfway (its second address is its first again:
+# EEXIST after the veth, the port and the first address were made), between
+# two lines on the same guest, over the same netlink connection: the error
+# is that line's, its pair goes, the lines around it stay.
+M=$(new_guest)
+printf '%s\n' "br1 -i eth4 $M 10.32.4.1/24" "br1 -i eth5 $M 10.32.5.5/24,10.32.5.5/24" "br1 -i eth6 $M 10.32.6.1/24" >"$batch"
+out=$(pipework --batch "$batch" 2>&1) && fail "a batch with a refused line must exit 1: $out"
+grep -q "batch: 2 attached, 1 failed (line 2)" <<<"$out" || fail "report: $out"
+grep -q "line 2: .*removed.*10.32.5.5/24.*eth5.*File exists" <<<"$out" || fail "the refusal is not line 2's: $out"
+expect "the line before it stays" "inet 10.32.4.1/24" in_guest "$M" ip -o addr show eth4
+expect "the line after it ran" "inet 10.32.6.1/24" in_guest "$M" ip -o addr show eth6
+expect_not "the refused line left no interface in the guest" "eth5" in_guest "$M" ip -o link
+expect_not "nor its host side" "veth5pl$M" in_host ip -o link
+
 # --fail-fast from standard input: stops at the failure; later lines do not run.
 printf '%s\n' "br1 -i eth2 ${G[10]} 10.32.1.1/24" "br1 -i eth2 --sysctl net.ipv4.conf.eth2.no_such_setting=1 $BAD 2001:db8::7/64" "br1 -i eth2 ${G[11]} 10.32.1.3/24" >"$batch"
 out=$(in_host "$PIPEWORK_BIN" --batch - --fail-fast <"$batch" 2>&1) && fail "must exit 1"

@@ -150,6 +150,7 @@ mod tests {
             commands(linux_bridge(), &request("10.10.103.95/24@10.10.103.254")),
             [
                 "ip link add veth1pl4242 mtu 1500 type veth peer name eth1 mtu 1500 netns 4242",
+                "sysctl -qw net/ipv6/conf/veth1pl4242/disable_ipv6=1",
                 "ip link set veth1pl4242 master br1",
                 "nsenter -t 4242 -n ip addr add 10.10.103.95/24 brd 10.10.103.255 dev eth1",
                 "nsenter -t 4242 -n ip link set eth1 up",

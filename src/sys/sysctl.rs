@@ -20,6 +20,14 @@ pub fn set_in(ns: &File, key: &str, value: &str) -> Result<String> {
     Ok(old.trim().to_string())
 }
 
+/// `sysctl -w KEY=VALUE` in our own namespace (the host's). A missing key
+/// is an `io::Error` of kind `NotFound`, for callers to whom it means "not
+/// here" rather than a failure.
+pub fn set_here(key: &str, value: &str) -> Result<()> {
+    std::fs::write(path_of(key), value).map_err(anyhow::Error::new)?;
+    Ok(())
+}
+
 /// `sysctl -n KEY` inside `ns`.
 pub fn get_in(ns: &File, key: &str) -> Result<String> {
     let path = path_of(key);

@@ -472,6 +472,7 @@ mod tests {
             [
                 "ip link add br1 type bridge vlan_filtering 1 && ip link set br1 up alias 'pipework: made for eth1 of 4242'",
                 "ip link add veth1pl4242 mtu 1500 type veth peer name eth1 mtu 1500 netns 4242",
+                "sysctl -qw net/ipv6/conf/veth1pl4242/disable_ipv6=1",
                 "ip link set veth1pl4242 master br1",
                 "bridge vlan add dev veth1pl4242 vid 10 pvid untagged && bridge vlan del dev veth1pl4242 vid 1",
                 "ip link set veth1pl4242 up",

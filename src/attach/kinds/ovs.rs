@@ -302,9 +302,10 @@ mod tests {
         let mut g = guest();
         g.container = Some(Container { id: "c0ffee".into(), name: "/web1".into() });
         assert_eq!(
-            kind_commands(&*br1(None, Some(100)), &request("10.0.0.2/24"), &g).0[..3],
+            kind_commands(&*br1(None, Some(100)), &request("10.0.0.2/24"), &g).0[..4],
             [
                 "ip link add veth1pl4242 mtu 1500 type veth peer name eth1 mtu 1500 netns 4242",
+                "sysctl -qw net/ipv6/conf/veth1pl4242/disable_ipv6=1",
                 "ovs-vsctl --may-exist add-port br1 veth1pl4242 -- set Port veth1pl4242 tag=100 \
                  -- set Interface veth1pl4242 external-ids:pipework.interface=veth1pl4242 \
                  external-ids:pipework.bridge=br1 external-ids:pipework.containerid=c0ffee \
@@ -326,7 +327,7 @@ mod tests {
             userspace: true,
         };
         let (c, _) = kind_commands(&kind, &request("10.0.0.2/24"), &guest());
-        assert_eq!(c[1], "nsenter -t 4242 -n ethtool -K eth1 tx off", "{c:?}");
+        assert_eq!(c[2], "nsenter -t 4242 -n ethtool -K eth1 tx off", "{c:?}");
         kind.userspace = false;
         let (c, _) = kind_commands(&kind, &request("10.0.0.2/24"), &guest());
         assert!(!c.iter().any(|l| l.contains("ethtool")), "{c:?}");
@@ -338,9 +339,9 @@ mod tests {
         g.pid = None;
         let (c, _) = kind_commands(&*br1(Some(Datapath::Netdev), None), &request("10.0.0.2/24"), &g);
         assert!(!c.iter().any(|l| l.contains("type bridge")), "{c:?}");
-        assert!(c[1].starts_with(
+        assert!(c[2].starts_with(
             "ovs-vsctl --may-exist add-br br1 -- set Bridge br1 datapath_type=netdev -- --may-exist add-port br1 veth1pl4242"
         ));
-        assert!(!c[1].contains("nspid"), "no PID, no pipework.nspid");
+        assert!(!c[2].contains("nspid"), "no PID, no pipework.nspid");
     }
 }

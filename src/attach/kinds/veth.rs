@@ -11,6 +11,7 @@ use crate::attach::step::{Step, Steps, Target};
 use crate::guest::GuestNames;
 use crate::request::format_mac;
 use crate::sys::netlink::{Link, LinkKind, Netlink};
+use crate::sys::sysctl;
 
 /// The host side of the pair an attach will make.
 #[derive(Debug, Clone)]
@@ -75,6 +76,7 @@ impl HostSide {
         }
         let create = CreateVeth { host: self.name.clone(), guest: guest_if.to_string(), mtu, mac };
         steps.push(Box::new(create));
+        steps.push(Box::new(QuietPort { host: self.name.clone() }));
     }
 }
 
@@ -120,6 +122,34 @@ impl Step for CreateVeth {
         })?;
         t.made_in_host(&self.host)?;
         Ok(())
+    }
+}
+
+/// No IPv6 on the host side, before it comes up. It becomes a bridge port,
+/// whose own stack never receives (the bridge takes every frame), so its
+/// link-local address, router solicitations and MLD reports serve nobody;
+/// and each IPv6 device costs the host's routing table a multicast and a
+/// link-local route that the kernel inserts by walking every other port's:
+/// with a thousand ports that walk was the part of an attach that grew.
+/// The guest's own IPv6 is untouched. A host without IPv6 has no such key.
+#[derive(Debug)]
+struct QuietPort {
+    host: String,
+}
+
+impl Step for QuietPort {
+    fn command(&self, _: &GuestNames) -> String {
+        format!("sysctl -qw net/ipv6/conf/{}/disable_ipv6=1", self.host)
+    }
+
+    fn run(&self, _: &mut Target) -> Result<()> {
+        let key = format!("net/ipv6/conf/{}/disable_ipv6", self.host);
+        match sysctl::set_here(&key, "1") {
+            Err(e) if e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound) => {
+                Ok(())
+            }
+            other => other.with_context(|| format!("turning IPv6 off on the bridge port {}", self.host)),
+        }
     }
 }
 
