@@ -6,7 +6,7 @@
 use anyhow::Result;
 
 use crate::attach::kinds;
-use crate::request::{format_mac, AddressSpec, Attach};
+use crate::request::{format_mac, AddressSpec, Attach, HostIfRef};
 use crate::sys::netlink::{Link, LinkKind, Netlink, PortVlan};
 use crate::sys::ovsdb::vswitch::Vswitch;
 
@@ -68,6 +68,11 @@ pub fn check(
                     return differs(format!("its veth is on bridge {}", bridge.name));
                 }
                 if let Some(why) = vlan_difference(req, &bridge, peer.index, host_nl)? {
+                    return differs(why);
+                }
+            } else if let HostIfRef::Ovn(switch) = &req.host_if {
+                let Some(v) = vswitch else { return differs("no Open vSwitch answers to bind it".into()) };
+                if let Some(why) = kinds::ovn_bound_as_asked(v, &peer.name, switch, req.ovn.port.as_deref())? {
                     return differs(why);
                 }
             } else {

@@ -3,10 +3,11 @@
 
 use anyhow::{Context, Result};
 
+use crate::attach::check::{self, State};
 use crate::attach::step::Target;
 use crate::attach::{apply, facts, plan};
 use crate::guest::{self, Guest};
-use crate::request::Attach;
+use crate::request::{Attach, HostIfRef};
 use crate::sys::arp::Announcer;
 use crate::sys::netlink::Netlink;
 use crate::sys::ovsdb::vswitch::Vswitch;
@@ -28,6 +29,18 @@ pub fn onto(
     vswitch: Option<&Vswitch>,
     dry_run: bool,
 ) -> Result<()> {
+    // The same OVN line again: the port is bound as asked, nothing to do
+    // (for other kinds, the facts refuse an interface that is there).
+    if matches!(req.host_if, HostIfRef::Ovn(_)) {
+        if let (State::AsAsked, guest_if) = check::check(req, host_nl, guest_nl, vswitch)? {
+            eprintln!(
+                "pipework: {guest_if} of {} is already on {} as asked; nothing to do",
+                guest.label(),
+                req.host_if
+            );
+            return Ok(());
+        }
+    }
     let facts = facts::gather(req, guest, host_nl, guest_nl, vswitch)?;
     let plan = plan::plan(req, &facts);
     if dry_run {
