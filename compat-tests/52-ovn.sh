@@ -7,7 +7,8 @@
 # one Northbound write per attach; the refusals change nothing (NB, OVS and
 # the host dumped before and after); the line again changes nothing; DHCP
 # from OVN itself; an attach killed (SIGKILL) mid-way is repaired by the
-# next run; --detach leaves no logical port and no OVS port; --batch.
+# next run; --detach leaves no logical port and no OVS port; --batch; the
+# CNI plugin, whose DEL after the container died removes the logical port.
 . "$(dirname "$0")/lib.sh"
 command -v ovn-northd >/dev/null || fail "OVN is not installed (scripts/setup installs ovn-central and ovn-host)"
 . "$(dirname "$0")/ovn-lab.sh"
@@ -124,6 +125,30 @@ expect "the next run repairs it" "replacing logical switch port k1, left by an e
     pwo 2 --ovn-port k1 ovn:ls1 "$K" 10.50.0.14/24
 [ "$(nbctl --bare --columns=name find Logical_Switch_Port name=k1 | grep -c k1)" = 1 ] || fail "not one k1 port"
 ping_ok "${A[1]}" 10.50.0.14
+
+# The CNI plugin: ADD onto ovn:ls2 on H3; the container dies, then DEL
+# removes its logical port and OVS port (what --watch does for a container
+# that dies, through the same code).
+cni_setup
+echo '{"cniVersion": "1.1.0", "name": "ovnnet", "type": "pipework", "hostif": "ovn:ls2", "address": "10.60.0.30/24"}' \
+    >"$CNI_DIR/ovn.json"
+cni3() { # COMMAND NETNS ID
+    env OVN_RUNDIR="${OVS_DIRS[3]}" OVN_NB_DB="${NBS[3]}" OVS_RUNDIR="${OVS_DIRS[3]}" CNI_COMMAND="$1" CNI_NETNS="$2" \
+        CNI_IFNAME=net1 CNI_CONTAINERID="$3" CNI_PATH="$CNI_PATH_DIRS" ip netns exec "${HOSTS[3]}" "$PIPEWORK_BIN" \
+        <"$CNI_DIR/ovn.json"
+}
+N=$(guest_on 3)
+cni3 ADD /proc/$N/ns/net cniovn >"$CNI_DIR/r.json" || fail "CNI ADD onto ovn:ls2: $(cat "$CNI_DIR/r.json")"
+ping_ok "$N" 10.60.0.21
+[ -n "$(nbctl --bare --columns=name find Logical_Switch_Port external_ids:pipework.interface=net1)" ] ||
+    fail "the CNI attachment has no logical port"
+kill -9 "$N"; for n in $(seq 100); do [ -e "/proc/$N" ] || break; sleep 0.05; done
+cni3 DEL /proc/$N/ns/net cniovn || fail "CNI DEL after the container died"
+[ -z "$(nbctl --bare --columns=name find Logical_Switch_Port external_ids:pipework.interface=net1)" ] ||
+    fail "CNI DEL left the logical port"
+[ -z "$(vsctl_on 3 --bare --columns=name find Interface external_ids:pipework.cni.network=ovnnet)" ] ||
+    fail "CNI DEL left the OVS port"
+note "ok: CNI ADD onto ovn:ls2, and DEL after the container died removes both ports"
 
 # --detach: no guest interface, no OVS port, no logical port.
 pwo 3 --detach -i eth1 "${A[3]}" || fail "detach A3"
