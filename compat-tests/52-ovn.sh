@@ -49,6 +49,12 @@ expect "the dry run prints ovn-nbctl, ovs-vsctl and ip lines" \
     "ip link add veth1pl[0-9]+ mtu 1500 type veth.*ovn-nbctl --db=tcp:172.31.0.1:6641 lsp-add ls1 [0-9]+-eth1 -- lsp-set-addresses [0-9]+-eth1 \"[0-9a-f:]+ 10.50.0.40\".*ovs-vsctl --may-exist add-port br-int veth1pl[0-9]+ -- set Interface veth1pl[0-9]+ external-ids:iface-id=[0-9]+-eth1.*ovn-installed=true" \
     dry_run
 [ "$(all_state)" = "$before" ] || fail "the dry run changed something"
+# On a 1500-byte underlay the guest gets 1442: a full frame still fits in Geneve.
+vsctl_on 2 set Interface br-phy mtu_request=1500
+for n in $(seq 100); do on_host 2 ip -o link show br-phy | grep -q ' mtu 1500 ' && break; sleep 0.05; done
+expect "the guest's MTU leaves room for Geneve on a 1500 underlay" "veth peer name eth1 mtu 1442 " dry_run
+vsctl_on 2 set Interface br-phy mtu_request=1600
+for n in $(seq 100); do on_host 2 ip -o link show br-phy | grep -q ' mtu 1600 ' && break; sleep 0.05; done
 
 # Guests: ls1 and ls2 on every host.
 declare -A A B

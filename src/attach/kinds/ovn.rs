@@ -102,6 +102,7 @@ fn recognise(p: &Probe) -> Result<Option<Box<dyn Kind>>> {
         );
     };
     let userspace = link.kind != Some(LinkKind::Openvswitch);
+    let mtu = guest_mtu(p, &chassis, link.mtu)?;
 
     // The Northbound database.
     let remote = northbound::remote(p.req.ovn.nb.as_deref());
@@ -163,7 +164,7 @@ fn recognise(p: &Probe) -> Result<Option<Box<dyn Kind>>> {
     let host_side = HostSide::check(p)?;
     Ok(Some(Box::new(OvnPort {
         bridge,
-        mtu: link.mtu,
+        mtu,
         userspace,
         host_side,
         mac,
@@ -172,6 +173,29 @@ fn recognise(p: &Probe) -> Result<Option<Box<dyn Kind>>> {
         nb: Rc::new(nb),
         timeout: p.req.ovn.timeout,
     })))
+}
+
+/// The guest's MTU when `--mtu` is not given: the integration bridge's,
+/// lowered so that a full frame still fits in the tunnel over the underlay
+/// (the interface holding `ovn-encap-ip`): Geneve with OVN's option takes
+/// 58 bytes, VXLAN 50. On a 1500-byte underlay that is 1442; larger
+/// frames would vanish without an ICMP error.
+fn guest_mtu(p: &Probe, chassis: &vswitch::Chassis, bridge_mtu: u32) -> Result<u32> {
+    let overhead = match chassis.encap_type.as_deref().map(|t| t.split(',').next().unwrap_or(t).trim()) {
+        Some("geneve") => 58,
+        Some("vxlan") => 50,
+        _ => return Ok(bridge_mtu),
+    };
+    let Some(ip) = chassis.encap_ip.as_deref().and_then(|ip| ip.split(',').next()?.trim().parse::<IpAddr>().ok())
+    else {
+        return Ok(bridge_mtu);
+    };
+    for l in p.host_nl.links()? {
+        if p.host_nl.addresses(l.index)?.iter().any(|a| a.addr() == ip) {
+            return Ok(bridge_mtu.min(l.mtu.saturating_sub(overhead)));
+        }
+    }
+    Ok(bridge_mtu)
 }
 
 /// ovn-controller's pid file (in OVN_RUNDIR, as ovn-ctl and ovn-appctl

@@ -758,6 +758,10 @@ pub struct Chassis {
     pub bridge: String,
     /// The integration bridge's row exists.
     pub bridge_exists: bool,
+    /// `external_ids:ovn-encap-type` and `ovn-encap-ip`: the tunnels'
+    /// encapsulation and this end's underlay address.
+    pub encap_type: Option<String>,
+    pub encap_ip: Option<String>,
 }
 
 // OVN on this host (`ovn:LSWITCH` attaches): the chassis' settings and the
@@ -771,7 +775,13 @@ impl Vswitch {
         let ids = rows(0)?.first().map(|r| r.map("external_ids")).unwrap_or_default();
         let bridge = ids.get("ovn-bridge").cloned().unwrap_or_else(|| "br-int".to_string());
         let bridge_exists = rows(1)?.iter().any(|b| b.str("name") == bridge);
-        Ok(Chassis { system_id: ids.get("system-id").cloned(), bridge, bridge_exists })
+        Ok(Chassis {
+            system_id: ids.get("system-id").cloned(),
+            bridge,
+            bridge_exists,
+            encap_type: ids.get("ovn-encap-type").cloned(),
+            encap_ip: ids.get("ovn-encap-ip").cloned(),
+        })
     }
 
     /// The external_ids of the Interface of this name; None when there is none.
