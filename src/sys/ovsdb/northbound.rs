@@ -468,6 +468,39 @@ mod tests {
         );
     }
 
+    /// Against a scripted server: the attach's write is one `transact`
+    /// on OVN_Northbound, the insert's UUID comes back, and a failed guard
+    /// says which one.
+    #[test]
+    fn one_transact_per_attach_and_guards_that_name_what_changed() {
+        use crate::sys::ovsdb::fake::Fake;
+        let mut n = 0;
+        let fake = Fake::start("nb", move |req| {
+            n += 1;
+            vec![match (req["method"].as_str(), n) {
+                (Some("transact"), 1) => {
+                    r#"{"id":$ID,"result":[{},{},{},{"uuid":["uuid","9a2b"]},{"count":1}],"error":null}"#.to_string()
+                }
+                (Some("transact"), 2) => {
+                    r#"{"id":$ID,"result":[{},{"error":"timed out","details":"\"wait\" timed out"}],"error":null}"#
+                        .to_string()
+                }
+                _ => r#"{"id":$ID,"result":[{},{},{"error":"timed out","details":""}],"error":null}"#.to_string(),
+            }]
+        });
+        let nb = Northbound::new(&fake.remote(), Duration::from_secs(5));
+        assert_eq!(nb.add_port(&spec(false), None).unwrap(), "9a2b");
+        assert!(matches!(nb.add_port(&spec(false), None), Err(Ok(Lost::Switch))));
+        assert!(matches!(nb.add_port(&spec(false), None), Err(Ok(Lost::Port))));
+        drop(nb);
+        let reqs = fake.requests();
+        assert_eq!(reqs.len(), 3, "{reqs:?}");
+        assert_eq!(reqs[0]["method"], "transact");
+        assert_eq!(reqs[0]["params"][0], DB);
+        assert_eq!(reqs[0]["params"].as_array().unwrap().len(), 6, "the database, then five operations");
+        assert_eq!(reqs[0]["params"][4]["table"], "Logical_Switch_Port");
+    }
+
     #[test]
     fn the_database_is_asked_then_env_then_default() {
         assert_eq!(remote(Some("tcp:172.30.0.1:6641")), "tcp:172.30.0.1:6641");
