@@ -8,7 +8,7 @@ use clap::Parser;
 
 use crate::request::{
     parse_mac_tag, AddressSpec, Attach, Datapath, Detach, Engine, Family, GuestRef, HostIfRef, IfName, Ipvlan,
-    IpvlanFlag, IpvlanMode, MacvlanMode, OvsOptions, PassThrough, Request, Shim, Tuning, Tunnel, Verb,
+    IpvlanFlag, IpvlanMode, MacvlanMode, OvnOptions, OvsOptions, PassThrough, Request, Shim, Tuning, Tunnel, Verb,
 };
 
 pub const USAGE: &str = "\
@@ -44,7 +44,8 @@ attach removes everything it made.",
     after_help = "HOSTIF is a Linux bridge (created when missing and named br*), an Open vSwitch bridge \
 (created when missing and named ovs*), a dummy* name (a dummy interface in the guest), an IPoIB \
 interface, a physical interface (a macvlan is made on it), or mac:AA:BB:CC:DD:EE:FF for the \
-interface with that address.\n\
+interface with that address, or ovn:LSWITCH for a port of an OVN logical switch (on a host where \
+ovn-controller runs).\n\
 ADDRESS is A.B.C.D/N[@GATEWAY], an IPv6 prefix[@GATEWAY], 0/0 for no address, or a DHCP method: \
 dhcp, udhcpc, udhcpc-f, dhclient, dhclient-f, dhcpcd (each [:OPTIONS]), builtin-dhcp, builtin-dhcp-f.\n\
 MAC is aa:bb:cc:dd:ee:ff or U:text (a stable address derived from text); @VLAN is an 802.1Q tag \
@@ -54,6 +55,7 @@ container, a PID (or pid:N), a network namespace name under /var/run/netns (or n
 path to a network namespace file.\n\n\
 Examples:\n  pipework br1 web1 192.168.1.10/24@192.168.1.1\n  pipework eth2 -i eth1 db1 10.0.5.2/24 U:db1.example.com\n  \
 pipework ovsbr0 web1 10.0.5.2/24 @100\n  pipework br1 web1 builtin-dhcp\n  \
+pipework ovn:ls1 web1 10.50.0.11/24@10.50.0.1\n  \
 pipework route web1 add 10.9.0.0/16 via 192.168.1.254\n  pipework --detach web1\n\nSee pipework(8) for the whole manual."
 )]
 pub struct Cli {
@@ -195,6 +197,21 @@ pub struct Cli {
     /// [default: unix:$OVS_RUNDIR/db.sock, as ovs-vsctl's]
     #[arg(long, value_name = "SERVER", env = "PIPEWORK_OVS_DB")]
     pub ovs_db: Option<String>,
+
+    /// With HOSTIF ovn:LSWITCH: OVN's Northbound database, as ovn-nbctl --db
+    /// takes it (unix:PATH, tcp:IP:PORT) [default: unix:/var/run/ovn/ovnnb_db.sock]
+    #[arg(long, value_name = "DB", env = "OVN_NB_DB")]
+    pub ovn_nb: Option<String>,
+
+    /// With HOSTIF ovn:LSWITCH: name of the logical switch port to create
+    /// [default: the container's name (or the guest's) and GUESTIF]
+    #[arg(long, value_name = "NAME")]
+    pub ovn_port: Option<String>,
+
+    /// With HOSTIF ovn:LSWITCH: seconds ovn-controller may take to bind the
+    /// port (its flows installed); past it the attach is undone
+    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub ovn_timeout: u64,
 
     /// Seconds a DHCP method may take to obtain a lease; past it the attach
     /// is undone and pipework exits 1
@@ -353,6 +370,9 @@ pub fn parse(cli: &Cli) -> Result<Parsed> {
     let mut mtu = cli.mtu.clone();
     let mut txqueuelen = cli.txqueuelen.clone();
     let mut sysctls = cli.sysctl.clone();
+    let mut ovn_nb = cli.ovn_nb.clone();
+    let mut ovn_port = cli.ovn_port.clone();
+    let mut ovn_timeout = None;
     while let Some(flag) = w.peek().map(|s| s.as_str()) {
         let switch = match flag {
             "--nodad" => Some(&mut nodad),
@@ -373,6 +393,12 @@ pub fn parse(cli: &Cli) -> Result<Parsed> {
             sysctls.push(value_of(&mut w, "--sysctl")?);
             continue;
         }
+        // Also in OVN_NB_DB, which clap already read: the word wins.
+        if flag == "--ovn-nb" {
+            w.next();
+            ovn_nb = Some(value_of(&mut w, "--ovn-nb")?);
+            continue;
+        }
         let slot = match flag {
             "-i" => &mut guest_if,
             "-l" => &mut host_side,
@@ -384,6 +410,8 @@ pub fn parse(cli: &Cli) -> Result<Parsed> {
             "--table" => &mut table,
             "--mtu" => &mut mtu,
             "--txqueuelen" => &mut txqueuelen,
+            "--ovn-port" => &mut ovn_port,
+            "--ovn-timeout" => &mut ovn_timeout,
             _ => break,
         };
         w.next();
@@ -418,6 +446,12 @@ pub fn parse(cli: &Cli) -> Result<Parsed> {
         bail!("--ipvlan and --direct-phys exclude each other: one makes a device on HOSTIF, the other moves HOSTIF");
     }
     let host_if = HostIfRef::parse(host_if)?;
+    if ovn_port.is_some() && !matches!(host_if, HostIfRef::Ovn(_)) {
+        bail!("--ovn-port names a port of an OVN logical switch; HOSTIF {host_if} is none (write ovn:LSWITCH)");
+    }
+    if let Some(p) = ovn_port.as_deref().filter(|p| p.is_empty() || p.chars().any(char::is_whitespace)) {
+        bail!("--ovn-port '{p}': a logical switch port name is a non-empty word");
+    }
     let guest_if = guest_if.as_deref().map(|n| IfName::parse(n, "-i")).transpose()?;
     let host_side = host_side.as_deref().map(|n| IfName::parse(n, "-l")).transpose()?;
     let guest = GuestRef::parse(guest, cli.engine)?;
@@ -472,6 +506,18 @@ pub fn parse(cli: &Cli) -> Result<Parsed> {
         },
         routes: Vec::new(),
         ovs: OvsOptions { datapath: cli.ovs_datapath, db: cli.ovs_db.clone(), external_ids: Vec::new() },
+        ovn: OvnOptions {
+            nb: ovn_nb,
+            port: ovn_port,
+            timeout: std::time::Duration::from_secs(match ovn_timeout {
+                Some(t) => t
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|t| (1..=600).contains(t))
+                    .with_context(|| format!("--ovn-timeout {t}: seconds, 1 to 600"))?,
+                None => cli.ovn_timeout,
+            }),
+        },
         dhcp_timeout: std::time::Duration::from_secs(cli.dhcp_timeout),
     }))))
 }
@@ -613,6 +659,23 @@ mod tests {
             }
         );
         assert_eq!((a.guest_if, a.mac, a.tag), (None, None, None));
+    }
+
+    #[test]
+    fn ovn_switches_and_their_options_before_or_after_hostif() {
+        let a = attach("--ovn-nb tcp:10.0.0.1:6641 ovn:ls1 web1 10.50.0.11/24@10.50.0.1");
+        assert_eq!(a.host_if, HostIfRef::Ovn("ls1".into()));
+        assert_eq!(a.host_if.to_string(), "ovn:ls1");
+        assert_eq!(a.ovn.nb.as_deref(), Some("tcp:10.0.0.1:6641"));
+        assert_eq!((a.ovn.port.as_deref(), a.ovn.timeout.as_secs()), (None, 10));
+        let a = attach("ovn:ls2 -i eth2 --ovn-port web1-a --ovn-timeout 3 --ovn-nb unix:/x.sock web1 builtin-dhcp");
+        assert_eq!(a.ovn.port.as_deref(), Some("web1-a"));
+        assert_eq!(a.ovn.timeout.as_secs(), 3);
+        assert_eq!(a.ovn.nb.as_deref(), Some("unix:/x.sock"));
+        assert_eq!(a.guest_if, Some(name("eth2")));
+        for bad in ["ovn: web1 10.0.0.1/24", "--ovn-port p br1 web1 10.0.0.1/24", "ovn:ls1 --ovn-timeout 0 w 0/0"] {
+            assert!(parse(&cli(bad)).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -260,6 +260,8 @@ pub struct Attach {
     /// `--mtu`, `--txqueuelen`, `--promisc`, `--sysctl`, `--hairpin`, `--isolated`.
     pub tuning: Tuning,
     pub ovs: OvsOptions,
+    /// `ovn:LSWITCH`'s choices: used only when HOSTIF is an OVN switch.
+    pub ovn: OvnOptions,
     /// How long a DHCP method may take to a lease before the attach is undone.
     pub dhcp_timeout: std::time::Duration,
 }
@@ -286,6 +288,7 @@ impl Attach {
             routes: Vec::new(),
             tuning: Tuning::default(),
             ovs: OvsOptions::default(),
+            ovn: OvnOptions::default(),
             dhcp_timeout: std::time::Duration::from_secs(30),
         }
     }
@@ -357,6 +360,26 @@ pub struct OvsOptions {
     /// marks its network and interface, to find the port after its
     /// namespace is gone).
     pub external_ids: Vec<(String, String)>,
+}
+
+/// OVN choices (`--ovn-nb`, `--ovn-port`, `--ovn-timeout`), used only when
+/// HOSTIF is `ovn:LSWITCH`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OvnOptions {
+    /// The Northbound database, in `ovn-nbctl --db` form; None: OVN_NB_DB,
+    /// else OVN's default socket.
+    pub nb: Option<String>,
+    /// The logical switch port's name; None: derived from the guest and
+    /// GUESTIF.
+    pub port: Option<String>,
+    /// How long ovn-controller may take to bind the port.
+    pub timeout: std::time::Duration,
+}
+
+impl Default for OvnOptions {
+    fn default() -> OvnOptions {
+        OvnOptions { nb: None, port: None, timeout: std::time::Duration::from_secs(10) }
+    }
 }
 
 /// Where an OVS bridge forwards: in the kernel module, or in ovs-vswitchd.
@@ -462,6 +485,9 @@ pub enum HostIfRef {
     Name(IfName),
     /// `mac:AA:BB:CC:DD:EE:FF`: whichever host interface has this address.
     Mac(MacAddr6),
+    /// `ovn:LSWITCH`: a port of this OVN logical switch, through the local
+    /// ovn-controller's integration bridge.
+    Ovn(String),
 }
 
 impl HostIfRef {
@@ -472,6 +498,12 @@ impl HostIfRef {
                 .map_err(|_| anyhow::anyhow!("'{s}': '{mac}' is not a MAC address (expected mac:aa:bb:cc:dd:ee:ff)"))?;
             return Ok(HostIfRef::Mac(mac));
         }
+        if let Some(switch) = s.strip_prefix("ovn:") {
+            if switch.is_empty() || switch.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                bail!("'{s}': expected ovn:LSWITCH, the name of an OVN logical switch (ovn-nbctl ls-list shows them)");
+            }
+            return Ok(HostIfRef::Ovn(switch.to_string()));
+        }
         Ok(HostIfRef::Name(IfName::parse(s, "host interface")?))
     }
 }
@@ -481,6 +513,7 @@ impl fmt::Display for HostIfRef {
         match self {
             HostIfRef::Name(n) => write!(f, "{n}"),
             HostIfRef::Mac(m) => write!(f, "mac:{}", format_mac(m)),
+            HostIfRef::Ovn(s) => write!(f, "ovn:{s}"),
         }
     }
 }

@@ -115,6 +115,11 @@ pub fn check(
                 if let Some(why) = vlan_difference(req, &bridge, peer.index, host_nl)? {
                     return differs(why);
                 }
+            } else if let HostIfRef::Ovn(switch) = &req.host_if {
+                let Some(v) = vswitch else { return differs("no Open vSwitch answers to bind it".into()) };
+                if let Some(why) = kinds::ovn_bound_as_asked(v, &peer.name, switch, req.ovn.port.as_deref())? {
+                    return differs(why);
+                }
             } else {
                 let want_tag = req.tag.as_ref().and_then(|t| t.vlan_id().ok());
                 match vswitch.map(|v| v.port_place(&peer.name)).transpose()?.flatten() {

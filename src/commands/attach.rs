@@ -8,7 +8,7 @@ use crate::attach::step::{Step, Target};
 use crate::attach::{apply, facts, plan, replace};
 use crate::commands::detach;
 use crate::guest::{self, Guest};
-use crate::request::{AddressSpec, Attach};
+use crate::request::{AddressSpec, Attach, HostIfRef};
 use crate::sys::arp::Announcer;
 use crate::sys::netlink::Netlink;
 use crate::sys::ovsdb::vswitch::Vswitch;
@@ -113,6 +113,18 @@ pub fn onto(
     vswitch: Option<&Vswitch>,
     dry_run: bool,
 ) -> Result<()> {
+    // The same OVN line again: the port is bound as asked, nothing to do
+    // (for other kinds, the facts refuse an interface that is there).
+    if matches!(req.host_if, HostIfRef::Ovn(_)) {
+        if let (State::AsAsked, guest_if) = check::check(req, host_nl, guest_nl, vswitch)? {
+            eprintln!(
+                "pipework: {guest_if} of {} is already on {} as asked; nothing to do",
+                guest.label(),
+                req.host_if
+            );
+            return Ok(());
+        }
+    }
     let facts = facts::gather(req, guest, host_nl, guest_nl, vswitch)?;
     let plan = plan::plan(req, &facts);
     if dry_run {

@@ -22,6 +22,7 @@ mod ipoib;
 mod ipvlan;
 pub mod kind;
 mod macvlan;
+mod ovn;
 mod ovs;
 mod veth;
 
@@ -30,6 +31,7 @@ pub use direct_phys::HOME_MARK;
 pub use ipvlan::switching as ipvlan_switching;
 pub use kind::{Ctx, Found, Kind, Makes};
 use kind::{Entry, Probe};
+pub use ovn::{bound_as_asked as ovn_bound_as_asked, forget_logical_port};
 pub use ovs::new_bridge_datapath;
 
 /// Every kind, in the order they are asked. For an attach that is the
@@ -37,9 +39,18 @@ pub use ovs::new_bridge_datapath;
 /// IPoIB, then any other interface as a macvlan parent), with
 /// `--direct-phys` and `--ipvlan` first since they decide alone; for `--detach`, a device
 /// that `--direct-phys` moved in is recognised by its mark before anything
-/// else.
-const KINDS: &[Entry] =
-    &[direct_phys::ENTRY, ipvlan::ENTRY, bridge::ENTRY, dummy::ENTRY, ovs::ENTRY, ipoib::ENTRY, macvlan::ENTRY];
+/// else. OVN comes first: it claims only `ovn:LSWITCH`, and for `--detach`
+/// only a veth whose OVS port an OVN attach marked (before plain OVS).
+const KINDS: &[Entry] = &[
+    ovn::ENTRY,
+    direct_phys::ENTRY,
+    ipvlan::ENTRY,
+    bridge::ENTRY,
+    dummy::ENTRY,
+    ovs::ENTRY,
+    ipoib::ENTRY,
+    macvlan::ENTRY,
+];
 
 /// HOSTIF → its kind, asking each kind in turn.
 pub fn recognise(
@@ -73,6 +84,8 @@ pub fn host_if(r: &HostIfRef, host_nl: &Netlink) -> Result<Option<Link>> {
     match r {
         HostIfRef::Name(n) => host_nl.link(n.as_str()),
         HostIfRef::Mac(mac) => Ok(host_nl.links()?.into_iter().find(|l| l.mac.as_deref() == Some(mac.as_bytes()))),
+        // A logical switch is no device of this host.
+        HostIfRef::Ovn(_) => Ok(None),
     }
 }
 

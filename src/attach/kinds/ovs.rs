@@ -163,8 +163,8 @@ impl OvsBridge {
 /// TCP and UDP from a veth that leaves its checksums to offload arrive with
 /// bad checksums and are dropped (ping passes; ICMP is checksummed whole).
 #[derive(Debug)]
-struct TxChecksumOff {
-    link: String,
+pub(super) struct TxChecksumOff {
+    pub(super) link: String,
 }
 
 impl Step for TxChecksumOff {
@@ -180,7 +180,7 @@ impl Step for TxChecksumOff {
 /// One ovsdb transaction: the bridge if new, the port, tag and ids; printed
 /// as the ovs-vsctl command that does the same.
 #[derive(Debug)]
-struct AddPort(PortSpec);
+pub(super) struct AddPort(pub(super) PortSpec);
 
 impl Step for AddPort {
     fn command(&self, _: &GuestNames) -> String {
@@ -216,8 +216,8 @@ impl Step for AddPort {
 /// OpenFlow port number and no error. Nothing to undo: `AddPort`'s undo
 /// removes the port.
 #[derive(Debug)]
-struct PortApplied {
-    port: String,
+pub(super) struct PortApplied {
+    pub(super) port: String,
 }
 
 impl Step for PortApplied {
@@ -233,8 +233,8 @@ impl Step for PortApplied {
 /// `ip link set PORT up`, once it is a port. No undo of its own: undo
 /// deletes the veth.
 #[derive(Debug)]
-struct PortUp {
-    link: String,
+pub(super) struct PortUp {
+    pub(super) link: String,
 }
 
 impl Step for PortUp {
@@ -261,8 +261,8 @@ fn detach(f: &Found) -> Result<Option<Steps>> {
 
 /// `--detach`: the port of this name, on whichever bridge holds it.
 #[derive(Debug)]
-struct DelPort {
-    port: String,
+pub(super) struct DelPort {
+    pub(super) port: String,
 }
 
 impl Step for DelPort {

@@ -522,6 +522,16 @@ mod tests {
     }
 
     #[test]
+    fn an_ovn_switch_is_a_hostif_too() {
+        let conf = br#"{"cniVersion":"1.0.0","name":"ovn","type":"pipework","hostif":"ovn:ls1",
+                        "address":"10.50.0.11/24@10.50.0.1"}"#;
+        let conf = NetConf::parse(conf, Command::Add).unwrap();
+        let a = conf.attach(&add_env(), None).unwrap();
+        assert_eq!(a.host_if, crate::request::HostIfRef::Ovn("ls1".into()));
+        assert!(a.ovs.external_ids.contains(&("pipework.cni.network".into(), "ovn".into())));
+    }
+
+    #[test]
     fn the_runtime_mac_wins() {
         let conf = br#"{"cniVersion":"1.0.0","name":"n","hostif":"br0","mac":"02:00:00:00:00:01",
                         "runtimeConfig":{"mac":"02:00:00:00:00:02"}}"#;

@@ -312,6 +312,8 @@ fn remove_ports(conf: &NetConf, vswitch: Option<&Vswitch>, stale: impl Fn(&str, 
         if let Some(link) = host_nl.link(&port).map_err(|e| failed(e, "looking up a port"))? {
             host_nl.delete(link.index).map_err(|e| failed(e, &format!("deleting {port}")))?;
         }
+        kinds::forget_logical_port(vswitch, &port)
+            .map_err(|e| failed(e, &format!("removing the OVN logical switch port of {port}")))?;
         vswitch.del_port_anywhere(&port).map_err(|e| failed(e, &format!("removing OVS port {port}")))?;
     }
     Ok(())
@@ -373,6 +375,7 @@ fn status(conf: &NetConf, env: &Env, stdin: &[u8]) -> Result<()> {
     match (&found, &host_if) {
         (Some(_), _) => {}
         (None, HostIfRef::Name(n)) if ovs_named || n.as_str().starts_with("br") => {}
+        (None, HostIfRef::Ovn(_)) => {}
         (None, _) => {
             return Err(unavailable(format!(
                 "hostif {} does not exist, and is not a bridge name (br…, ovs…) an ADD would create",

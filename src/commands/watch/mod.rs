@@ -25,6 +25,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::Signal;
 
 use crate::attach::check::{self, State};
+use crate::attach::kinds;
 use crate::commands::{attach, detach};
 use crate::guest::engine_api::{self, Endpoint, Event, Events, Running};
 use crate::guest::{self, Guest};
@@ -315,6 +316,11 @@ impl Watcher {
             match vswitch.container_ports() {
                 Ok(ports) => {
                     for (port, _) in ports.into_iter().filter(|(_, of)| of == id) {
+                        match kinds::forget_logical_port(&vswitch, &port) {
+                            Ok(Some(lsp)) => cleaned.push(format!("removed OVN logical switch port {lsp}")),
+                            Ok(None) => {}
+                            Err(e) => log(&format!("{name}: {e:#}")),
+                        }
                         match vswitch.del_port_anywhere(&port) {
                             Ok(_) => cleaned.push(format!("removed OVS port {port}")),
                             Err(e) => log(&format!("{name}: {e:#}")),
@@ -349,6 +355,9 @@ impl Watcher {
             for (port, id) in ports {
                 if running.contains(id.as_str()) || host_nl.link(&port).ok().flatten().is_some() {
                     continue;
+                }
+                if let Err(e) = kinds::forget_logical_port(&vswitch, &port) {
+                    log(&format!("{e:#}"));
                 }
                 match vswitch.del_port_anywhere(&port) {
                     Ok(_) => log(&format!("{}: not running; removed its OVS port {port}", short(&id))),

@@ -12,6 +12,7 @@ mod datum;
 mod error;
 mod jsonrpc;
 mod monitor;
+pub mod northbound;
 mod op;
 mod remote;
 pub mod unixctl;

@@ -19,8 +19,7 @@ pub enum Shape {
     Scalar,
     /// A set, also an optional value (`ofport`, `error`): elements toggle.
     Set,
-    // Maps are watched by the Northbound helpers (OVN, issue 20).
-    #[allow(dead_code)]
+    /// A map (`external_ids`): keys added, changed or dropped.
     Map,
 }
 

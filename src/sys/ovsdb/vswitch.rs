@@ -749,6 +749,70 @@ impl Vswitch {
     }
 }
 
+/// What the local Open_vSwitch row and bridges say of OVN on this host.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chassis {
+    /// `external_ids:system-id`: the chassis' name in OVN.
+    pub system_id: Option<String>,
+    /// `external_ids:ovn-bridge`, default br-int.
+    pub bridge: String,
+    /// The integration bridge's row exists.
+    pub bridge_exists: bool,
+    /// `external_ids:ovn-encap-type` and `ovn-encap-ip`: the tunnels'
+    /// encapsulation and this end's underlay address.
+    pub encap_type: Option<String>,
+    pub encap_ip: Option<String>,
+}
+
+// OVN on this host (`ovn:LSWITCH` attaches): the chassis' settings and the
+// wait until ovn-controller has bound a port.
+impl Vswitch {
+    /// The chassis' name and integration bridge, in one read.
+    pub fn chassis(&self) -> Result<Chassis> {
+        let ops = [Op::select("Open_vSwitch", vec![], &["external_ids"]), Op::select("Bridge", vec![], &["name"])];
+        let r = self.transact(&ops).context("reading the Open_vSwitch row")?;
+        let rows = |i| r.rows(i).map_err(|e| malformed(&self.client, e));
+        let ids = rows(0)?.first().map(|r| r.map("external_ids")).unwrap_or_default();
+        let bridge = ids.get("ovn-bridge").cloned().unwrap_or_else(|| "br-int".to_string());
+        let bridge_exists = rows(1)?.iter().any(|b| b.str("name") == bridge);
+        Ok(Chassis {
+            system_id: ids.get("system-id").cloned(),
+            bridge,
+            bridge_exists,
+            encap_type: ids.get("ovn-encap-type").cloned(),
+            encap_ip: ids.get("ovn-encap-ip").cloned(),
+        })
+    }
+
+    /// The external_ids of the Interface of this name; None when there is none.
+    pub fn interface_ids(&self, name: &str) -> Result<Option<BTreeMap<String, String>>> {
+        let r = self.transact(&[Op::select("Interface", vec![eq("name", name)], &["external_ids"])]);
+        let rows = r.and_then(|r| r.rows(0).map_err(|e| malformed(&self.client, e)));
+        Ok(rows.with_context(|| format!("reading Interface {name}"))?.first().map(|r| r.map("external_ids")))
+    }
+
+    /// Waits, on a monitor, until the Interface of this name has
+    /// `external_ids:KEY=VALUE` (set by another daemon: ovn-controller's
+    /// `ovn-installed`), for at most `wait`.
+    pub fn await_interface_id(&self, name: &str, key: &str, value: &str, wait: Duration) -> Result<(), Error> {
+        let watch = Watch {
+            table: "Interface".into(),
+            columns: vec![("name".into(), Shape::Scalar), ("external_ids".into(), Shape::Map)],
+            conditions: Some(vec![eq("name", name)]),
+        };
+        let ops = [Op::Comment(format!("pipework: waiting for {name}'s {key}={value}"))];
+        let mut w = self.client.transact_watched(DB, &ops, &[watch])?;
+        let what = format!("Interface {name} external_ids:{key}={value}");
+        self.client.await_watched(&mut w, wait, &what, |_, mon| {
+            mon.rows("Interface")
+                .any(|(_, r)| {
+                    r.str("name") == name && r.map("external_ids").get(key).map(String::as_str) == Some(value)
+                })
+                .then_some(())
+        })
+    }
+}
+
 /// Why one try of `add_port` did not add.
 enum Refusal {
     BridgeAppeared,
