@@ -577,18 +577,19 @@ mod tests {
             c[0],
             format!("ip link add veth1pl4242 mtu 1500 type veth peer name eth1 mtu 1500 address {mac} netns 4242")
         );
-        assert_eq!(c[1], "nsenter -t 4242 -n ethtool -K eth1 tx off");
-        assert!(c[2].starts_with(&format!(
+        assert_eq!(c[1], "sysctl -qw net/ipv6/conf/veth1pl4242/disable_ipv6=1");
+        assert_eq!(c[2], "nsenter -t 4242 -n ethtool -K eth1 tx off");
+        assert!(c[3].starts_with(&format!(
             "ovn-nbctl --db=tcp:172.30.0.1:6641 lsp-add ls1 web1-eth1 -- lsp-set-addresses web1-eth1 \"{mac} 10.50.0.11\""
-        )), "{}", c[2]);
-        assert!(c[3].starts_with("ovs-vsctl --may-exist add-port br-int veth1pl4242 -- set Interface veth1pl4242 \
+        )), "{}", c[3]);
+        assert!(c[4].starts_with("ovs-vsctl --may-exist add-port br-int veth1pl4242 -- set Interface veth1pl4242 \
                                   external-ids:iface-id=web1-eth1 external-ids:pipework.ovn-port=web1-eth1 \
                                   external-ids:pipework.ovn-switch=ls1 external-ids:pipework.ovn-nb=tcp:172.30.0.1:6641"),
-            "{}", c[3]);
-        assert_eq!(c[4], "ip link set veth1pl4242 up");
-        assert!(c[5].starts_with("# then: ovs-vswitchd has set up port veth1pl4242"));
-        assert!(c[6].contains("wait-until Interface veth1pl4242 external_ids:ovn-installed=true"), "{}", c[6]);
-        assert_eq!(c.len(), 7);
+            "{}", c[4]);
+        assert_eq!(c[5], "ip link set veth1pl4242 up");
+        assert!(c[6].starts_with("# then: ovs-vswitchd has set up port veth1pl4242"));
+        assert!(c[7].contains("wait-until Interface veth1pl4242 external_ids:ovn-installed=true"), "{}", c[7]);
+        assert_eq!(c.len(), 8);
     }
 
     #[test]
