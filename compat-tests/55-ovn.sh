@@ -99,7 +99,7 @@ ping_ok "${A[1]}" 10.60.0.22
 
 # The same line again changes nothing.
 before=$(nb_state; ovs_state 2; host_state 2)
-expect "the line again is a no-op" "already on ovn:ls1 as asked; nothing to do" pwo 2 ovn:ls1 "${A[2]}" 10.50.0.12/24@10.50.0.1
+expect "the line again is a no-op" "eth1 of ${A[2]} is already as asked" pwo 2 ovn:ls1 "${A[2]}" 10.50.0.12/24@10.50.0.1
 [ "$(nb_state; ovs_state 2; host_state 2)" = "$before" ] || fail "the line again changed something"
 note "ok: ...and changes nothing"
 

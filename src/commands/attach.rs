@@ -113,15 +113,12 @@ pub fn onto(
     vswitch: Option<&Vswitch>,
     dry_run: bool,
 ) -> Result<()> {
-    // The same OVN line again: the port is bound as asked, nothing to do
-    // (for other kinds, the facts refuse an interface that is there).
+    // The same OVN line again from a caller that did not check (batch,
+    // watch, CNI): the port is bound as asked, nothing to do (for other
+    // kinds, the facts refuse an interface that is there).
     if matches!(req.host_if, HostIfRef::Ovn(_)) {
         if let (State::AsAsked, guest_if) = check::check(req, host_nl, guest_nl, vswitch)? {
-            eprintln!(
-                "pipework: {guest_if} of {} is already on {} as asked; nothing to do",
-                guest.label(),
-                req.host_if
-            );
+            eprintln!("pipework: {guest_if} of {} is already as asked", guest.label());
             return Ok(());
         }
     }
