@@ -22,7 +22,7 @@ expect "the shim is a bridge-mode macvlan on lan0, marked" "shim-lan0@lan0.*alia
 expect "the extra route goes through it" "10.38.9.0/24 dev shim-lan0" in_host ip route
 ping_ok "$H" 10.38.0.2
 tcp_ok "$H" "$G1" 10.38.0.2
-fails_with "a second shim of that name is refused" "shim-lan0 already exists" pipework --shim lan0 10.38.0.251/24
+fails_with "a second shim of that name, another address, is refused with the fix" "shim-lan0 is already there, but not as asked: it lacks 10.38.0.251/24 \(--replace .*; pipework --detach --shim lan0 removes it\)" pipework --shim lan0 10.38.0.251/24
 
 pipework --detach --shim lan0
 expect_not "--detach --shim removes it" "shim-lan0" in_host ip -o link
