@@ -382,8 +382,9 @@ impl Kind for OvnPort {
             tag: None,
             external_ids: ids,
         };
-        steps.push(Box::new(AddPort(spec)));
+        // Up before it joins br-int: see the OVS kind's bring_in.
         steps.push(Box::new(PortUp { link: port.clone() }));
+        steps.push(Box::new(AddPort(spec)));
         // Bound before the guest's side is configured: its first packets
         // (DHCP, the gratuitous ARP, the user's first ping) pass, and an
         // attach killed while waiting leaves the guest's interface down,
@@ -582,11 +583,11 @@ mod tests {
         assert!(c[3].starts_with(&format!(
             "ovn-nbctl --db=tcp:172.30.0.1:6641 lsp-add ls1 web1-eth1 -- lsp-set-addresses web1-eth1 \"{mac} 10.50.0.11\""
         )), "{}", c[3]);
-        assert!(c[4].starts_with("ovs-vsctl --may-exist add-port br-int veth1pl4242 -- set Interface veth1pl4242 \
+        assert_eq!(c[4], "ip link set veth1pl4242 up");
+        assert!(c[5].starts_with("ovs-vsctl --may-exist add-port br-int veth1pl4242 -- set Interface veth1pl4242 \
                                   external-ids:iface-id=web1-eth1 external-ids:pipework.ovn-port=web1-eth1 \
                                   external-ids:pipework.ovn-switch=ls1 external-ids:pipework.ovn-nb=tcp:172.30.0.1:6641"),
-            "{}", c[4]);
-        assert_eq!(c[5], "ip link set veth1pl4242 up");
+            "{}", c[5]);
         assert!(c[6].starts_with("# then: ovs-vswitchd has set up port veth1pl4242"));
         assert!(c[7].contains("wait-until Interface veth1pl4242 external_ids:ovn-installed=true"), "{}", c[7]);
         assert_eq!(c.len(), 8);

@@ -125,9 +125,13 @@ impl Kind for OvsBridge {
             tag: self.tag,
             external_ids: self.external_ids(&port, ctx),
         };
-        steps.push(Box::new(AddPort(spec)));
-        // Up once it is a port, as in the reference.
+        // Up before it is a port, unlike the reference: ovs-vswitchd turns
+        // promiscuous mode on by rewriting the flags it last saw, so an up
+        // that lands while it opens the port is undone (the userspace
+        // datapath left one guest in four without carrier). Up first, it
+        // sees the port up.
         steps.push(Box::new(PortUp { link: port }));
+        steps.push(Box::new(AddPort(spec)));
         ctx.guest_if.to_string()
     }
 
@@ -230,8 +234,8 @@ impl Step for PortApplied {
     }
 }
 
-/// `ip link set PORT up`, once it is a port. No undo of its own: undo
-/// deletes the veth.
+/// `ip link set PORT up`, just before it becomes a port. No undo of its
+/// own: undo deletes the veth.
 #[derive(Debug)]
 pub(super) struct PortUp {
     pub(super) link: String,
@@ -298,7 +302,7 @@ mod tests {
     }
 
     #[test]
-    fn ovs_port_with_tag_and_ids_then_up() {
+    fn ovs_port_up_then_with_tag_and_ids() {
         let mut g = guest();
         g.container = Some(Container { id: "c0ffee".into(), name: "/web1".into() });
         assert_eq!(
@@ -306,12 +310,12 @@ mod tests {
             [
                 "ip link add veth1pl4242 mtu 1500 type veth peer name eth1 mtu 1500 netns 4242",
                 "sysctl -qw net/ipv6/conf/veth1pl4242/disable_ipv6=1",
+                "ip link set veth1pl4242 up",
                 "ovs-vsctl --may-exist add-port br1 veth1pl4242 -- set Port veth1pl4242 tag=100 \
                  -- set Interface veth1pl4242 external-ids:pipework.interface=veth1pl4242 \
                  external-ids:pipework.bridge=br1 external-ids:pipework.containerid=c0ffee \
                  external-ids:pipework.containername=/web1 external-ids:pipework.nspid=4242 \
                  external-ids:pipework.vlan=100",
-                "ip link set veth1pl4242 up",
             ]
         );
     }
@@ -339,9 +343,9 @@ mod tests {
         g.pid = None;
         let (c, _) = kind_commands(&*br1(Some(Datapath::Netdev), None), &request("10.0.0.2/24"), &g);
         assert!(!c.iter().any(|l| l.contains("type bridge")), "{c:?}");
-        assert!(c[2].starts_with(
+        assert!(c[3].starts_with(
             "ovs-vsctl --may-exist add-br br1 -- set Bridge br1 datapath_type=netdev -- --may-exist add-port br1 veth1pl4242"
         ));
-        assert!(!c[2].contains("nspid"), "no PID, no pipework.nspid");
+        assert!(!c[3].contains("nspid"), "no PID, no pipework.nspid");
     }
 }
