@@ -741,11 +741,28 @@ impl Vswitch {
             rows: vec![Row::new().with("ports", b.get("ports").cloned().unwrap_or_else(Datum::empty))],
         };
         let del = Op::mutate("Open_vSwitch", vec![], vec![delete("bridges", Datum::uuid(&uuid))]);
-        match self.transact(&[unchanged, del]) {
+        // ovs-vswitchd removes the bridge's device (a tap, on the userspace
+        // datapath) only when it applies the deletion; as `ovs-vsctl
+        // del-br` does, wait for that (`cur_cfg`), so that the undo leaves
+        // no device behind when pipework returns. Only when ovs-vswitchd
+        // serves the bridge (its management socket): a dead one, maybe the
+        // reason for this undo, would only cost the wait.
+        let ops = vec![unchanged, del];
+        let outcome =
+            if has_mgmt_socket(bridge) { self.commit(ops, None).map(Some) } else { self.transact(&ops).map(|_| None) };
+        let pending = match outcome {
             // Someone joined it meanwhile: theirs now.
-            Err(Error::Txn { txn, .. }) if txn.op == Some(0) => Ok(()),
-            r => r.map(drop).with_context(context),
+            Err(Error::Txn { txn, .. }) if txn.op == Some(0) => return Ok(()),
+            r => r.with_context(context)?,
+        };
+        if let Some(mut pending) = pending {
+            // The row is gone, which is what matters; a daemon too slow to
+            // apply it is told, not an undo that failed.
+            if let Err(e) = self.applied(&mut pending, &format!("waiting for ovs-vswitchd to remove bridge {bridge}")) {
+                eprintln!("pipework: note: {e}; ovs-vswitchd removes {bridge}'s device when it catches up");
+            }
         }
+        Ok(())
     }
 }
 
