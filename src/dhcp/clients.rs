@@ -22,12 +22,39 @@ use crate::sys::signals;
 /// removes the file. The PID is signalled only if it is that client: a DHCP
 /// client program (or pipework's own) running in the guest's namespace. A
 /// pid file this run did not write may name any process by now.
+///
+/// Returns once the client has exited (bounded): a run that stops its
+/// client leaves no process behind in the guest when pipework returns.
 pub fn stop_background_client(spec: &DhcpSpec, guest_ns: &File) {
     let Some(path) = spec.pid_file() else { return };
     if let Some(pid) = client_in_pid_file(spec, guest_ns) {
         let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGTERM);
+        // It exits when it gets to the signal, which on a busy machine is
+        // not at once.
+        until(BACKGROUND_WAIT, || !in_namespace(pid, guest_ns));
     }
     let _ = std::fs::remove_file(&path);
+}
+
+/// How long a client that goes to the background may take to write its
+/// pid file, or to exit once told to.
+const BACKGROUND_WAIT: Duration = Duration::from_secs(10);
+
+/// Polls `done` until it holds or `limit` passes.
+fn until(limit: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Is process `pid` alive in the guest's network namespace? An exited one
+/// (a zombie too) has no namespace to show.
+fn in_namespace(pid: i32, guest_ns: &File) -> bool {
+    let (Ok(theirs), Ok(guest)) = (std::fs::metadata(format!("/proc/{pid}/ns/net")), guest_ns.metadata()) else {
+        return false;
+    };
+    (theirs.dev(), theirs.ino()) == (guest.dev(), guest.ino())
 }
 
 /// The PID in the method's pid file, if it is a DHCP client in the guest's
@@ -107,6 +134,10 @@ pub fn run(spec: &DhcpSpec, guest_ns: &File) -> Result<()> {
     }
     if matches!(spec.method, DhcpMethod::Dhclient { renew: false }) {
         // Went to the background with the lease; the reference stops it.
+        // dhclient's foreground process may exit before the daemon it
+        // forked has written its pid file: wait for the file (bounded), or
+        // the daemon would be left running.
+        until(BACKGROUND_WAIT, || client_in_pid_file(spec, guest_ns).is_some());
         stop_background_client(spec, guest_ns);
     }
     Ok(())
