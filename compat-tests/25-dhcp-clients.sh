@@ -7,6 +7,9 @@
 . "$(dirname "$0")/lib.sh"
 start_dhcp_server brdh 10.31.0
 resolv_before=$(md5sum </etc/resolv.conf); host_before=$(hostname)
+# The shield is /dev/null bound over resolv.conf: a hook's chmod must not
+# reach the device through it.
+null_before=$(stat -c '%a %U:%G' /dev/null)
 
 for method in ${METHODS:-udhcpc udhcpc-f dhclient dhclient-f dhcpcd builtin-dhcp builtin-dhcp-f}; do
     G=$(new_guest); NAME=pwc-$method-$G
@@ -39,7 +42,8 @@ done
 
 [ "$(md5sum </etc/resolv.conf)" = "$resolv_before" ] || fail "a DHCP client changed the host's /etc/resolv.conf"
 [ "$(hostname)" = "$host_before" ] || fail "a DHCP client changed the host's hostname"
-note "ok: the host's resolv.conf and hostname are untouched"
+[ "$(stat -c '%a %U:%G' /dev/null)" = "$null_before" ] || fail "a DHCP client changed /dev/null to $(stat -c '%a %U:%G' /dev/null) (was $null_before)"
+note "ok: the host's resolv.conf, hostname and /dev/null are untouched"
 
 # A U: MAC gets the same lease back when the container is re-created.
 A=$(new_guest); B=$(new_guest)

@@ -66,6 +66,11 @@ fn shield(hostname: &CString, private_dirs: &[&str]) -> std::io::Result<()> {
     // A missing file has nothing to protect; bind mounts need a target.
     if unsafe { libc::access(resolv.as_ptr(), libc::F_OK) } == 0 {
         mount(Some("/dev/null"), "/etc/resolv.conf", None::<&str>, MsFlags::MS_BIND, None::<&str>)?;
+        // Read-only, or a hook's `chmod 644 /etc/resolv.conf` reaches the
+        // host's /dev/null through it (dhclient's did: /dev/null became
+        // unwritable for every user but root). Writes to a device still pass.
+        let ro = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
+        mount(None::<&str>, "/etc/resolv.conf", None::<&str>, ro, None::<&str>)?;
     }
     // As `ip netns exec` does: sysfs mounted now shows this namespace's devices.
     if umount2("/sys", MntFlags::MNT_DETACH).is_ok() {
