@@ -230,7 +230,13 @@ impl Step for PortApplied {
     }
 
     fn run(&self, t: &mut Target) -> Result<()> {
-        t.vswitch.map_or(Ok(()), |v| v.await_port(&self.port))
+        t.vswitch.map_or(Ok(()), |v| v.await_port(&self.port))?;
+        // Up again, once ovs-vswitchd is done with the port: where its
+        // Interface row was already there (a port reused), ovs-vswitchd
+        // opens the veth the moment it appears, before `PortUp`, and may
+        // write its stale flags back after it (see `OvsBridge::bring_in`).
+        let i = t.host_index(&self.port)?;
+        t.host_nl.set_up(i, true).with_context(|| format!("setting {} up", self.port))
     }
 }
 
