@@ -705,6 +705,23 @@ mod tests {
     }
 
     #[test]
+    fn ovn_tls_files_before_or_after_hostif() {
+        let a = attach(
+            "--ovn-nb ssl:10.0.0.1:6641 --ovn-nb-key /k.pem ovn:ls1 --ovn-nb-cert /c.pem --ovn-nb-ca /ca.pem web1 \
+             10.50.0.11/24",
+        );
+        assert_eq!(a.ovn.nb.as_deref(), Some("ssl:10.0.0.1:6641"));
+        assert_eq!(a.ovn.key.as_deref(), Some(std::path::Path::new("/k.pem")));
+        assert_eq!(a.ovn.cert.as_deref(), Some(std::path::Path::new("/c.pem")));
+        assert_eq!(a.ovn.ca.as_deref(), Some(std::path::Path::new("/ca.pem")));
+        // In a --batch or --watch line (after HOSTIF), the word wins.
+        let a = attach("--ovn-nb-key /a.pem ovn:ls1 --ovn-nb-key /b.pem web1 10.50.0.11/24");
+        assert_eq!(a.ovn.key.as_deref(), Some(std::path::Path::new("/b.pem")));
+        let e = parse(&cli("ovn:ls1 --ovn-nb-ca --ovn-port p web1 10.50.0.11/24")).err().unwrap();
+        assert!(e.to_string().contains("--ovn-nb-ca needs a value"), "{e}");
+    }
+
+    #[test]
     fn readme_custom_guest_name() {
         let a = attach("br1 -i eth2 web1 192.168.1.1/24");
         assert_eq!(a.guest_if, Some(name("eth2")));

@@ -382,6 +382,21 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    #[test]
+    fn an_ssl_remote_needs_all_three_files_and_others_none() {
+        let (k, c, ca) = (std::path::Path::new("k.pem"), std::path::Path::new("c.pem"), std::path::Path::new("ca.pem"));
+        assert_eq!(tls_files("tcp:10.0.0.1:6641", Some(k), Some(c), Some(ca)).unwrap(), None);
+        assert_eq!(tls_files("unix:/x.sock", None, None, None).unwrap(), None);
+        let f = tls_files("ssl:10.0.0.1:6641", Some(k), Some(c), Some(ca)).unwrap().unwrap();
+        assert_eq!((f.key.as_path(), f.cert.as_path(), f.ca.as_path()), (k, c, ca));
+        assert_eq!(f.nbctl_args(), " -p k.pem -c c.pem -C ca.pem");
+        // A cluster whose list holds one ssl: member needs them too.
+        let e = tls_files("tcp:10.0.0.1:6641, ssl:10.0.0.2:6641", Some(k), None, None).unwrap_err().to_string();
+        assert!(e.contains("missing: --ovn-nb-cert CERT (-c), --ovn-nb-ca CACERT (-C)"), "{e}");
+        let e = tls_files("ssl:10.0.0.1:6641", None, None, None).unwrap_err().to_string();
+        assert!(e.contains("--ovn-nb-key KEY (ovn-nbctl -p), --ovn-nb-cert"), "{e}");
+    }
+
     fn spec(dhcp: bool) -> PortSpec {
         PortSpec {
             switch: "ls1".into(),

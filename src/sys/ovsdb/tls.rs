@@ -357,3 +357,43 @@ impl ServerCertVerifier for ChainToCa {
         self.algs.supported_schemes()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files(dir: &Path) -> TlsFiles {
+        TlsFiles { key: dir.join("k.pem"), cert: dir.join("c.pem"), ca: dir.join("ca.pem") }
+    }
+
+    /// Each unusable file is named with the option that gave it, before
+    /// any connection.
+    #[test]
+    fn unusable_files_are_named() {
+        let dir = std::env::temp_dir().join(format!("pipework-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = files(&dir);
+        let e = f.load(OVN_NB_FLAGS).unwrap_err();
+        assert!(e.contains(&format!("cannot read the private key {} (--ovn-nb-key)", f.key.display())), "{e}");
+        let not_pem = "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n";
+        std::fs::write(&f.key, not_pem).unwrap();
+        let e = f.load(OVN_NB_FLAGS).unwrap_err();
+        assert!(e.contains("(--ovn-nb-key) holds no private key") && e.contains("not a certificate"), "{e}");
+        std::fs::write(&f.key, "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n").unwrap();
+        let e = f.load(OVN_NB_FLAGS).unwrap_err();
+        assert!(e.contains(&format!("cannot read the certificate {} (--ovn-nb-cert)", f.cert.display())), "{e}");
+        std::fs::write(&f.cert, "no PEM here").unwrap();
+        let e = f.load(OVN_NB_FLAGS).unwrap_err();
+        assert!(e.contains("(--ovn-nb-cert) holds no certificate"), "{e}");
+        std::fs::write(&f.cert, not_pem).unwrap();
+        let e = f.load(OVN_NB_FLAGS).unwrap_err();
+        assert!(e.contains(&format!("cannot read the CA certificate {} (--ovn-nb-ca)", f.ca.display())), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn nbctl_quotes_paths_a_shell_would_split() {
+        let f = TlsFiles { key: "/my keys/k.pem".into(), cert: "c.pem".into(), ca: "ca.pem".into() };
+        assert_eq!(f.nbctl_args(), " -p '/my keys/k.pem' -c c.pem -C ca.pem");
+    }
+}
