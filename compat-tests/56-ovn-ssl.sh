@@ -74,7 +74,9 @@ expect "the dry run prints ovn-nbctl with -p, -c and -C" \
 A1=$(guest_on 1) A2=$(guest_on 2) A3=$(guest_on 3)
 pwo 1 ovn:ls1 "$A1" 10.50.0.11/24@10.50.0.1 || fail "attach A1 (unix:)"
 tls 2 --ovn-port s2 ovn:ls1 "$A2" 10.50.0.12/24@10.50.0.1 || fail "attach A2 over ssl:"
-tls 3 --ovn-port s3 ovn:ls2 "$A3" 10.60.0.13/24@10.60.0.1 || fail "attach A3 over ssl:"
+# H3 names the files in the environment instead.
+PIPEWORK_OVN_NB_KEY=$KEY PIPEWORK_OVN_NB_CERT=$CERT PIPEWORK_OVN_NB_CA=$CA pwo 3 --ovn-nb $SSL --ovn-port s3 \
+    ovn:ls2 "$A3" 10.60.0.13/24@10.60.0.1 || fail "attach A3 over ssl:, the files named by PIPEWORK_OVN_NB_*"
 expect "the logical port was made over TLS" 'pipework.chassis=pwH2' \
     nbctl --columns=external_ids list Logical_Switch_Port s2
 port2=$(vsctl_on 2 --bare --columns=name find Interface external_ids:iface-id=s2)

@@ -121,8 +121,16 @@ fn recognise(p: &Probe) -> Result<Option<Box<dyn Kind>>> {
 
     // The Northbound database.
     let remote = northbound::remote(p.req.ovn.nb.as_deref());
+    // The CNI plugin's configuration names no files: there, as for
+    // OVN_NB_DB, the environment the runtime passes on does.
     let o = &p.req.ovn;
-    let tls_files = northbound::tls_files(&remote, o.key.as_deref(), o.cert.as_deref(), o.ca.as_deref())?;
+    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(std::path::PathBuf::from);
+    let (key, cert, ca) = (
+        o.key.clone().or_else(|| env("PIPEWORK_OVN_NB_KEY")),
+        o.cert.clone().or_else(|| env("PIPEWORK_OVN_NB_CERT")),
+        o.ca.clone().or_else(|| env("PIPEWORK_OVN_NB_CA")),
+    );
+    let tls_files = northbound::tls_files(&remote, key.as_deref(), cert.as_deref(), ca.as_deref())?;
     let nb = Northbound::with_tls(&remote, NB_TIMEOUT, load_tls(tls_files.as_ref(), &remote)?);
     let nbctl = format!("ovn-nbctl --db={remote}{}", tls_files.as_ref().map(TlsFiles::nbctl_args).unwrap_or_default());
     nb.answers().map_err(|e| {
