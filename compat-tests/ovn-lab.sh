@@ -1,10 +1,8 @@
 # The OVN lab of spec/ovn.md on compat-tests/lib.sh's three hosts, for
 # compat-tests/55-ovn.sh and scripts/bench-ovn (sourced after lib.sh; not a
-# scenario of its own). OVN_DATAPATH=system puts the chassis on the
-# kernel's Open vSwitch datapath (default: netdev, the userspace one, which
-# every kernel can run). ovn_lab_up builds it: H1 runs the central
+# scenario of its own). ovn_lab_up builds it: H1 runs the central
 # Northbound and Southbound databases (unix sockets in $C, and TCP on
-# 172.31.0.1) and ovn-northd; every host runs a private Open
+# 172.31.0.1) and ovn-northd; every host runs a private userspace Open
 # vSwitch with br-int and an ovn-controller (its pid file beside OVS's, in
 # OVS_DIRS[i]: OVN_RUNDIR) and tunnels with Geneve; an underlay MTU of 1600
 # leaves guests 1500. Logical topology: ls1 (10.50.0.0/24, OVN's IPAM from
@@ -14,7 +12,6 @@
 # Everything is removed by lib.sh's cleanup.
 
 ovn_lab_up() {
-    OVN_DATAPATH=${OVN_DATAPATH:-netdev}
     new_hosts
     for i in 1 2 3; do start_ovs_on "$i"; done
     # Geneve with OVN's option adds 58 bytes: the underlay carries 1600, so
@@ -24,12 +21,7 @@ ovn_lab_up() {
         on_host "$i" ip link set eth0 mtu 1600
     done
     for s in segA segB; do ip -n "$UNDERLAY" link set "$s" mtu 1600; done
-    # The userspace datapath sends tunnels out through an OVS bridge of its
-    # own (br-phy); the kernel's (OVN_DATAPATH=system) through the host's
-    # routes, eth0 as it is.
-    if [ "$OVN_DATAPATH" = netdev ]; then
-        for i in 1 2 3; do br_phy "$i"; vsctl_on "$i" set Interface br-phy mtu_request=1600; done
-    fi
+    for i in 1 2 3; do br_phy "$i"; vsctl_on "$i" set Interface br-phy mtu_request=1600; done
 
     # Central on H1: NB and SB (unix socket and TCP on H1's underlay address), northd.
     C=$(mktemp -d /tmp/pwovn.XXXXXX)
@@ -45,14 +37,14 @@ ovn_lab_up() {
         --log-file="$C/northd.log" -vconsole:off --no-chdir --detach
     nbctl() { ovn-nbctl --db="$NB" --timeout=10 "$@"; }
     sbctl() { ovn-sbctl --db="$SB" --timeout=10 "$@"; }
-    # Each chassis: br-int on the lab's datapath, then ovn-controller
+    # Each chassis: br-int on the userspace datapath, then ovn-controller
     # (OVN_RUNDIR: where its pid file is, which pipework checks).
     for i in 1 2 3; do
-        vsctl_on "$i" add-br br-int -- set Bridge br-int datapath_type="$OVN_DATAPATH" fail-mode=secure \
+        vsctl_on "$i" add-br br-int -- set Bridge br-int datapath_type=netdev fail-mode=secure \
             other-config:disable-in-band=true
         vsctl_on "$i" set open . external-ids:system-id=pwH$i external-ids:hostname=pwH$i \
             external-ids:ovn-remote=tcp:172.31.0.1:6642 external-ids:ovn-encap-type=geneve \
-            external-ids:ovn-encap-ip="${H_ADDR[i]}" external-ids:ovn-bridge-datapath-type="$OVN_DATAPATH"
+            external-ids:ovn-encap-ip="${H_ADDR[i]}" external-ids:ovn-bridge-datapath-type=netdev
         OVN_RUNDIR=${OVS_DIRS[i]} on_host "$i" ovn-controller "unix:${OVS_DIRS[i]}/db.sock" \
             --pidfile="${OVS_DIRS[i]}/ovn-controller.pid" --log-file="${OVS_DIRS[i]}/ovn-controller.log" \
             -vconsole:off --no-chdir --detach
