@@ -26,6 +26,7 @@ use nix::sched::{setns, CloneFlags};
 
 use crate::dhcp::spec::DhcpSpec;
 use crate::sys::netlink::{errno, Netlink};
+use crate::sys::pidfd::PidFd;
 use crate::sys::signals;
 
 /// Marks the process as the client; the values travel in these variables.
@@ -295,14 +296,10 @@ fn apply_lease(nl: &Netlink, index: u32, lease: &DhcpV4Lease, old: Option<Ipv4Ne
 /// A descriptor that becomes readable when the process exits. Must be made
 /// inside the runtime that will wait on it.
 fn pidfd(pid: i32) -> Option<tokio::io::unix::AsyncFd<OwnedFd>> {
-    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return None;
-    }
-    // SAFETY: the descriptor was just created and is ours alone; the OwnedFd
-    // inside the AsyncFd keeps it open, unchanged, for the AsyncFd's life.
-    unsafe { tokio::io::unix::AsyncFd::register(OwnedFd::from_raw_fd(fd as i32)) }.ok()
+    let fd = PidFd::open(pid)?.into_fd();
+    // SAFETY: the descriptor is ours alone; the OwnedFd inside the AsyncFd
+    // keeps it open, unchanged, for the AsyncFd's life.
+    unsafe { tokio::io::unix::AsyncFd::register(fd) }.ok()
 }
 
 async fn wait_readable(fd: Option<&tokio::io::unix::AsyncFd<OwnedFd>>) {

@@ -16,6 +16,7 @@ use nix::unistd::Pid;
 use crate::dhcp::spec::{package_of, DhcpSpec};
 use crate::request::DhcpMethod;
 use crate::sys::exec::{self, Isolation};
+use crate::sys::pidfd::PidFd;
 use crate::sys::signals;
 
 /// Stops a client that may have gone to the background, by its pid file, and
@@ -28,10 +29,18 @@ use crate::sys::signals;
 pub fn stop_background_client(spec: &DhcpSpec, guest_ns: &File) {
     let Some(path) = spec.pid_file() else { return };
     if let Some(pid) = client_in_pid_file(spec, guest_ns) {
+        // Pinned before it is signalled: the wait is for this process, not
+        // one that gets its number later.
+        let pinned = PidFd::open(pid);
         let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGTERM);
         // It exits when it gets to the signal, which on a busy machine is
         // not at once.
-        until(BACKGROUND_WAIT, || !in_namespace(pid, guest_ns));
+        match pinned {
+            Some(p) => {
+                p.wait(BACKGROUND_WAIT);
+            }
+            None => until(BACKGROUND_WAIT, || !in_namespace(pid, guest_ns)),
+        }
     }
     let _ = std::fs::remove_file(&path);
 }
@@ -144,18 +153,26 @@ pub fn run(spec: &DhcpSpec, guest_ns: &File) -> Result<()> {
 }
 
 /// Waits for the client's foreground process; None when time ran out, an
-/// error when a signal asked the run to stop.
+/// error when a signal asked the run to stop. Sleeps on the child's pidfd
+/// until it exits (where pidfds are missing, looks every 20 ms).
 fn wait_bounded(child: &mut Child, limit: Duration) -> Result<Option<std::process::ExitStatus>> {
     let deadline = Instant::now() + limit;
+    let pinned = PidFd::open(child.id() as i32);
     loop {
         if let Some(s) = child.try_wait().context("waiting for the DHCP client")? {
             return Ok(Some(s));
         }
-        if Instant::now() >= deadline {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
             return Ok(None);
         }
         signals::check()?;
-        std::thread::sleep(Duration::from_millis(20));
+        match &pinned {
+            Some(p) => {
+                p.wait(left);
+            }
+            None => std::thread::sleep(left.min(Duration::from_millis(20))),
+        }
     }
 }
 
@@ -166,8 +183,16 @@ fn stop(child: &mut Child, spec: &DhcpSpec, guest_ns: &File) {
     if spec.method == DhcpMethod::DockerBusybox {
         remove_helper_container(spec);
     }
+    let pinned = PidFd::open(child.id() as i32);
     let _ = killpg(pgid, Signal::SIGTERM);
-    std::thread::sleep(Duration::from_millis(100));
+    // A tenth of a second to go by itself (its scripts with it), then the
+    // whole group is killed.
+    match pinned {
+        Some(p) => {
+            p.wait(Duration::from_millis(100));
+        }
+        None => std::thread::sleep(Duration::from_millis(100)),
+    }
     let _ = killpg(pgid, Signal::SIGKILL);
     let _ = child.wait();
     stop_background_client(spec, guest_ns);

@@ -13,6 +13,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::request::{Engine, GuestRef};
 use crate::sys::netns;
+use crate::sys::pidfd::PidFd;
 
 pub mod engine_api;
 pub mod engines;
@@ -187,12 +188,12 @@ impl Resolver {
 /// (Where pidfds are missing, before Linux 5.3, the cgroup check alone
 /// remains, after the namespace is opened.)
 pub fn of_container(pid: u32, container: Container, label: &str) -> Result<Guest> {
-    let pinned = Pinned::open(pid);
+    let pinned = PidFd::open(pid as i32);
     if !cgroup_names(pid, &container.id) {
         return Err(NotThatContainer::error(label, pid, &container.id));
     }
     let mut g = from_pid(pid, label.to_string())?;
-    if !cgroup_names(pid, &container.id) || pinned.as_ref().is_some_and(|p| !p.alive()) {
+    if !cgroup_names(pid, &container.id) || pinned.as_ref().is_some_and(PidFd::exited) {
         return Err(NotThatContainer::error(label, pid, &container.id));
     }
     g.identity.container = Some(container);
@@ -243,26 +244,6 @@ fn names_id(cgroups: &str, id: &str) -> bool {
         path.match_indices(id)
             .any(|(at, _)| !word(path[..at].chars().last()) && !word(path[at + id.len()..].chars().next()))
     })
-}
-
-/// A process held by a pidfd.
-struct Pinned(std::os::fd::OwnedFd);
-
-impl Pinned {
-    fn open(pid: u32) -> Option<Pinned> {
-        use std::os::fd::FromRawFd;
-        // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
-        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
-        // SAFETY: a non-negative result is a descriptor we now own.
-        (fd >= 0).then(|| Pinned(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) }))
-    }
-
-    /// A pidfd polls readable once its process has exited.
-    fn alive(&self) -> bool {
-        use std::os::fd::AsFd;
-        let mut fds = [nix::poll::PollFd::new(self.0.as_fd(), nix::poll::PollFlags::POLLIN)];
-        matches!(nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO), Ok(0))
-    }
 }
 
 /// A guest in our own network namespace (a `--network host` container) is

@@ -10,5 +10,6 @@ pub mod netfilter;
 pub mod netlink;
 pub mod netns;
 pub mod ovsdb;
+pub mod pidfd;
 pub mod signals;
 pub mod sysctl;
