@@ -32,7 +32,7 @@ fails_with "a switch that does not exist" "no logical switch nosuch: create it w
     pwo 2 ovn:nosuch "$R" 10.50.0.40/24
 fails_with "an unreachable Northbound database" "Northbound database at tcp:172.31.0.1:6699 does not answer; name it with --ovn-nb" \
     pwo 2 ovn:ls1 --ovn-nb tcp:172.31.0.1:6699 "$R" 10.50.0.40/24
-fails_with "ssl: is refused by name" "ssl: Northbound remotes are not supported yet" \
+fails_with "ssl: without its key and certificates names them" "reached over TLS.*missing: --ovn-nb-key KEY \(ovn-nbctl -p\), --ovn-nb-cert CERT \(-c\), --ovn-nb-ca CACERT \(-C\)" \
     pwo 2 --ovn-nb ssl:172.31.0.1:6641 ovn:ls1 "$R" 10.50.0.40/24
 fails_with "an address another port claims" "10.50.0.99 is already claimed on logical switch ls1 by port hand.*ovn-nbctl lsp-del hand" \
     pwo 2 ovn:ls1 "$R" 10.50.0.99/24

@@ -9,9 +9,12 @@
 # .100 and DHCP options $DHCP) and ls2 (10.60.0.0/24), joined by router lr1
 # (.1 on each). Afterwards: nbctl, sbctl, and pwo I ARGS… (pipework on host
 # I with its ovn-controller; NB over the unix socket on H1, TCP elsewhere).
-# Everything is removed by lib.sh's cleanup.
+# Everything is removed by lib.sh's cleanup. OVN_LAB_DATAPATH=system
+# (compat-tests/kernel): the OVS kernel datapath instead, the underlay
+# address left on eth0 (the kernel routes the tunnels; no br-phy).
 
 ovn_lab_up() {
+    local dp=${OVN_LAB_DATAPATH:-netdev}
     new_hosts
     for i in 1 2 3; do start_ovs_on "$i"; done
     # Geneve with OVN's option adds 58 bytes: the underlay carries 1600, so
@@ -21,7 +24,9 @@ ovn_lab_up() {
         on_host "$i" ip link set eth0 mtu 1600
     done
     for s in segA segB; do ip -n "$UNDERLAY" link set "$s" mtu 1600; done
-    for i in 1 2 3; do br_phy "$i"; vsctl_on "$i" set Interface br-phy mtu_request=1600; done
+    if [ "$dp" = netdev ]; then
+        for i in 1 2 3; do br_phy "$i"; vsctl_on "$i" set Interface br-phy mtu_request=1600; done
+    fi
 
     # Central on H1: NB and SB (unix socket and TCP on H1's underlay address), northd.
     C=$(mktemp -d /tmp/pwovn.XXXXXX)
@@ -40,11 +45,11 @@ ovn_lab_up() {
     # Each chassis: br-int on the userspace datapath, then ovn-controller
     # (OVN_RUNDIR: where its pid file is, which pipework checks).
     for i in 1 2 3; do
-        vsctl_on "$i" add-br br-int -- set Bridge br-int datapath_type=netdev fail-mode=secure \
+        vsctl_on "$i" add-br br-int -- set Bridge br-int datapath_type="$dp" fail-mode=secure \
             other-config:disable-in-band=true
         vsctl_on "$i" set open . external-ids:system-id=pwH$i external-ids:hostname=pwH$i \
             external-ids:ovn-remote=tcp:172.31.0.1:6642 external-ids:ovn-encap-type=geneve \
-            external-ids:ovn-encap-ip="${H_ADDR[i]}" external-ids:ovn-bridge-datapath-type=netdev
+            external-ids:ovn-encap-ip="${H_ADDR[i]}" external-ids:ovn-bridge-datapath-type="$dp"
         OVN_RUNDIR=${OVS_DIRS[i]} on_host "$i" ovn-controller "unix:${OVS_DIRS[i]}/db.sock" \
             --pidfile="${OVS_DIRS[i]}/ovn-controller.pid" --log-file="${OVS_DIRS[i]}/ovn-controller.log" \
             -vconsole:off --no-chdir --detach

@@ -3,6 +3,8 @@
 //! parsed here by hand, because clap cannot express "options in the middle of
 //! positionals, then free words for iproute2".
 
+use std::path::PathBuf;
+
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 
@@ -199,9 +201,23 @@ pub struct Cli {
     pub ovs_db: Option<String>,
 
     /// With HOSTIF ovn:LSWITCH: OVN's Northbound database, as ovn-nbctl --db
-    /// takes it (unix:PATH, tcp:IP:PORT) [default: unix:/var/run/ovn/ovnnb_db.sock]
+    /// takes it (unix:PATH, tcp:IP:PORT, ssl:IP:PORT) [default: unix:/var/run/ovn/ovnnb_db.sock]
     #[arg(long, value_name = "DB", env = "OVN_NB_DB")]
     pub ovn_nb: Option<String>,
+
+    /// With an ssl: --ovn-nb: this client's private key, PEM (ovn-nbctl -p)
+    #[arg(long, value_name = "FILE", env = "PIPEWORK_OVN_NB_KEY")]
+    pub ovn_nb_key: Option<PathBuf>,
+
+    /// With an ssl: --ovn-nb: this client's certificate, PEM (ovn-nbctl -c)
+    #[arg(long, value_name = "FILE", env = "PIPEWORK_OVN_NB_CERT")]
+    pub ovn_nb_cert: Option<PathBuf>,
+
+    /// With an ssl: --ovn-nb: the CA certificate the server's certificate
+    /// must chain to, PEM (ovn-nbctl -C); host names are not checked, as
+    /// OVS checks none
+    #[arg(long, value_name = "FILE", env = "PIPEWORK_OVN_NB_CA")]
+    pub ovn_nb_ca: Option<PathBuf>,
 
     /// With HOSTIF ovn:LSWITCH: name of the logical switch port to create
     /// [default: the container's name (or the guest's) and GUESTIF]
@@ -371,6 +387,7 @@ pub fn parse(cli: &Cli) -> Result<Parsed> {
     let mut txqueuelen = cli.txqueuelen.clone();
     let mut sysctls = cli.sysctl.clone();
     let mut ovn_nb = cli.ovn_nb.clone();
+    let mut ovn_tls = [cli.ovn_nb_key.clone(), cli.ovn_nb_cert.clone(), cli.ovn_nb_ca.clone()];
     let mut ovn_port = cli.ovn_port.clone();
     let mut ovn_timeout = None;
     while let Some(flag) = w.peek().map(|s| s.as_str()) {
@@ -397,6 +414,11 @@ pub fn parse(cli: &Cli) -> Result<Parsed> {
         if flag == "--ovn-nb" {
             w.next();
             ovn_nb = Some(value_of(&mut w, "--ovn-nb")?);
+            continue;
+        }
+        if let Some(i) = ["--ovn-nb-key", "--ovn-nb-cert", "--ovn-nb-ca"].iter().position(|f| *f == flag) {
+            w.next();
+            ovn_tls[i] = Some(value_of(&mut w, flag)?.into());
             continue;
         }
         let slot = match flag {
@@ -446,6 +468,7 @@ pub fn parse(cli: &Cli) -> Result<Parsed> {
         bail!("--ipvlan and --direct-phys exclude each other: one makes a device on HOSTIF, the other moves HOSTIF");
     }
     let host_if = HostIfRef::parse(host_if)?;
+    let [ovn_key, ovn_cert, ovn_ca] = ovn_tls;
     if ovn_port.is_some() && !matches!(host_if, HostIfRef::Ovn(_)) {
         bail!("--ovn-port names a port of an OVN logical switch; HOSTIF {host_if} is none (write ovn:LSWITCH)");
     }
@@ -517,6 +540,9 @@ pub fn parse(cli: &Cli) -> Result<Parsed> {
                     .with_context(|| format!("--ovn-timeout {t}: seconds, 1 to 600"))?,
                 None => cli.ovn_timeout,
             }),
+            key: ovn_key,
+            cert: ovn_cert,
+            ca: ovn_ca,
         },
         dhcp_timeout: std::time::Duration::from_secs(cli.dhcp_timeout),
     }))))
@@ -676,6 +702,23 @@ mod tests {
         for bad in ["ovn: web1 10.0.0.1/24", "--ovn-port p br1 web1 10.0.0.1/24", "ovn:ls1 --ovn-timeout 0 w 0/0"] {
             assert!(parse(&cli(bad)).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn ovn_tls_files_before_or_after_hostif() {
+        let a = attach(
+            "--ovn-nb ssl:10.0.0.1:6641 --ovn-nb-key /k.pem ovn:ls1 --ovn-nb-cert /c.pem --ovn-nb-ca /ca.pem web1 \
+             10.50.0.11/24",
+        );
+        assert_eq!(a.ovn.nb.as_deref(), Some("ssl:10.0.0.1:6641"));
+        assert_eq!(a.ovn.key.as_deref(), Some(std::path::Path::new("/k.pem")));
+        assert_eq!(a.ovn.cert.as_deref(), Some(std::path::Path::new("/c.pem")));
+        assert_eq!(a.ovn.ca.as_deref(), Some(std::path::Path::new("/ca.pem")));
+        // In a --batch or --watch line (after HOSTIF), the word wins.
+        let a = attach("--ovn-nb-key /a.pem ovn:ls1 --ovn-nb-key /b.pem web1 10.50.0.11/24");
+        assert_eq!(a.ovn.key.as_deref(), Some(std::path::Path::new("/b.pem")));
+        let e = parse(&cli("ovn:ls1 --ovn-nb-ca --ovn-port p web1 10.50.0.11/24")).err().unwrap();
+        assert!(e.to_string().contains("--ovn-nb-ca needs a value"), "{e}");
     }
 
     #[test]

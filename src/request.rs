@@ -374,11 +374,23 @@ pub struct OvnOptions {
     pub port: Option<String>,
     /// How long ovn-controller may take to bind the port.
     pub timeout: std::time::Duration,
+    /// For an `ssl:` database: this client's private key, certificate and
+    /// the CA certificate (`--ovn-nb-key`, `--ovn-nb-cert`, `--ovn-nb-ca`).
+    pub key: Option<std::path::PathBuf>,
+    pub cert: Option<std::path::PathBuf>,
+    pub ca: Option<std::path::PathBuf>,
 }
 
 impl Default for OvnOptions {
     fn default() -> OvnOptions {
-        OvnOptions { nb: None, port: None, timeout: std::time::Duration::from_secs(10) }
+        OvnOptions {
+            nb: None,
+            port: None,
+            timeout: std::time::Duration::from_secs(10),
+            key: None,
+            cert: None,
+            ca: None,
+        }
     }
 }
 

@@ -30,6 +30,7 @@ use crate::request::{format_mac, AddressSpec, HostIfRef};
 use crate::sys::netlink::LinkKind;
 use crate::sys::ovsdb::northbound::{self, Lost, Northbound, PortRow, Survey};
 use crate::sys::ovsdb::vswitch::{self, PortSpec, Vswitch};
+use crate::sys::ovsdb::{self, Tls, TlsFiles, OVN_NB_FLAGS};
 
 pub const ENTRY: Entry = Entry { recognise, detach, host_leftovers: no_host_leftovers };
 
@@ -44,6 +45,11 @@ const NB_TIMEOUT: Duration = Duration::from_secs(10);
 const ID_PORT: &str = "pipework.ovn-port";
 const ID_SWITCH: &str = "pipework.ovn-switch";
 const ID_NB: &str = "pipework.ovn-nb";
+/// The files of an `ssl:` Northbound remote, so that `--detach` and watch's
+/// cleanup of a dead container reach the database the same way.
+const ID_NB_KEY: &str = "pipework.ovn-nb-key";
+const ID_NB_CERT: &str = "pipework.ovn-nb-cert";
+const ID_NB_CA: &str = "pipework.ovn-nb-ca";
 
 #[derive(Debug)]
 struct OvnPort {
@@ -59,7 +65,16 @@ struct OvnPort {
     /// guest and interface, replaced in the same transaction.
     replace: Option<String>,
     nb: Rc<Northbound>,
+    /// What an `ssl:` Northbound remote needs.
+    tls: Option<TlsFiles>,
     timeout: Duration,
+}
+
+/// The key and certificates read and checked, before anything changes.
+fn load_tls(files: Option<&TlsFiles>, remote: &str) -> Result<Option<Tls>> {
+    files
+        .map(|f| f.load(OVN_NB_FLAGS).map_err(|why| anyhow!("OVN's Northbound database {remote} over TLS: {why}")))
+        .transpose()
 }
 
 fn recognise(p: &Probe) -> Result<Option<Box<dyn Kind>>> {
@@ -106,18 +121,28 @@ fn recognise(p: &Probe) -> Result<Option<Box<dyn Kind>>> {
 
     // The Northbound database.
     let remote = northbound::remote(p.req.ovn.nb.as_deref());
-    if remote.split(',').any(|r| r.trim().starts_with("ssl:")) {
-        bail!(
-            "--ovn-nb {remote}: ssl: Northbound remotes are not supported yet; reach the database over \
-             unix:PATH, or tcp:IP:PORT on a trusted network (ovn-nbctl set-connection ptcp:6641:IP)"
-        );
-    }
-    let nb = Northbound::new(&remote, NB_TIMEOUT);
+    // The CNI plugin's configuration names no files: there, as for
+    // OVN_NB_DB, the environment the runtime passes on does.
+    let o = &p.req.ovn;
+    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(std::path::PathBuf::from);
+    let (key, cert, ca) = (
+        o.key.clone().or_else(|| env("PIPEWORK_OVN_NB_KEY")),
+        o.cert.clone().or_else(|| env("PIPEWORK_OVN_NB_CERT")),
+        o.ca.clone().or_else(|| env("PIPEWORK_OVN_NB_CA")),
+    );
+    let tls_files = northbound::tls_files(&remote, key.as_deref(), cert.as_deref(), ca.as_deref())?;
+    let nb = Northbound::with_tls(&remote, NB_TIMEOUT, load_tls(tls_files.as_ref(), &remote)?);
+    let nbctl = format!("ovn-nbctl --db={remote}{}", tls_files.as_ref().map(TlsFiles::nbctl_args).unwrap_or_default());
     nb.answers().map_err(|e| {
-        anyhow!(e).context(format!(
-            "OVN's Northbound database at {remote} does not answer; name it with --ovn-nb or OVN_NB_DB \
-             (unix:PATH or tcp:IP:6641), and check that it listens there (ovn-nbctl --db={remote} show)"
-        ))
+        let hint = if matches!(e, ovsdb::Error::BadRemote { .. }) {
+            format!("cannot use OVN's Northbound database at {remote} (try: {nbctl} show)")
+        } else {
+            format!(
+                "OVN's Northbound database at {remote} does not answer; name it with --ovn-nb or OVN_NB_DB \
+                 (unix:PATH, tcp:IP:6641 or ssl:IP:6641), and check that it listens there ({nbctl} show)"
+            )
+        };
+        anyhow!(e).context(hint)
     })?;
     let survey = nb.survey()?;
     if survey.switch(switch).is_none() {
@@ -171,6 +196,7 @@ fn recognise(p: &Probe) -> Result<Option<Box<dyn Kind>>> {
         lsp,
         replace,
         nb: Rc::new(nb),
+        tls: tls_files,
         timeout: p.req.ovn.timeout,
     })))
 }
@@ -355,6 +381,7 @@ impl Kind for OvnPort {
         // ovn-northd has most likely put it in the Southbound database.
         steps.push(Box::new(AddLogicalPort {
             nb: self.nb.clone(),
+            tls: self.tls.clone(),
             spec: self.lsp.clone(),
             replace: self.replace.clone(),
         }));
@@ -367,6 +394,11 @@ impl Kind for OvnPort {
             ("pipework.interface".to_string(), port.clone()),
             ("pipework.bridge".to_string(), self.bridge.clone()),
         ];
+        if let Some(f) = &self.tls {
+            for (k, path) in [(ID_NB_KEY, &f.key), (ID_NB_CERT, &f.cert), (ID_NB_CA, &f.ca)] {
+                ids.push((k.to_string(), path.display().to_string()));
+            }
+        }
         if let Some(c) = &ctx.guest.container {
             ids.push(("pipework.containerid".into(), c.id.clone()));
             ids.push(("pipework.containername".into(), c.name.clone()));
@@ -399,6 +431,7 @@ impl Kind for OvnPort {
 #[derive(Debug)]
 struct AddLogicalPort {
     nb: Rc<Northbound>,
+    tls: Option<TlsFiles>,
     spec: northbound::PortSpec,
     replace: Option<String>,
 }
@@ -409,7 +442,7 @@ impl Step for AddLogicalPort {
             Some(_) => format!("--if-exists lsp-del {} -- ", self.spec.name),
             None => String::new(),
         };
-        format!("ovn-nbctl --db={} {del}{}", self.nb.spelled(), self.spec.nbctl())
+        format!("ovn-nbctl --db={}{} {del}{}", self.nb.spelled(), nbctl_tls(self.tls.as_ref()), self.spec.nbctl())
     }
 
     fn run(&self, t: &mut Target) -> Result<()> {
@@ -482,17 +515,33 @@ fn detach(f: &Found) -> Result<Option<Steps>> {
     };
     let Some(lsp) = ids.get(ID_PORT) else { return Ok(None) };
     let remove = DeleteInGuest { name: f.link.name.clone(), index: f.link.index, host_side: Some(peer.name.clone()) };
+    let (remote, tls) = recorded_remote(&ids);
     Ok(Some(vec![
-        Box::new(DelLogicalPort { name: lsp.clone(), remote: recorded_remote(&ids) }),
+        Box::new(DelLogicalPort { name: lsp.clone(), remote, tls }),
         Box::new(DelPort { port: peer.name }),
         Box::new(remove),
     ]))
 }
 
-/// The Northbound database an attach wrote to, as it recorded it; else
-/// OVN_NB_DB or the default.
-fn recorded_remote(ids: &BTreeMap<String, String>) -> String {
-    ids.get(ID_NB).cloned().unwrap_or_else(|| northbound::remote(None))
+/// The Northbound database an attach wrote to and the files its `ssl:`
+/// remote needs, as it recorded them; else OVN_NB_DB or the default.
+fn recorded_remote(ids: &BTreeMap<String, String>) -> (String, Option<TlsFiles>) {
+    let remote = ids.get(ID_NB).cloned().unwrap_or_else(|| northbound::remote(None));
+    let tls = match (ids.get(ID_NB_KEY), ids.get(ID_NB_CERT), ids.get(ID_NB_CA)) {
+        (Some(key), Some(cert), Some(ca)) => Some(TlsFiles { key: key.into(), cert: cert.into(), ca: ca.into() }),
+        _ => None,
+    };
+    (remote, tls)
+}
+
+/// `ovn-nbctl`'s -p/-c/-C, when there are files.
+fn nbctl_tls(tls: Option<&TlsFiles>) -> String {
+    tls.map(TlsFiles::nbctl_args).unwrap_or_default()
+}
+
+/// A client of the Northbound database an attach recorded.
+fn recorded_nb(remote: &str, tls: Option<&TlsFiles>) -> Result<Northbound> {
+    Ok(Northbound::with_tls(remote, NB_TIMEOUT, load_tls(tls, remote)?))
 }
 
 /// `--detach`: the logical switch port an attach made.
@@ -500,15 +549,16 @@ fn recorded_remote(ids: &BTreeMap<String, String>) -> String {
 struct DelLogicalPort {
     name: String,
     remote: String,
+    tls: Option<TlsFiles>,
 }
 
 impl Step for DelLogicalPort {
     fn command(&self, _: &GuestNames) -> String {
-        format!("ovn-nbctl --db={} --if-exists lsp-del {}", self.remote, self.name)
+        format!("ovn-nbctl --db={}{} --if-exists lsp-del {}", self.remote, nbctl_tls(self.tls.as_ref()), self.name)
     }
 
     fn run(&self, _: &mut Target) -> Result<()> {
-        let nb = Northbound::new(&self.remote, NB_TIMEOUT);
+        let nb = recorded_nb(&self.remote, self.tls.as_ref())?;
         nb.del_port(&self.name)
             .map(drop)
             .with_context(|| format!("OVN's Northbound database at {} (the attach recorded it)", self.remote))
@@ -521,8 +571,8 @@ impl Step for DelLogicalPort {
 pub fn forget_logical_port(vswitch: &Vswitch, ovs_port: &str) -> Result<Option<String>> {
     let Some(ids) = vswitch.interface_ids(ovs_port)? else { return Ok(None) };
     let Some(lsp) = ids.get(ID_PORT) else { return Ok(None) };
-    let remote = recorded_remote(&ids);
-    Northbound::new(&remote, NB_TIMEOUT)
+    let (remote, tls) = recorded_remote(&ids);
+    recorded_nb(&remote, tls.as_ref())?
         .del_port(lsp)
         .with_context(|| format!("removing logical switch port {lsp} from OVN's Northbound database at {remote}"))?;
     Ok(Some(lsp.clone()))
@@ -564,7 +614,8 @@ mod tests {
                 external_ids: vec![("pipework.interface".into(), "eth1".into())],
             },
             replace: None,
-            nb: Rc::new(Northbound::new("tcp:172.30.0.1:6641", NB_TIMEOUT)),
+            nb: Rc::new(Northbound::with_tls("tcp:172.30.0.1:6641", NB_TIMEOUT, None)),
+            tls: None,
             timeout: Duration::from_secs(10),
         }
     }

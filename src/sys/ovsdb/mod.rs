@@ -1,5 +1,5 @@
 //! The door to OVSDB servers: a small synchronous client of RFC 7047's
-//! JSON-RPC protocol, over `unix:` and `tcp:` remotes, for any database —
+//! JSON-RPC protocol, over `unix:`, `tcp:` and `ssl:` remotes, for any database —
 //! Open vSwitch's own (`vswitch.rs`, its typed helpers) today, OVN's
 //! Northbound next. Nothing forks: the database is spoken to directly.
 //!
@@ -15,6 +15,7 @@ mod monitor;
 pub mod northbound;
 mod op;
 mod remote;
+mod tls;
 pub mod unixctl;
 pub mod vswitch;
 
@@ -31,6 +32,7 @@ pub use error::{find as find_error, Error};
 pub use monitor::{Monitor, Shape, Watch};
 pub use op::{add, delete, eq, includes, insert, Op, Reply};
 pub use remote::Remote;
+pub use tls::{Tls, TlsFiles, OVN_NB_FLAGS};
 
 use jsonrpc::Connection;
 
@@ -42,6 +44,8 @@ pub struct Client {
     /// How long any one request may take.
     timeout: Duration,
     conn: RefCell<Option<Connection>>,
+    /// For `ssl:` remotes.
+    tls: Option<std::rc::Rc<Tls>>,
     monitors: std::cell::Cell<u64>,
 }
 
@@ -50,7 +54,19 @@ impl Client {
     /// opened yet, and a remote that cannot be parsed is reported on use.
     pub fn new(remote: &str, timeout: Duration) -> Client {
         let remotes = Remote::parse_list(remote).map_err(|e| e.to_string());
-        Client { remotes, spelled: remote.to_string(), timeout, conn: RefCell::new(None), monitors: 0.into() }
+        Client {
+            remotes,
+            spelled: remote.to_string(),
+            timeout,
+            conn: RefCell::new(None),
+            tls: None,
+            monitors: 0.into(),
+        }
+    }
+
+    /// The same, with the key and certificates `ssl:` remotes need.
+    pub fn with_tls(remote: &str, timeout: Duration, tls: Option<std::rc::Rc<Tls>>) -> Client {
+        Client { tls, ..Client::new(remote, timeout) }
     }
 
     /// The remotes, as parsed (empty when they cannot be).
@@ -73,7 +89,7 @@ impl Client {
                 .map_err(|why| Error::BadRemote { remote: self.spelled.clone(), why: why.clone() })?;
             let mut last = None;
             for r in remotes {
-                match r.connect(self.timeout).and_then(|s| Connection::new(s, r.to_string())) {
+                match r.connect(self.timeout, self.tls.as_deref()).and_then(|s| Connection::new(s, r.to_string())) {
                     Ok(c) => {
                         *slot = Some(c);
                         break;

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use super::{delete, eq, includes, insert, Atom, Client, Datum, Error, Op, Reply, Row};
+use super::{delete, eq, includes, insert, Atom, Client, Datum, Error, Op, Reply, Row, Tls, TlsFiles};
 
 pub const DB: &str = "OVN_Northbound";
 
@@ -32,6 +32,43 @@ pub fn remote(asked: Option<&str>) -> String {
         .map(str::to_string)
         .or_else(|| std::env::var("OVN_NB_DB").ok().filter(|v| !v.is_empty()))
         .unwrap_or_else(|| DEFAULT_REMOTE.to_string())
+}
+
+/// The files an `ssl:` remote needs, from `--ovn-nb-key`, `--ovn-nb-cert`
+/// and `--ovn-nb-ca`: all three for an `ssl:` remote (a cluster's list may
+/// mix it with others), none needed otherwise, and then ignored, as
+/// ovn-nbctl ignores its -p/-c/-C.
+pub fn tls_files(
+    remote: &str,
+    key: Option<&std::path::Path>,
+    cert: Option<&std::path::Path>,
+    ca: Option<&std::path::Path>,
+) -> Result<Option<TlsFiles>> {
+    if !remote.split(',').any(|r| r.trim().starts_with("ssl:")) {
+        return Ok(None);
+    }
+    match (key, cert, ca) {
+        (Some(key), Some(cert), Some(ca)) => {
+            Ok(Some(TlsFiles { key: key.to_path_buf(), cert: cert.to_path_buf(), ca: ca.to_path_buf() }))
+        }
+        _ => {
+            let missing: Vec<&str> = [
+                (key, "--ovn-nb-key KEY (ovn-nbctl -p)"),
+                (cert, "--ovn-nb-cert CERT (-c)"),
+                (ca, "--ovn-nb-ca CACERT (-C)"),
+            ]
+            .iter()
+            .filter(|(f, _)| f.is_none())
+            .map(|(_, n)| *n)
+            .collect();
+            bail!(
+                "OVN's Northbound database {remote} is reached over TLS, which needs this client's private key, \
+                 its certificate and the CA certificate; missing: {} (with ovs-pki: NAME-privkey.pem, \
+                 NAME-cert.pem, and the CA's cacert.pem)",
+                missing.join(", ")
+            )
+        }
+    }
 }
 
 /// A client of the Northbound database, connected on first use.
@@ -207,10 +244,10 @@ pub enum Lost {
 }
 
 impl Northbound {
-    /// A client of `remote` (`unix:PATH`, `tcp:IP:PORT`; a list for a
-    /// cluster); nothing is opened yet.
-    pub fn new(remote: &str, timeout: Duration) -> Northbound {
-        Northbound { client: Client::new(remote, timeout) }
+    /// A client of `remote` (`unix:PATH`, `tcp:IP:PORT`, `ssl:IP:PORT` with
+    /// `tls`; a list for a cluster); nothing is opened yet.
+    pub fn with_tls(remote: &str, timeout: Duration, tls: Option<Tls>) -> Northbound {
+        Northbound { client: Client::with_tls(remote, timeout, tls.map(std::rc::Rc::new)) }
     }
 
     pub fn spelled(&self) -> &str {
@@ -344,6 +381,21 @@ pub fn claim_ip(word: &str) -> Option<IpAddr> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn an_ssl_remote_needs_all_three_files_and_others_none() {
+        let (k, c, ca) = (std::path::Path::new("k.pem"), std::path::Path::new("c.pem"), std::path::Path::new("ca.pem"));
+        assert_eq!(tls_files("tcp:10.0.0.1:6641", Some(k), Some(c), Some(ca)).unwrap(), None);
+        assert_eq!(tls_files("unix:/x.sock", None, None, None).unwrap(), None);
+        let f = tls_files("ssl:10.0.0.1:6641", Some(k), Some(c), Some(ca)).unwrap().unwrap();
+        assert_eq!((f.key.as_path(), f.cert.as_path(), f.ca.as_path()), (k, c, ca));
+        assert_eq!(f.nbctl_args(), " -p k.pem -c c.pem -C ca.pem");
+        // A cluster whose list holds one ssl: member needs them too.
+        let e = tls_files("tcp:10.0.0.1:6641, ssl:10.0.0.2:6641", Some(k), None, None).unwrap_err().to_string();
+        assert!(e.contains("missing: --ovn-nb-cert CERT (-c), --ovn-nb-ca CACERT (-C)"), "{e}");
+        let e = tls_files("ssl:10.0.0.1:6641", None, None, None).unwrap_err().to_string();
+        assert!(e.contains("--ovn-nb-key KEY (ovn-nbctl -p), --ovn-nb-cert"), "{e}");
+    }
 
     fn spec(dhcp: bool) -> PortSpec {
         PortSpec {
@@ -488,7 +540,7 @@ mod tests {
                 _ => r#"{"id":$ID,"result":[{},{},{"error":"timed out","details":""}],"error":null}"#.to_string(),
             }]
         });
-        let nb = Northbound::new(&fake.remote(), Duration::from_secs(5));
+        let nb = Northbound::with_tls(&fake.remote(), Duration::from_secs(5), None);
         assert_eq!(nb.add_port(&spec(false), None).unwrap(), "9a2b");
         assert!(matches!(nb.add_port(&spec(false), None), Err(Ok(Lost::Switch))));
         assert!(matches!(nb.add_port(&spec(false), None), Err(Ok(Lost::Port))));

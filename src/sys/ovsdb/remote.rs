@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::error::Error;
+use super::tls::Tls;
 
 /// OVSDB's IANA port, the default of `tcp:` and `ssl:` remotes.
 pub const DEFAULT_PORT: u16 = 6640;
@@ -21,8 +22,7 @@ pub enum Remote {
         host: String,
         port: u16,
     },
-    /// Parsed, so that a user's `ssl:` remote is named in errors; this
-    /// client does not speak TLS yet (see `connect`).
+    /// TLS over TCP, mutual (see `tls.rs`).
     Ssl {
         host: String,
         port: u16,
@@ -103,34 +103,47 @@ impl Remote {
     }
 
     /// A connection, within `timeout` (a TCP server that never answers the
-    /// handshake must not hang the caller).
-    pub fn connect(&self, timeout: Duration) -> Result<Box<dyn Stream>, Error> {
+    /// handshake must not hang the caller). An `ssl:` remote needs `tls`.
+    pub fn connect(&self, timeout: Duration, tls: Option<&Tls>) -> Result<Box<dyn Stream>, Error> {
         let not_running = |source| Error::NotRunning { remote: self.to_string(), source };
         match self {
             Remote::Unix(path) => Ok(Box::new(UnixStream::connect(path).map_err(not_running)?)),
-            Remote::Tcp { host, port } => {
-                let addrs = (host.as_str(), *port).to_socket_addrs().map_err(not_running)?;
-                let mut last = std::io::Error::new(std::io::ErrorKind::NotFound, "the name has no address");
-                for addr in addrs {
-                    match TcpStream::connect_timeout(&addr, timeout) {
-                        Ok(s) => {
-                            let _ = s.set_nodelay(true);
-                            return Ok(Box::new(s));
-                        }
-                        Err(e) => last = e,
-                    }
+            Remote::Tcp { host, port } => Ok(Box::new(tcp(host, *port, timeout).map_err(not_running)?)),
+            Remote::Ssl { host, port } => {
+                // Refusing by name beats sending JSON in the clear to a TLS port.
+                let Some(tls) = tls else {
+                    return Err(Error::BadRemote {
+                        remote: self.to_string(),
+                        why: "an ssl: remote needs this client's private key, certificate and CA certificate; \
+                              pipework takes them for OVN's Northbound database (--ovn-nb-key, --ovn-nb-cert, \
+                              --ovn-nb-ca); reach Open vSwitch's own database over unix:PATH or tcp:HOST:PORT"
+                            .into(),
+                    });
+                };
+                let stream = tcp(host, *port, timeout).map_err(not_running)?;
+                let remote = self.to_string();
+                match tls.handshake(stream, host, &remote, timeout) {
+                    Ok(s) => Ok(Box::new(s)),
+                    Err(why) => Err(Error::BadRemote { remote, why }),
                 }
-                Err(not_running(last))
             }
-            // TLS would wrap the TCP stream here (see the README's Open
-            // vSwitch section for the plan); refusing by name beats
-            // sending JSON in the clear to a TLS port.
-            Remote::Ssl { .. } => Err(Error::BadRemote {
-                remote: self.to_string(),
-                why: "ssl: remotes are not supported yet; use unix:PATH, or tcp:HOST:PORT on a trusted network".into(),
-            }),
         }
     }
+}
+
+/// A TCP connection to the first address of `host` that answers.
+fn tcp(host: &str, port: u16, timeout: Duration) -> std::io::Result<TcpStream> {
+    let mut last = std::io::Error::new(std::io::ErrorKind::NotFound, "the name has no address");
+    for addr in (host, port).to_socket_addrs()? {
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Ok(s) => {
+                let _ = s.set_nodelay(true);
+                return Ok(s);
+            }
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
 }
 
 impl fmt::Display for Remote {
@@ -174,7 +187,7 @@ mod tests {
     fn a_missing_socket_is_not_running() {
         let r = Remote::parse("unix:/nonexistent/db.sock").unwrap();
         assert!(r.certainly_absent());
-        let e = r.connect(Duration::from_secs(1)).err().unwrap();
+        let e = r.connect(Duration::from_secs(1), None).err().unwrap();
         assert!(e.is_not_running() && e.to_string().contains("unix:/nonexistent/db.sock"), "{e}");
     }
 }
