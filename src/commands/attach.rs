@@ -28,8 +28,9 @@ pub fn run(req: &Attach, dry_run: bool) -> Result<()> {
 
 /// `--replace`: the old interface set aside, the attach made, then the old
 /// one deleted; one undo log, so a failure anywhere puts the old one back.
-/// A device moved in whole, or an Open vSwitch port, cannot stand aside:
-/// it is detached first, and a failure then leaves GUESTIF absent.
+/// An Open vSwitch port, or a device moved in whole that a new
+/// `--direct-phys` replaces, cannot stand aside: it is detached first, and
+/// a failure then leaves GUESTIF absent.
 fn again(
     req: &Attach,
     guest: &Guest,
@@ -40,7 +41,7 @@ fn again(
     dry_run: bool,
 ) -> Result<()> {
     let link = guest_nl.link(guest_if)?.with_context(|| format!("{guest_if} vanished from the guest"))?;
-    let Some(park) = replace::park(&link, host_nl, vswitch, guest_nl)? else {
+    let Some(park) = replace::park(&link, host_nl, vswitch, guest_nl, req.direct_phys)? else {
         let steps = detach::steps(guest, guest_if, host_nl, guest_nl, vswitch)?;
         if dry_run {
             for s in &steps {
@@ -49,7 +50,7 @@ fn again(
             println!("# then: the attach as asked, planned once {guest_if} is gone");
             return Ok(());
         }
-        eprintln!("pipework: --replace: {guest_if} cannot be set aside (a device moved in, or an Open vSwitch port): detaching it first");
+        eprintln!("pipework: --replace: {guest_if} cannot be set aside (an Open vSwitch port, or a device moved in that --direct-phys replaces): detaching it first");
         detach::run_steps(&steps, guest, host_nl, guest_nl, vswitch)?;
         return onto(req, guest, host_nl, guest_nl, vswitch, false);
     };
