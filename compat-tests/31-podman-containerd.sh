@@ -6,7 +6,9 @@
 "$ROOT/scripts/docker-up" >/dev/null
 "$ROOT/scripts/podman-up" >/dev/null
 P1=pwc-pod1-$HOST; P2=pwc-pod2-$HOST; C1=pwc-ctr1-$HOST
-on_exit "podman rm -f -t 0 $P1 $P2"
+# One container a call: Podman 4.3's `rm -f` given a name that is gone
+# among others silently removes none of them.
+on_exit "podman rm -f -t 0 $P1"; on_exit "podman rm -f -t 0 $P2"
 limits=(--ulimit nofile=1024:1024 --ulimit nproc=1024:1024)
 podman run -d --name "$P1" --network none --cap-add NET_RAW "${limits[@]}" localhost/busybox:latest sleep 600 >/dev/null
 podman run -d --name "$P2" --network none "${limits[@]}" localhost/busybox:latest sleep 600 >/dev/null

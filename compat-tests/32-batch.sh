@@ -35,6 +35,15 @@ expect "quoted U: MAC" "$(printf '02:%s' "$(printf 'guest 9\n' | md5sum | cut -c
 expect_not "the failed line left nothing in its guest" "eth1" in_guest "$BAD" ip -o link
 expect_not "nor in the host" "veth1pl$BAD" in_host ip -o link
 ping_ok "${G[0]}" 10.32.0.10
+# The same lines again, the failing one aside: every interface is already
+# as asked, and the batch succeeds changing nothing (a batch run again by
+# configuration management, or after a kill).
+grep -v no_such_setting "$batch" >"$batch.again"; on_exit "rm -f $batch.again"
+before=$(snapshot "${G[0]}")
+out=$(pipework --batch "$batch.again" 2>&1) || fail "the same batch again failed: $out"
+grep -q "batch: 0 attached, 10 already as asked, 0 failed" <<<"$out" || fail "report of the same batch again: $out"
+grep -q "line 2: eth1 of ${G[0]} is already as asked" <<<"$out" || fail "the same batch again said: $out"
+same_as_before "${G[0]}" "$before" "the same batch again: every line already as asked, nothing changed"
 
 # A line the kernel refuses halfway (its second address is its first again:
 # EEXIST after the veth, the port and the first address were made), between

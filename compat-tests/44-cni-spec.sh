@@ -33,6 +33,13 @@ expect "the host side is a port of brcni" "master brcni .*state UP" in_host ip -
   "('10.60.0.2/24', '10.60.0.1', '/proc/$G1/ns/net', 'eth1', '$(in_guest "$G1" ip -o link show eth1 | grep -o 'link/ether [0-9a-f:]*' | cut -d' ' -f2)', 'brcni', [{'dst': '0.0.0.0/0', 'gw': '10.60.0.1'}], '1.0.0')" ] ||
     fail "ADD result: $(cat "$CNI_DIR/r1.json")"
 note "ok: the result names bridge, host side and eth1 in its sandbox; ips point at eth1"
+# The same ADD again (a runtime retrying after a timeout): already as asked,
+# the same result, nothing changed.
+before=$(snapshot "$G1")
+cni pipework ADD /proc/$G1/ns/net eth1 c1 "$CNI_DIR/static.json" >"$CNI_DIR/r1again.json" ||
+    fail "the same ADD again: $(cat "$CNI_DIR/r1again.json")"
+cmp -s "$CNI_DIR/r1.json" "$CNI_DIR/r1again.json" || fail "the same ADD again answered otherwise: $(cat "$CNI_DIR/r1again.json")"
+same_as_before "$G1" "$before" "the same ADD again: already as asked, the same result, nothing changed"
 
 # ADD, IPAM: host-local allocates, its routes are set.
 cni pipework ADD /proc/$G2/ns/net eth1 c2 "$CNI_DIR/ipam.json" >"$CNI_DIR/r2.json" || fail "ADD: $(cat "$CNI_DIR/r2.json")"

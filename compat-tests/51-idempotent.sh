@@ -73,6 +73,27 @@ same_as_before "$G" "$before" "the failed --replace put the old interface back a
 ping_ok "$G" 10.51.1.1
 tcp_ok "$G" "$P" 10.51.1.1
 
+# A NIC moved in by --direct-phys stands aside in the guest too: a
+# --replace by a veth on br1 that fails puts it back as it was (it was
+# detached first, and the failure left no eth1); one that succeeds sends it
+# home. (A veth stands in for the NIC.)
+D=$(new_guest)
+in_host ip link add nic51d type veth peer name nic51dp
+in_host ip link set nic51dp up
+in_host ip link set nic51d up
+nic_before=$(in_host ip -d link show nic51d | sed -E 's/^[0-9]+: //')
+pipework --direct-phys nic51d "$D" 10.51.3.2/24
+before=$(settled "$D")
+fails_with "a --replace of a NIC moved in, whose gateway is refused" "the old interface was put back" \
+    pipework --replace br1 "$D" 10.51.0.8/24@10.51.0.255
+same_as_before "$D" "$before" "the failed --replace put the NIC back in the guest as it was"
+pipework --replace br1 "$D" 10.51.0.8/24
+expect "--replace made eth1 a veth on br1" "eth1@.*veth" in_guest "$D" ip -d -o link show eth1
+[ "$(in_host ip -d link show nic51d | sed -E 's/^[0-9]+: //')" = "$nic_before" ] ||
+    fail "the NIC replaced did not come home as found: $(in_host ip -d link show nic51d)"
+note "ok: the NIC replaced is home as found"
+ping_ok "$D" 10.51.0.1
+
 # A macvlan: the same.
 # (A veth stands in for the NIC: this kernel may lack dummy devices.)
 in_host ip link add nic51 type veth peer name nic51p

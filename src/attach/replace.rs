@@ -22,15 +22,24 @@ pub struct Parked {
 }
 
 /// How the old interface is set aside, or None when it cannot be without
-/// losing it: a device moved in whole (`--direct-phys`) has no second copy
-/// to stand aside, and a veth that is an Open vSwitch port is known to the
-/// switch by its name.
-pub fn park(link: &Link, host_nl: &Netlink, vswitch: Option<&Vswitch>, guest_nl: &Netlink) -> Result<Option<Park>> {
-    if link.alias.as_deref().is_some_and(|a| a.starts_with(kinds::HOME_MARK)) {
-        return Ok(None);
-    }
+/// losing it: a veth that is an Open vSwitch port is known to the switch by
+/// its name, and a device moved in whole (`--direct-phys`) must be home
+/// before a new `--direct-phys` can take it (or another NIC) in. A device
+/// moved in stands aside in the guest alone; once the new interface
+/// stands, its detach sends it home as it was found.
+pub fn park(
+    link: &Link,
+    host_nl: &Netlink,
+    vswitch: Option<&Vswitch>,
+    guest_nl: &Netlink,
+    new_is_direct_phys: bool,
+) -> Result<Option<Park>> {
     let mut host = None;
-    if link.kind == Some(LinkKind::Veth) {
+    if link.alias.as_deref().is_some_and(|a| a.starts_with(kinds::HOME_MARK)) {
+        if new_is_direct_phys {
+            return Ok(None);
+        }
+    } else if link.kind == Some(LinkKind::Veth) {
         let Some(peer) = link.parent.map(|i| host_nl.link_by_index(i)).transpose()?.flatten() else {
             return Ok(None);
         };

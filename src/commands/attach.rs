@@ -8,7 +8,7 @@ use crate::attach::step::{Step, Target};
 use crate::attach::{apply, facts, plan, replace};
 use crate::commands::detach;
 use crate::guest::{self, Guest};
-use crate::request::{AddressSpec, Attach, HostIfRef};
+use crate::request::{AddressSpec, Attach};
 use crate::sys::arp::Announcer;
 use crate::sys::netlink::Netlink;
 use crate::sys::ovsdb::vswitch::Vswitch;
@@ -18,34 +18,19 @@ pub fn run(req: &Attach, dry_run: bool) -> Result<()> {
     let host_nl = Netlink::connect()?;
     let guest_nl = host_nl.open_in(&guest.netns).context("opening netlink inside the guest")?;
     let vswitch = Vswitch::find(req.ovs.db.as_deref());
-    let (state, guest_if) = check::check(req, &host_nl, &guest_nl, vswitch.as_ref())?;
-    let why = match state {
-        State::Absent => return onto(req, &guest, &host_nl, &guest_nl, vswitch.as_ref(), dry_run),
-        State::AsAsked => {
-            eprintln!("pipework: {guest_if} of {} is already as asked", guest.label());
-            return Ok(());
-        }
-        State::Differs(why) => why,
-    };
     if req.replace {
-        return again(req, &guest, &guest_if, &host_nl, &guest_nl, vswitch.as_ref(), dry_run);
+        if let (State::Differs(_), guest_if) = check::check(req, &host_nl, &guest_nl, vswitch.as_ref())? {
+            return again(req, &guest, &guest_if, &host_nl, &guest_nl, vswitch.as_ref(), dry_run);
+        }
     }
-    // What a run that did not finish left is the kind's to clear; anything
-    // else stays, and the refusal says first how it differs.
-    match facts::gather(req, &guest, &host_nl, &guest_nl, vswitch.as_ref()) {
-        Ok(_) => onto(req, &guest, &host_nl, &guest_nl, vswitch.as_ref(), dry_run),
-        Err(e) => Err(e.context(format!(
-            "{guest_if} of {} is already there, but not as asked: {why} (--replace takes it away and makes it \
-             again as asked)",
-            guest.label()
-        ))),
-    }
+    onto(req, &guest, &host_nl, &guest_nl, vswitch.as_ref(), dry_run)
 }
 
 /// `--replace`: the old interface set aside, the attach made, then the old
 /// one deleted; one undo log, so a failure anywhere puts the old one back.
-/// A device moved in whole, or an Open vSwitch port, cannot stand aside:
-/// it is detached first, and a failure then leaves GUESTIF absent.
+/// An Open vSwitch port, or a device moved in whole that a new
+/// `--direct-phys` replaces, cannot stand aside: it is detached first, and
+/// a failure then leaves GUESTIF absent.
 fn again(
     req: &Attach,
     guest: &Guest,
@@ -56,7 +41,7 @@ fn again(
     dry_run: bool,
 ) -> Result<()> {
     let link = guest_nl.link(guest_if)?.with_context(|| format!("{guest_if} vanished from the guest"))?;
-    let Some(park) = replace::park(&link, host_nl, vswitch, guest_nl)? else {
+    let Some(park) = replace::park(&link, host_nl, vswitch, guest_nl, req.direct_phys)? else {
         let steps = detach::steps(guest, guest_if, host_nl, guest_nl, vswitch)?;
         if dry_run {
             for s in &steps {
@@ -65,7 +50,7 @@ fn again(
             println!("# then: the attach as asked, planned once {guest_if} is gone");
             return Ok(());
         }
-        eprintln!("pipework: --replace: {guest_if} cannot be set aside (a device moved in, or an Open vSwitch port): detaching it first");
+        eprintln!("pipework: --replace: {guest_if} cannot be set aside (an Open vSwitch port, or a device moved in that --direct-phys replaces): detaching it first");
         detach::run_steps(&steps, guest, host_nl, guest_nl, vswitch)?;
         return onto(req, guest, host_nl, guest_nl, vswitch, false);
     };
@@ -113,16 +98,25 @@ pub fn onto(
     vswitch: Option<&Vswitch>,
     dry_run: bool,
 ) -> Result<()> {
-    // The same OVN line again from a caller that did not check (batch,
-    // watch, CNI): the port is bound as asked, nothing to do (for other
-    // kinds, the facts refuse an interface that is there).
-    if matches!(req.host_if, HostIfRef::Ovn(_)) {
-        if let (State::AsAsked, guest_if) = check::check(req, host_nl, guest_nl, vswitch)? {
+    // The one "already as asked" for every caller (the command line, the
+    // watch, CNI; a batch checks each line the same way while it prepares).
+    let (state, guest_if) = check::check(req, host_nl, guest_nl, vswitch)?;
+    let facts = match state {
+        State::AsAsked => {
             eprintln!("pipework: {guest_if} of {} is already as asked", guest.label());
             return Ok(());
         }
-    }
-    let facts = facts::gather(req, guest, host_nl, guest_nl, vswitch)?;
+        State::Absent => facts::gather(req, guest, host_nl, guest_nl, vswitch)?,
+        // What a run that did not finish left is the kind's to clear;
+        // anything else stays, and the refusal says first how it differs.
+        State::Differs(why) => facts::gather(req, guest, host_nl, guest_nl, vswitch).map_err(|e| {
+            e.context(format!(
+                "{guest_if} of {} is already there, but not as asked: {why} (--replace takes it away and makes it \
+                 again as asked)",
+                guest.label()
+            ))
+        })?,
+    };
     let plan = plan::plan(req, &facts);
     if dry_run {
         plan.print(&guest.names());

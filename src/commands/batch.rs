@@ -17,6 +17,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::Parser;
 
 use crate::attach::apply;
+use crate::attach::check::{self, State};
 use crate::attach::facts::{self, Facts};
 use crate::attach::plan::{self, Plan};
 use crate::attach::step::Target;
@@ -148,7 +149,14 @@ pub fn run(path: &str, fail_fast: bool, dry_run: bool) -> Result<u8> {
     raise_fd_limit();
     let started = Instant::now();
     let host_nl = Netlink::connect()?;
-    let prepared = prepare_all(attaches, &host_nl)?;
+    let (prepared, as_asked) = prepare_all(attaches, &host_nl)?;
+    for (n, text, what) in &as_asked {
+        if dry_run {
+            println!("# line {n}: {text}\n# {what}");
+        } else {
+            eprintln!("pipework: line {n}: {what}");
+        }
+    }
     if dry_run {
         for p in &prepared {
             println!("# line {}: {}", p.line, p.text);
@@ -210,8 +218,9 @@ pub fn run(path: &str, fail_fast: bool, dry_run: bool) -> Result<u8> {
         _ => format!(" (lines {})", join(&failed)),
     };
     let skipped = if ran < total { format!(", {} not run (--fail-fast)", total - ran) } else { String::new() };
+    let kept = if as_asked.is_empty() { String::new() } else { format!(", {} already as asked", as_asked.len()) };
     println!(
-        "pipework: batch: {} attached, {} failed{failures}{skipped} in {:.2} s",
+        "pipework: batch: {} attached{kept}, {} failed{failures}{skipped} in {:.2} s",
         ran - failed.len(),
         failed.len(),
         started.elapsed().as_secs_f64()
@@ -219,14 +228,20 @@ pub fn run(path: &str, fail_fast: bool, dry_run: bool) -> Result<u8> {
     Ok(if failed.is_empty() { 0 } else { 1 })
 }
 
+/// Lines whose interface is already as asked: line, text, and that said.
+type AsAsked = Vec<(usize, String, String)>;
+
 /// Guests, connections and facts for every line, before any change. One
-/// netlink connection per guest namespace, however many lines name it.
-fn prepare_all(lines: Vec<(usize, String, Attach)>, host_nl: &Netlink) -> Result<Vec<Prepared>> {
+/// netlink connection per guest namespace, however many lines name it. A
+/// line whose interface is already as asked is set apart: the same batch
+/// run again changes nothing and succeeds.
+fn prepare_all(lines: Vec<(usize, String, Attach)>, host_nl: &Netlink) -> Result<(Vec<Prepared>, AsAsked)> {
     let mut guests: HashMap<String, Rc<Guest>> = HashMap::new();
     let mut conns: HashMap<(u64, u64), Rc<Netlink>> = HashMap::new();
     let mut vswitches: HashMap<Option<String>, Option<Rc<Vswitch>>> = HashMap::new();
     let mut out = Vec::with_capacity(lines.len());
     let mut errors = Vec::new();
+    let mut as_asked = Vec::new();
     // Many names: Docker's list answers them all in one request.
     let mut resolver = guest::Resolver::new(lines.len() > 1);
     for (line, text, req) in lines {
@@ -253,19 +268,28 @@ fn prepare_all(lines: Vec<(usize, String, Attach)>, host_nl: &Netlink) -> Result
                 .entry(req.ovs.db.clone())
                 .or_insert_with(|| Vswitch::find(req.ovs.db.as_deref()).map(Rc::new))
                 .clone();
-            let facts: Facts = facts::gather(&req, &guest, host_nl, &guest_nl, vswitch.as_deref())?;
+            let (state, guest_if) = check::check(&req, host_nl, &guest_nl, vswitch.as_deref())?;
+            let gather = || facts::gather(&req, &guest, host_nl, &guest_nl, vswitch.as_deref());
+            let facts: Facts = match state {
+                State::AsAsked => return Ok(Err(format!("{guest_if} of {} is already as asked", guest.label()))),
+                State::Absent => gather()?,
+                State::Differs(why) => gather().map_err(|e| {
+                    e.context(format!("{guest_if} of {} is already there, but not as asked: {why}", guest.label()))
+                })?,
+            };
             let plan = plan::plan(&req, &facts);
-            Ok::<_, anyhow::Error>(Prepared { line, text: text.clone(), guest, guest_nl, vswitch, plan })
+            Ok::<_, anyhow::Error>(Ok(Prepared { line, text: text.clone(), guest, guest_nl, vswitch, plan }))
         };
         match prepare() {
-            Ok(p) => out.push(p),
+            Ok(Ok(p)) => out.push(p),
+            Ok(Err(said)) => as_asked.push((line, text.clone(), said)),
             Err(e) => errors.push(format!("line {line}: {e:#}")),
         }
     }
     if !errors.is_empty() {
         bail!("the batch cannot run; nothing was changed:\n  {}", errors.join("\n  "));
     }
-    Ok(out)
+    Ok((out, as_asked))
 }
 
 fn join(lines: &[usize]) -> String {

@@ -1,7 +1,8 @@
 //! Fuzzing of every input that is not argv (argv has its proptest in
 //! cli.rs): CNI's stdin JSON and CNI_* environment, watch FILE lines,
 //! containers' labels under a `labels` policy, `--batch` files. Parse-only:
-//! no host is touched. Each input gets PIPEWORK_FUZZ_CASES cases (10,000 by
+//! no host is touched; compat-tests/57 runs a sample of such cases through
+//! the real binary and checks that a refused one changed nothing. Each input gets PIPEWORK_FUZZ_CASES cases (10,000 by
 //! default), from PIPEWORK_FUZZ_SEED (printed; a new one each run, so CI
 //! explores, and any failure is replayed from its seed).
 //!

@@ -64,8 +64,8 @@ pub fn run(s: &Shim, dry_run: bool) -> Result<()> {
                     s.parent
                 ),
                 Some(_) => {
-                    let park =
-                        replace::park(old, &host_nl, None, &host_nl)?.context("the old shim cannot be set aside")?;
+                    let park = replace::park(old, &host_nl, None, &host_nl, false)?
+                        .context("the old shim cannot be set aside")?;
                     parked = Some(park.parked());
                     steps.push(Box::new(park));
                 }

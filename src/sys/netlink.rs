@@ -156,6 +156,9 @@ pub struct Link {
     /// nothing of VLANs, having no bridge VLAN filtering at all
     /// (CONFIG_BRIDGE_VLAN_FILTERING).
     pub vlan_filtering: Option<(bool, u16)>,
+    /// IFLA_QDISC: the root qdisc's kind; `noop` on a device never set up
+    /// since it was made (or moved).
+    pub qdisc: Option<String>,
 }
 
 impl Link {
@@ -179,6 +182,7 @@ impl Link {
             vlan_id: None,
             vxlan: None,
             vlan_filtering: None,
+            qdisc: None,
         };
         for a in m.attributes {
             match a {
@@ -188,6 +192,7 @@ impl Link {
                 LinkAttribute::Controller(c) => l.controller = Some(c),
                 LinkAttribute::Link(p) => l.parent = Some(p),
                 LinkAttribute::IfAlias(a) => l.alias = Some(a),
+                LinkAttribute::Qdisc(q) => l.qdisc = Some(q),
                 LinkAttribute::TxQueueLen(q) => l.txqueuelen = q,
                 LinkAttribute::Carrier(c) => l.carrier = Some(c != 0),
                 LinkAttribute::OperState(s) => l.running = matches!(s, State::Up | State::Unknown),
@@ -671,6 +676,25 @@ impl Netlink {
         }
         let msg = b.mtu(mtu).build();
         self.run(self.handle.link().add(msg).execute()).map_err(nl)
+    }
+
+    /// Gives a down device back the `noop` qdisc it had before it was ever
+    /// up: a default qdisc cannot be deleted (handle 0) and `noop` cannot be
+    /// added, but deleting a root qdisc of our own leaves `noop` behind
+    /// until the device comes up again.
+    pub fn qdisc_to_noop(&self, index: u32) -> Result<()> {
+        use rtnetlink::packet_route::tc::{TcAttribute, TcHandle, TcMessage};
+        let mut m = TcMessage::with_index(index as i32);
+        m.header.parent = TcHandle::ROOT;
+        m.header.handle = TcHandle { major: 0xfff0, minor: 0 };
+        m.attributes.push(TcAttribute::Kind("pfifo".into()));
+        let mut req = NetlinkMessage::from(RouteNetlinkMessage::NewQueueDiscipline(m.clone()));
+        req.header.flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | netlink_packet_core::NLM_F_REPLACE;
+        self.ack(req).context("setting a root qdisc of our own")?;
+        m.attributes.clear();
+        let mut req = NetlinkMessage::from(RouteNetlinkMessage::DelQueueDiscipline(m));
+        req.header.flags = NLM_F_REQUEST | NLM_F_ACK;
+        self.ack(req).context("deleting that root qdisc")
     }
 
     /// `ip link set LINK alias TEXT`.

@@ -2,12 +2,16 @@
 //! last, an earlier run's leftover in the guest, and a device in the guest
 //! that `--detach` deletes.
 
+use std::collections::HashSet;
+use std::os::unix::fs::MetadataExt;
+
 use anyhow::{Context, Result};
 
 use crate::attach::kinds::kind::{Found, Probe};
 use crate::attach::step::{Step, Steps, Target};
 use crate::guest::GuestNames;
-use crate::sys::netlink::{errno, Link, LinkKind};
+use crate::sys::netlink::{errno, Link, LinkKind, Netlink};
+use crate::sys::netns;
 
 /// `ip link set LINK up` in the host: a macvlan's or IPoIB child's parent
 /// (or 802.1Q device) that was down. Undo sets it down again.
@@ -120,4 +124,118 @@ impl Step for DeleteInGuest {
             r => r.with_context(|| format!("deleting {} in guest {}", self.name, t.guest_label)),
         }
     }
+}
+
+/// The alias of a host device that is up only because an attach set it up
+/// for a device stacked on it (a macvlan's parent): how it was found, so
+/// that the undo, or the `--detach` of the last device on it, puts it back
+/// down with its qdisc and alias. `pipework-found-down[ noop]:ALIAS`:
+/// `noop` when it had never been up (bringing a device up gives it a
+/// default qdisc for good), then its own alias.
+const FOUND_DOWN: &str = "pipework-found-down";
+
+/// Whether the device had the `noop` qdisc, and its own alias, when its
+/// mark says it was found down.
+fn found_down(l: &Link) -> Option<(bool, &str)> {
+    let rest = l.alias.as_deref()?.strip_prefix(FOUND_DOWN)?;
+    let (noop, rest) = match rest.strip_prefix(" noop") {
+        Some(r) => (true, r),
+        None => (false, rest),
+    };
+    Some((noop, rest.strip_prefix(':')?))
+}
+
+/// Marks a down host device before an attach sets it up. A mark already
+/// there (an earlier attach that did not finish) is kept: it says how the
+/// device was first found. An alias too long to carry the mark goes
+/// unmarked, and then only undo sets the device down again.
+pub fn mark_found_down(host_nl: &Netlink, l: &Link) -> Result<()> {
+    if l.up || found_down(l).is_some() {
+        return Ok(());
+    }
+    let noop = if l.qdisc.as_deref() == Some("noop") { " noop" } else { "" };
+    let mark = format!("{FOUND_DOWN}{noop}:{}", l.alias.as_deref().unwrap_or(""));
+    if mark.len() > 255 {
+        return Ok(());
+    }
+    host_nl.set_alias(l.index, &mark).with_context(|| format!("marking {} as found down", l.name))
+}
+
+/// Sets a host device down and, when it carries the mark, gives it back
+/// the qdisc and alias it was found with.
+pub fn down_as_found(host_nl: &Netlink, index: u32) -> Result<()> {
+    host_nl.set_up(index, false)?;
+    let Some(l) = host_nl.link_by_index(index)? else { return Ok(()) };
+    let Some((noop, alias)) = found_down(&l) else { return Ok(()) };
+    if noop && l.qdisc.as_deref() != Some("noop") {
+        host_nl.qdisc_to_noop(index).with_context(|| format!("giving {} back its noop qdisc", l.name))?;
+    }
+    host_nl.set_alias(index, alias).with_context(|| format!("giving {} back its alias", l.name))
+}
+
+/// The kinds of device that hang from a host device and use it while they
+/// live, wherever they are.
+const STACKED: [LinkKind; 5] =
+    [LinkKind::Macvlan, LinkKind::Macvtap, LinkKind::Ipvlan, LinkKind::Vlan, LinkKind::Ipoib];
+
+/// `--detach` of a device stacked on a host device that an attach set up:
+/// when no stacked device is left on it, the host device goes down as it
+/// was found.
+#[derive(Debug)]
+pub struct DownIfLast {
+    pub name: String,
+    pub index: u32,
+}
+
+impl DownIfLast {
+    /// The step for the host parent (by index) of a detached guest device,
+    /// when that parent carries the mark.
+    pub fn claim(host_nl: &Netlink, parent: Option<u32>) -> Result<Option<DownIfLast>> {
+        let Some(p) = parent else { return Ok(None) };
+        let Some(l) = host_nl.link_by_index(p)? else { return Ok(None) };
+        Ok(found_down(&l).map(|_| DownIfLast { name: l.name.clone(), index: l.index }))
+    }
+}
+
+impl Step for DownIfLast {
+    fn command(&self, _: &GuestNames) -> String {
+        format!("ip link set {} down  # when nothing else hangs from it: it was found down", self.name)
+    }
+
+    fn run(&self, t: &mut Target) -> Result<()> {
+        if still_used(t.host_nl, self.index)? {
+            return Ok(());
+        }
+        down_as_found(t.host_nl, self.index).with_context(|| format!("setting {} down as it was found", self.name))
+    }
+}
+
+/// Whether any stacked device hangs from host device `index`, in the host
+/// or in any namespace a process or /run/netns holds. A device elsewhere
+/// whose parent merely has the same index in a third namespace counts too:
+/// the error leaves a device up, never takes one down under a user.
+fn still_used(host_nl: &Netlink, index: u32) -> Result<bool> {
+    let hangs = |links: Vec<Link>| {
+        links.iter().any(|l| l.parent == Some(index) && l.kind.as_ref().is_some_and(|k| STACKED.contains(k)))
+    };
+    if hangs(host_nl.links()?) {
+        return Ok(true);
+    }
+    let home = netns::current()?.metadata()?;
+    let mut seen = HashSet::from([(home.dev(), home.ino())]);
+    let procs = std::fs::read_dir("/proc")?.flatten().map(|e| e.path().join("ns/net"));
+    let named = std::fs::read_dir("/run/netns").into_iter().flatten().flatten().map(|e| e.path());
+    for path in procs.chain(named) {
+        // A process that ended meanwhile, or a namespace we may not open.
+        let Ok(f) = std::fs::File::open(&path) else { continue };
+        let Ok(m) = f.metadata() else { continue };
+        if !seen.insert((m.dev(), m.ino())) {
+            continue;
+        }
+        let Ok(nl) = host_nl.open_in(&f) else { continue };
+        if hangs(nl.links().with_context(|| format!("listing the links of {}", path.display()))?) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }

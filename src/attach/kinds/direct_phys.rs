@@ -31,10 +31,12 @@ struct DirectPhys {
 
 /// What a round trip into a guest changes of a device, as it was in the
 /// host: the guest's tuning sets MTU, MAC, queue length and promiscuity;
-/// the move up or down; and the namespace move drops its IPv6 settings
-/// (`addr_gen_mode` comes back as the host's default). Recorded in the
-/// device's alias next to its home name, so that a `--detach` in a later
-/// run puts back what undo would.
+/// the move up or down; the namespace move drops its IPv6 settings
+/// (`addr_gen_mode` comes back as the host's default); and the mark takes
+/// its alias. Recorded in the device's alias next to its home name, so
+/// that a `--detach` in a later run puts back what undo would. (Its qdisc
+/// needs nothing: the move leaves it `noop` until it is up again, as a
+/// device found down has it.)
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AsFound {
     mtu: Option<u32>,
@@ -43,6 +45,9 @@ pub struct AsFound {
     txqueuelen: Option<u32>,
     promisc: Option<bool>,
     addr_gen_mode: Option<u8>,
+    /// Its own alias, last in the mark (it may hold spaces); dropped when
+    /// the mark would grow past the kernel's 255 bytes.
+    alias: Option<String>,
 }
 
 impl AsFound {
@@ -56,6 +61,7 @@ impl AsFound {
             txqueuelen: Some(l.txqueuelen),
             promisc: Some(l.promisc),
             addr_gen_mode,
+            alias: l.alias.clone().filter(|a| !a.is_empty()),
         }
     }
 
@@ -81,6 +87,9 @@ impl AsFound {
         if let Some(v) = self.addr_gen_mode {
             w += &format!(" agm={v}");
         }
+        if let Some(a) = &self.alias {
+            w += &format!(" alias={a}");
+        }
         w
     }
 
@@ -88,6 +97,13 @@ impl AsFound {
     /// None (a mark of an older pipework carries none).
     fn parse(words: &str) -> AsFound {
         let mut f = AsFound::default();
+        let words = match words.split_once(" alias=") {
+            Some((w, alias)) => {
+                f.alias = Some(alias.to_string());
+                w
+            }
+            None => words,
+        };
         for (k, v) in words.split_whitespace().filter_map(|kv| kv.split_once('=')) {
             match k {
                 "mtu" => f.mtu = v.parse().ok(),
@@ -119,6 +135,9 @@ impl AsFound {
         }
         if self.promisc == Some(false) && l.promisc {
             host_nl.set_promisc(l.index, false)?;
+        }
+        if let Some(a) = &self.alias {
+            host_nl.set_alias(l.index, a)?;
         }
         if self.up == Some(true) {
             host_nl.set_up(l.index, true)?;
@@ -210,7 +229,12 @@ struct MoveIn {
 
 impl MoveIn {
     fn mark(&self) -> String {
-        format!("{HOME_MARK}{}{}", self.home, self.found.words())
+        let mark = format!("{HOME_MARK}{}{}", self.home, self.found.words());
+        if mark.len() <= 255 {
+            return mark;
+        }
+        let without_alias = AsFound { alias: None, ..self.found.clone() };
+        format!("{HOME_MARK}{}{}", self.home, without_alias.words())
     }
 }
 
@@ -305,6 +329,7 @@ mod tests {
             txqueuelen: Some(500),
             promisc: Some(true),
             addr_gen_mode: Some(3),
+            alias: Some("uplink of rack 5 agm=1".into()),
         };
         assert_eq!(AsFound::parse(&f.words()), f);
         assert_eq!(AsFound::parse(""), AsFound::default(), "an older mark carries nothing");

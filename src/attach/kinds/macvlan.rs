@@ -6,7 +6,7 @@
 use anyhow::{bail, Context, Result};
 use macaddr::MacAddr6;
 
-use crate::attach::kinds::device::{DeleteInGuest, HostUp, Leftovers};
+use crate::attach::kinds::device::{self, DeleteInGuest, DownIfLast, HostUp, Leftovers};
 use crate::attach::kinds::kind::{no_host_leftovers, Ctx, Entry, Found, Kind, Makes, Probe};
 use crate::attach::names;
 use crate::attach::step::{Step, Steps, Target};
@@ -126,7 +126,7 @@ impl Kind for Macvlan {
         // A parent that is down comes up last (below); the macvlan's own
         // creation registers its going down again, so that undo deletes the
         // macvlan while the parent is still up.
-        let parent_down = !self.up && self.vlan.is_none();
+        let parent_down = (!self.up).then_some(self.index);
         steps.push(Box::new(CreateMacvlan { name: temp.clone(), parent, index, mtu, mac, mode, parent_down }));
         temp
     }
@@ -181,8 +181,9 @@ struct CreateMacvlan {
     mtu: u32,
     mac: Option<MacAddr6>,
     mode: MacvlanMode,
-    /// The parent is down, and `ParentUp` brings it up at the end.
-    parent_down: bool,
+    /// The host NIC (by index) is down, and `ParentUp` brings it up at the
+    /// end; the macvlan may hang from it or from its 802.1Q device.
+    parent_down: Option<u32>,
 }
 
 impl Step for CreateMacvlan {
@@ -203,15 +204,22 @@ impl Step for CreateMacvlan {
             Some(i) => i,
             None => t.host_index(&self.parent)?,
         };
-        t.host_nl
-            .add_macvlan(&self.name, p, self.mtu, t.guest_ns, self.mac, self.mode.as_str())
-            .with_context(|| format!("creating macvlan {} on {} in guest {}", self.name, self.parent, t.guest_label))?;
-        if self.parent_down {
+        if let Some(nic) = self.parent_down {
+            // Marked before the macvlan exists, so that a `--detach` after
+            // a killed run still finds how the NIC was found.
+            if let Some(l) = t.host_nl.link_by_index(nic)? {
+                device::mark_found_down(t.host_nl, &l)?;
+            }
             // Undone after the macvlan is gone: a parent set down first
             // would keep the promiscuity the macvlan's address gave it (the
             // kernel syncs address filters of up devices only).
-            t.on_undo(format!("set {} down again", self.parent), move |t| t.host_nl.set_up(p, false));
+            t.on_undo(format!("set the NIC under {} down again, as found", self.parent), move |t| {
+                device::down_as_found(t.host_nl, nic)
+            });
         }
+        t.host_nl
+            .add_macvlan(&self.name, p, self.mtu, t.guest_ns, self.mac, self.mode.as_str())
+            .with_context(|| format!("creating macvlan {} on {} in guest {}", self.name, self.parent, t.guest_label))?;
         t.made_in_guest(&self.name)?;
         Ok(())
     }
@@ -235,9 +243,17 @@ impl Step for ParentUp {
     }
 }
 
-/// Devices stacked on a host NIC: deleted in the guest.
+/// Devices stacked on a host NIC: deleted in the guest; then the NIC goes
+/// down as it was found, if an attach set it up and nothing else hangs
+/// from it now.
 fn detach(f: &Found) -> Result<Option<Steps>> {
-    Ok(DeleteInGuest::claim(f, &[LinkKind::Macvlan, LinkKind::Macvtap, LinkKind::Vlan]))
+    let Some(mut steps) = DeleteInGuest::claim(f, &[LinkKind::Macvlan, LinkKind::Macvtap, LinkKind::Vlan]) else {
+        return Ok(None);
+    };
+    if let Some(down) = DownIfLast::claim(f.host_nl, f.link.parent)? {
+        steps.push(Box::new(down));
+    }
+    Ok(Some(steps))
 }
 
 /// `eth2`, down, MTU 1500.
