@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::error::Error;
-use super::tls::Tls;
+use super::tls::{Tls, TlsStream};
 
 /// OVSDB's IANA port, the default of `tcp:` and `ssl:` remotes.
 pub const DEFAULT_PORT: u16 = 6640;
@@ -52,6 +52,15 @@ impl Stream for TcpStream {
     }
     fn try_clone_stream(&self) -> std::io::Result<Box<dyn Stream>> {
         Ok(Box::new(self.try_clone()?))
+    }
+}
+
+impl Stream for TlsStream {
+    fn set_timeouts(&self, t: Option<Duration>) -> std::io::Result<()> {
+        self.set_socket_timeouts(t)
+    }
+    fn try_clone_stream(&self) -> std::io::Result<Box<dyn Stream>> {
+        Ok(Box::new(self.share()))
     }
 }
 

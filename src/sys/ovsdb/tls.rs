@@ -23,8 +23,6 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, SignatureScheme, StreamOwned};
 
-use super::remote::Stream;
-
 /// The three files an `ssl:` remote needs, as `ovn-nbctl -p -c -C` and
 /// `ovs-vsctl -p -c -C` take them (PEM).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -292,18 +290,17 @@ impl Write for TlsStream {
     }
 }
 
-impl Stream for TlsStream {
-    fn set_timeouts(&self, t: Option<Duration>) -> std::io::Result<()> {
+impl TlsStream {
+    /// Read and write timeouts of the TCP connection beneath.
+    pub fn set_socket_timeouts(&self, t: Option<Duration>) -> std::io::Result<()> {
         let s = self.inner.borrow();
         s.sock.set_read_timeout(t)?;
         s.sock.set_write_timeout(t)
     }
-    fn try_clone_stream(&self) -> std::io::Result<Box<dyn Stream>> {
-        Ok(Box::new(TlsStream {
-            inner: self.inner.clone(),
-            files: self.files.clone(),
-            answered: self.answered.clone(),
-        }))
+
+    /// A second handle on the same connection (the JSON-RPC reader's).
+    pub fn share(&self) -> TlsStream {
+        TlsStream { inner: self.inner.clone(), files: self.files.clone(), answered: self.answered.clone() }
     }
 }
 
