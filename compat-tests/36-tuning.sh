@@ -11,11 +11,16 @@ expect "promiscuous" "PROMISC" in_guest "$G1" ip -o link show eth1
 expect "the host side has the MTU too" "mtu 1400" in_host ip -o link show "veth1pl$G1"
 expect "the guest's sysctl" "^2$" in_guest "$G1" cat /proc/sys/net/ipv6/conf/eth1/accept_ra
 expect "hairpin on the bridge port" "hairpin on" in_host ip -d -o link show "veth1pl$G1"
+expect "the same tuned line again is as asked (sysctl and hairpin compared)" "eth1 of $G1 is already as asked" \
+    pipework br1 --mtu 1400 --txqueuelen 2000 --promisc --sysctl net.ipv6.conf.eth1.accept_ra=2 --hairpin \
+    "$G1" 10.36.0.1/24
 
 # Isolated ports reach only ports that are not isolated.
 pipework br1 --isolated "$G2" 10.36.0.2/24
 pipework --isolated br1 "$G3" 10.36.0.3/24
 expect "the port is isolated" "isolated on" in_host ip -d -o link show "veth1pl$G2"
+expect "the same isolated line again is as asked" "eth1 of $G2 is already as asked" \
+    pipework br1 --isolated "$G2" 10.36.0.2/24
 ping_fails "$G2" 10.36.0.3
 ping_ok "$G2" 10.36.0.1
 tcp_ok "$G2" "$G1" 10.36.0.1

@@ -46,6 +46,12 @@ fails_with "another MTU" "not as asked: its MTU is 1400, not 1300" pipework --mt
 fails_with "another bridge" "not as asked: its veth is on bridge br1" pipework --mtu 1400 br2 "$G" 10.51.0.2/24@10.51.0.1
 fails_with "another MAC" "not as asked: its MAC is .*, not 02:51:00:00:00:02" \
     pipework --mtu 1400 "${line[@]}" 02:51:00:00:00:02
+fails_with "a sysctl it does not have" "not as asked: its net.ipv4.conf.eth1.arp_announce is 0, not 2" \
+    pipework --mtu 1400 --sysctl net.ipv4.conf.eth1.arp_announce=2 "${line[@]}"
+fails_with "a hairpin its port lacks" "not as asked: its bridge port veth1pl[0-9]+ has no hairpin mode" \
+    pipework --mtu 1400 --hairpin "${line[@]}"
+fails_with "an isolation its port lacks" "not as asked: its bridge port veth1pl[0-9]+ is not isolated" \
+    pipework --mtu 1400 --isolated "${line[@]}"
 same_as_before "$G" "$before" "the refused lines changed nothing"
 expect_not "no br2 was made by a refused line" "br2" in_host ip -o link show
 

@@ -3,12 +3,15 @@
 //! asked is left alone (no flap), one attached differently is corrected.
 //! Read-only.
 
+use std::fs::File;
+
 use anyhow::Result;
 
 use crate::attach::kinds;
 use crate::request::{format_mac, AddressSpec, Attach, HostIfRef};
 use crate::sys::netlink::{Link, LinkKind, Netlink, PortVlan};
 use crate::sys::ovsdb::vswitch::Vswitch;
+use crate::sys::sysctl;
 
 /// The guest's interface, compared with the request.
 #[derive(Debug, PartialEq)]
@@ -29,6 +32,7 @@ pub fn check(
     req: &Attach,
     host_nl: &Netlink,
     guest_nl: &Netlink,
+    guest_ns: &File,
     vswitch: Option<&Vswitch>,
 ) -> Result<(State, String)> {
     let host_if = kinds::host_if(&req.host_if, host_nl)?;
@@ -55,6 +59,13 @@ pub fn check(
     }
     if t.promisc && !link.promisc {
         return differs("it is not in promiscuous mode".into());
+    }
+    // A key that cannot be read differs too: the attach would set it.
+    for (key, want) in &t.sysctls {
+        let has = sysctl::get_in(guest_ns, key).unwrap_or_default();
+        if !same_sysctl(&has, want) {
+            return differs(format!("its {key} is {}, not {want}", if has.is_empty() { "unreadable" } else { &has }));
+        }
     }
     if let AddressSpec::Static { addrs } = &req.address {
         let present = guest_nl.addresses(link.index)?;
@@ -115,6 +126,9 @@ pub fn check(
                 if let Some(why) = vlan_difference(req, &bridge, peer.index, host_nl)? {
                     return differs(why);
                 }
+                if let Some(why) = port_flag_difference(t, peer) {
+                    return differs(why);
+                }
             } else if let HostIfRef::Ovn(switch) = &req.host_if {
                 let Some(v) = vswitch else { return differs("no Open vSwitch answers to bind it".into()) };
                 if let Some(why) = kinds::ovn_bound_as_asked(v, &peer.name, switch, req.ovn.port.as_deref())? {
@@ -147,6 +161,24 @@ pub fn check(
         _ => {}
     }
     Ok((State::AsAsked, guest_if))
+}
+
+/// sysctl values compare as `sysctl -n` prints them: words, whatever the
+/// spaces (`net.ipv4.tcp_rmem`-like keys hold several).
+fn same_sysctl(has: &str, want: &str) -> bool {
+    has.split_whitespace().eq(want.split_whitespace())
+}
+
+/// `--hairpin` and `--isolated` asked, and the bridge port without them.
+fn port_flag_difference(t: &crate::request::Tuning, port: &Link) -> Option<String> {
+    let (hairpin, isolated) = port.port_flags.unwrap_or_default();
+    if t.hairpin && !hairpin {
+        return Some(format!("its bridge port {} has no hairpin mode", port.name));
+    }
+    if t.isolated && !isolated {
+        return Some(format!("its bridge port {} is not isolated", port.name));
+    }
+    None
 }
 
 /// What kind of device a link is, for messages.

@@ -19,7 +19,7 @@ pub fn run(req: &Attach, dry_run: bool) -> Result<()> {
     let guest_nl = host_nl.open_in(&guest.netns).context("opening netlink inside the guest")?;
     let vswitch = Vswitch::find(req.ovs.db.as_deref());
     if req.replace {
-        if let (State::Differs(_), guest_if) = check::check(req, &host_nl, &guest_nl, vswitch.as_ref())? {
+        if let (State::Differs(_), guest_if) = check::check(req, &host_nl, &guest_nl, &guest.netns, vswitch.as_ref())? {
             return again(req, &guest, &guest_if, &host_nl, &guest_nl, vswitch.as_ref(), dry_run);
         }
     }
@@ -100,7 +100,7 @@ pub fn onto(
 ) -> Result<()> {
     // The one "already as asked" for every caller (the command line, the
     // watch, CNI; a batch checks each line the same way while it prepares).
-    let (state, guest_if) = check::check(req, host_nl, guest_nl, vswitch)?;
+    let (state, guest_if) = check::check(req, host_nl, guest_nl, &guest.netns, vswitch)?;
     let facts = match state {
         State::AsAsked => {
             eprintln!("pipework: {guest_if} of {} is already as asked", guest.label());

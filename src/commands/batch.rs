@@ -268,7 +268,7 @@ fn prepare_all(lines: Vec<(usize, String, Attach)>, host_nl: &Netlink) -> Result
                 .entry(req.ovs.db.clone())
                 .or_insert_with(|| Vswitch::find(req.ovs.db.as_deref()).map(Rc::new))
                 .clone();
-            let (state, guest_if) = check::check(&req, host_nl, &guest_nl, vswitch.as_deref())?;
+            let (state, guest_if) = check::check(&req, host_nl, &guest_nl, &guest.netns, vswitch.as_deref())?;
             let gather = || facts::gather(&req, &guest, host_nl, &guest_nl, vswitch.as_deref());
             let facts: Facts = match state {
                 State::AsAsked => return Ok(Err(format!("{guest_if} of {} is already as asked", guest.label()))),

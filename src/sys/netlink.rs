@@ -141,6 +141,9 @@ pub struct Link {
     pub txqueuelen: u32,
     /// For a bridge port: whether the bridge forwards its frames yet.
     pub forwarding: Option<bool>,
+    /// A bridge port's hairpin mode and isolation, as the kernel reports
+    /// them (None: not a bridge port).
+    pub port_flags: Option<(bool, bool)>,
     pub controller: Option<u32>,
     /// IFLA_IFALIAS, the free-text description.
     pub alias: Option<String>,
@@ -176,6 +179,7 @@ impl Link {
             promisc: m.header.flags.contains(LinkFlags::Promisc),
             txqueuelen: 0,
             forwarding: None,
+            port_flags: None,
             controller: None,
             parent: None,
             alias: None,
@@ -228,7 +232,14 @@ impl Link {
                                 l.forwarding = port.iter().find_map(|p| match p {
                                     InfoBridgePort::State(s) => Some(*s == BridgePortState::Forwarding),
                                     _ => None,
-                                })
+                                });
+                                let flag = |want: fn(&InfoBridgePort) -> Option<bool>| {
+                                    port.iter().find_map(want).unwrap_or(false)
+                                };
+                                l.port_flags = Some((
+                                    flag(|p| if let InfoBridgePort::HairpinMode(on) = p { Some(*on) } else { None }),
+                                    flag(|p| if let InfoBridgePort::Isolated(on) = p { Some(*on) } else { None }),
+                                ));
                             }
                             _ => {}
                         }

@@ -341,7 +341,8 @@ fn check(env: &Env, conf: &NetConf, stdin: &[u8]) -> Result<()> {
         req.mac = Some(crate::request::parse_mac(&m).map_err(|e| differs(format!("prevResult mac: {e:#}")))?);
     }
     let vswitch = vswitch(conf);
-    let (state, _) = check::check(&req, &host_nl, &guest_nl, vswitch.as_ref()).map_err(|e| failed(e, "checking"))?;
+    let (state, _) =
+        check::check(&req, &host_nl, &guest_nl, &guest.netns, vswitch.as_ref()).map_err(|e| failed(e, "checking"))?;
     match state {
         State::AsAsked => {}
         State::Absent => return Err(differs("no such interface".into())),

@@ -397,7 +397,7 @@ fn ensure(rule: &Rule, guest: &Guest, given: &HashMap<String, String>) -> Result
     let host_nl = Netlink::connect()?;
     let guest_nl = host_nl.open_in(&guest.netns).context("opening netlink inside the guest")?;
     let vswitch = Vswitch::find(req.ovs.db.as_deref());
-    let (state, guest_if) = check::check(req, &host_nl, &guest_nl, vswitch.as_ref())?;
+    let (state, guest_if) = check::check(req, &host_nl, &guest_nl, &guest.netns, vswitch.as_ref())?;
     if let Some(first) = given.get(&guest_if) {
         bail!("{first} already gives it {guest_if}; this line is skipped");
     }
