@@ -169,3 +169,31 @@ pub fn remove_parked(
     steps.extend(kinds::detach(&Found { link: &link, host_nl, vswitch })?);
     Ok(steps)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ovs_port_is_taken_out_before_its_devices_are_renamed_aside() {
+        let port = PortSpec {
+            bridge: "sw0".into(),
+            port: "veth1pl4242".into(),
+            create_bridge: None,
+            tag: Some(100),
+            external_ids: vec![],
+        };
+        let park = Park {
+            guest: Side { name: "eth1".into(), index: 7, up: true },
+            host: Some(Side { name: "veth1pl4242".into(), index: 31, up: true }),
+            port: Some(port),
+            routes: Vec::new(),
+        };
+        assert_eq!(
+            park.command(&GuestNames::pid(4242)),
+            "ovs-vsctl del-port sw0 veth1pl4242 && nsenter -t 4242 -n ip link set eth1 down name pwold7 \
+             && ip link set veth1pl4242 down name pwold31"
+        );
+        assert_eq!(park.parked().guest_name, "pwold7");
+    }
+}
