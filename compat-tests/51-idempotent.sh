@@ -141,3 +141,47 @@ tb=$(tstate); for i in $(seq 50); do sleep 0.2; [ "$(tstate)" = "$tb" ] && break
 pipework tunnel br51t vxlan:5151 192.0.2.51
 [ "$(tstate)" = "$tb" ] || fail "the same tunnel line again changed the host: $(diff <(echo "$tb") <(tstate))"
 note "ok: the same tunnel line again changed nothing"
+
+# An Open vSwitch port stands aside too: taken out of its bridge, its
+# devices renamed. A --replace that fails half-way puts it back on the same
+# bridge with its tag and external_ids, forwarding; one that succeeds
+# leaves no device or port row of the old one.
+start_ovs
+vsctl add-br sw51 -- set Bridge sw51 datapath_type=netdev
+Q=$(new_guest); O=$(new_guest)
+pipework sw51 "$Q" 10.51.5.1/24 @151
+pipework sw51 "$O" 10.51.5.2/24 @151
+port=veth1pl$O
+ovs_rows() {
+    echo "bridge $(vsctl port-to-br "$port") tag $(vsctl get Port "$port" tag)"
+    echo "ids $(vsctl get Interface "$port" external-ids)"
+    echo "ports $(vsctl list-ports sw51 | sort | xargs)"
+    vsctl --columns=name list Port | sort
+}
+ping_ok "$O" 10.51.5.1
+ovs_before=$(ovs_rows)
+before=$(settled "$O")
+out=$(pipework --dry-run --replace sw51 "$O" 10.51.5.3/24 @151 2>&1) || fail "--dry-run --replace on OVS failed: $out"
+[[ $out == *"ovs-vsctl del-port sw51 $port && "*" name pwold"* ]] ||
+    fail "--dry-run --replace on OVS does not show the port set aside: $out"
+fails_with "a --replace on OVS whose gateway is refused" "the old interface was put back" \
+    pipework --replace sw51 "$O" 10.51.5.7/24@10.51.5.255 @151
+same_as_before "$O" "$before" "the failed --replace put the OVS port's veth back as it was"
+[ "$(ovs_rows)" = "$ovs_before" ] || fail "the failed --replace did not put the OVS port back as it was:
+$(diff <(echo "$ovs_before") <(ovs_rows))"
+note "ok: the OVS port is back on sw51 with its tag and external_ids"
+ping_ok "$O" 10.51.5.1
+tcp_ok "$O" "$Q" 10.51.5.1
+pipework --replace sw51 "$O" 10.51.5.3/24 @151
+expect "--replace gave the OVS guest its new address" "inet 10.51.5.3/24" in_guest "$O" ip -o addr show eth1
+expect_not "--replace took the old address" "inet 10.51.5.2/" in_guest "$O" ip -o addr show
+expect "the new port has the tag" '^151$' vsctl get Port "$port" tag
+expect_extids "$port" "pipework.interface=$port" pipework.bridge=sw51 "pipework.nspid=$O" pipework.vlan=151
+expect_not "nothing set aside is left in the guest" "pwold" in_guest "$O" ip -o link
+expect_not "nothing set aside is left in the host" "pwold" in_host ip -o link
+[ "$(vsctl list-ports sw51 | sort | xargs)" = "$(printf '%s\n' "veth1pl$Q" "$port" | sort | xargs)" ] ||
+    fail "sw51 has ports $(vsctl list-ports sw51 | xargs)"
+[ "$(vsctl --columns=name list Port | grep -c .)" = 3 ] || fail "Port rows left: $(vsctl --columns=name list Port)"
+note "ok: no port row of the old interface is left"
+ping_ok "$O" 10.51.5.1
+tcp_ok "$O" "$Q" 10.51.5.1

@@ -27,10 +27,10 @@ pub fn run(req: &Attach, dry_run: bool) -> Result<()> {
 }
 
 /// `--replace`: the old interface set aside, the attach made, then the old
-/// one deleted; one undo log, so a failure anywhere puts the old one back.
-/// An Open vSwitch port, or a device moved in whole that a new
-/// `--direct-phys` replaces, cannot stand aside: it is detached first, and
-/// a failure then leaves GUESTIF absent.
+/// one deleted; one undo log, so a failure anywhere puts the old one back
+/// (an Open vSwitch port too, on its bridge with its tag and ids). A device
+/// moved in whole that a new `--direct-phys` replaces cannot stand aside:
+/// it is detached first, and a failure then leaves GUESTIF absent.
 fn again(
     req: &Attach,
     guest: &Guest,
@@ -50,7 +50,7 @@ fn again(
             println!("# then: the attach as asked, planned once {guest_if} is gone");
             return Ok(());
         }
-        eprintln!("pipework: --replace: {guest_if} cannot be set aside (an Open vSwitch port, or a device moved in that --direct-phys replaces): detaching it first");
+        eprintln!("pipework: --replace: {guest_if} cannot be set aside (a device moved in that --direct-phys replaces): detaching it first");
         detach::run_steps(&steps, guest, host_nl, guest_nl, vswitch)?;
         return onto(req, guest, host_nl, guest_nl, vswitch, false);
     };

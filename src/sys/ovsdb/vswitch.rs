@@ -460,6 +460,44 @@ impl Vswitch {
         Ok(place.map(|(_, bridge, tag)| (bridge, tag)))
     }
 
+    /// The port of this name as an attach would add it again: its bridge,
+    /// access tag and Interface external_ids; None when there is no such
+    /// port.
+    pub fn port_spec(&self, port: &str) -> Result<Option<PortSpec>> {
+        let Some((_, bridge, tag)) = self.port_bridge(port).with_context(|| format!("reading port {port}"))? else {
+            return Ok(None);
+        };
+        let ids = self.interface_ids(port)?.unwrap_or_default();
+        let external_ids = ids.into_iter().collect();
+        Ok(Some(PortSpec { bridge, port: port.to_string(), create_bridge: None, tag, external_ids }))
+    }
+
+    /// `--replace`: the port taken out of its bridge, ovs-vswitchd done
+    /// with it before this returns, so that its device can be renamed aside
+    /// and a new port of its name made.
+    pub fn take_out_port(&self, spec: &PortSpec) -> Result<()> {
+        let (b, p) = (spec.bridge.as_str(), spec.port.as_str());
+        let context = || format!("taking port {p} out of Open vSwitch bridge {b}");
+        let Some((uuid, _, _)) = self.port_bridge(p).with_context(context)? else { return Ok(()) };
+        let op = Op::mutate("Bridge", vec![eq("name", b)], vec![delete("ports", Datum::uuid(&uuid))]);
+        let what = format!("waiting for ovs-vswitchd to take port {p} out of {b}");
+        self.transact_applied(vec![op], None, &what).map(drop).with_context(context)
+    }
+
+    /// Undo of `take_out_port`: the port added again as it was, once
+    /// ovs-vswitchd has applied whatever came before (a new port of the same
+    /// name removed by an undo without waiting: the userspace datapath keeps
+    /// polling a dead device while its row stands), and set up.
+    pub fn put_back_port(&self, spec: &PortSpec) -> Result<()> {
+        let what = format!("waiting for ovs-vswitchd before putting port {} back", spec.port);
+        self.transact_applied(vec![], None, &what).with_context(|| format!("putting port {} back", spec.port))?;
+        let added = self.add_port(spec)?;
+        if let Some(e) = added.error {
+            return Err(e);
+        }
+        self.await_port(&spec.port)
+    }
+
     /// Undo of a port this run added (by its row, so a port of the same
     /// name made since is not touched). No wait: the database is what
     /// matters, and ovs-vswitchd may be the reason we are undoing.
