@@ -5,6 +5,7 @@
 
 use anyhow::{bail, Result};
 
+use crate::attach::check::{self, State};
 use crate::attach::kinds::{self, Kind, Makes};
 use crate::dhcp;
 use crate::guest::{Guest, Identity};
@@ -20,6 +21,39 @@ pub struct Facts {
     /// GUESTIF with its default filled in.
     pub guest_if: IfName,
     pub guest: Identity,
+}
+
+/// What an attach line meets: its interface already as asked (the words
+/// that say so; nothing to do), or the facts to plan from.
+pub enum Ready {
+    AsAsked(String),
+    Facts(Facts),
+}
+
+/// The one "already as asked" of every caller (the command line, a batch,
+/// the watch, CNI): an interface as asked is left alone; one that differs
+/// is refused with the first difference, unless what differs is a leftover
+/// of a run that did not finish, which the kind clears.
+pub fn unless_as_asked(
+    req: &Attach,
+    guest: &Guest,
+    host_nl: &Netlink,
+    guest_nl: &Netlink,
+    vswitch: Option<&Vswitch>,
+) -> Result<Ready> {
+    let (state, guest_if) = check::check(req, host_nl, guest_nl, &guest.netns, vswitch)?;
+    let why = match state {
+        State::AsAsked => return Ok(Ready::AsAsked(format!("{guest_if} of {} is already as asked", guest.label()))),
+        State::Absent => return gather(req, guest, host_nl, guest_nl, vswitch).map(Ready::Facts),
+        State::Differs(why) => why,
+    };
+    gather(req, guest, host_nl, guest_nl, vswitch).map(Ready::Facts).map_err(|e| {
+        e.context(format!(
+            "{guest_if} of {} is already there, but not as asked: {why} (--replace takes it away and makes it \
+             again as asked)",
+            guest.label()
+        ))
+    })
 }
 
 pub fn gather(

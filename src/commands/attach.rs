@@ -4,6 +4,7 @@
 use anyhow::{Context, Result};
 
 use crate::attach::check::{self, State};
+use crate::attach::facts::Ready;
 use crate::attach::step::{Step, Target};
 use crate::attach::{apply, facts, plan, replace};
 use crate::commands::detach;
@@ -98,24 +99,12 @@ pub fn onto(
     vswitch: Option<&Vswitch>,
     dry_run: bool,
 ) -> Result<()> {
-    // The one "already as asked" for every caller (the command line, the
-    // watch, CNI; a batch checks each line the same way while it prepares).
-    let (state, guest_if) = check::check(req, host_nl, guest_nl, &guest.netns, vswitch)?;
-    let facts = match state {
-        State::AsAsked => {
-            eprintln!("pipework: {guest_if} of {} is already as asked", guest.label());
+    let facts = match facts::unless_as_asked(req, guest, host_nl, guest_nl, vswitch)? {
+        Ready::AsAsked(said) => {
+            eprintln!("pipework: {said}");
             return Ok(());
         }
-        State::Absent => facts::gather(req, guest, host_nl, guest_nl, vswitch)?,
-        // What a run that did not finish left is the kind's to clear;
-        // anything else stays, and the refusal says first how it differs.
-        State::Differs(why) => facts::gather(req, guest, host_nl, guest_nl, vswitch).map_err(|e| {
-            e.context(format!(
-                "{guest_if} of {} is already there, but not as asked: {why} (--replace takes it away and makes it \
-                 again as asked)",
-                guest.label()
-            ))
-        })?,
+        Ready::Facts(f) => f,
     };
     let plan = plan::plan(req, &facts);
     if dry_run {

@@ -17,8 +17,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::Parser;
 
 use crate::attach::apply;
-use crate::attach::check::{self, State};
-use crate::attach::facts::{self, Facts};
+use crate::attach::facts::{self, Facts, Ready};
 use crate::attach::plan::{self, Plan};
 use crate::attach::step::Target;
 use crate::cli::{self, Cli, Parsed};
@@ -268,14 +267,9 @@ fn prepare_all(lines: Vec<(usize, String, Attach)>, host_nl: &Netlink) -> Result
                 .entry(req.ovs.db.clone())
                 .or_insert_with(|| Vswitch::find(req.ovs.db.as_deref()).map(Rc::new))
                 .clone();
-            let (state, guest_if) = check::check(&req, host_nl, &guest_nl, &guest.netns, vswitch.as_deref())?;
-            let gather = || facts::gather(&req, &guest, host_nl, &guest_nl, vswitch.as_deref());
-            let facts: Facts = match state {
-                State::AsAsked => return Ok(Err(format!("{guest_if} of {} is already as asked", guest.label()))),
-                State::Absent => gather()?,
-                State::Differs(why) => gather().map_err(|e| {
-                    e.context(format!("{guest_if} of {} is already there, but not as asked: {why}", guest.label()))
-                })?,
+            let facts: Facts = match facts::unless_as_asked(&req, &guest, host_nl, &guest_nl, vswitch.as_deref())? {
+                Ready::AsAsked(said) => return Ok(Err(said)),
+                Ready::Facts(f) => f,
             };
             let plan = plan::plan(&req, &facts);
             Ok::<_, anyhow::Error>(Ok(Prepared { line, text: text.clone(), guest, guest_nl, vswitch, plan }))
