@@ -132,7 +132,7 @@ fn recognise(p: &Probe) -> Result<Option<Box<dyn Kind>>> {
     );
     let tls_files = northbound::tls_files(&remote, key.as_deref(), cert.as_deref(), ca.as_deref())?;
     let nb = Northbound::with_tls(&remote, NB_TIMEOUT, load_tls(tls_files.as_ref(), &remote)?);
-    let nbctl = format!("ovn-nbctl --db={remote}{}", tls_files.as_ref().map(TlsFiles::nbctl_args).unwrap_or_default());
+    let nbctl = nbctl(&remote, tls_files.as_ref());
     nb.answers().map_err(|e| {
         let hint = if matches!(e, ovsdb::Error::BadRemote { .. }) {
             format!("cannot use OVN's Northbound database at {remote} (try: {nbctl} show)")
@@ -442,7 +442,7 @@ impl Step for AddLogicalPort {
             Some(_) => format!("--if-exists lsp-del {} -- ", self.spec.name),
             None => String::new(),
         };
-        format!("ovn-nbctl --db={}{} {del}{}", self.nb.spelled(), nbctl_tls(self.tls.as_ref()), self.spec.nbctl())
+        format!("{} {del}{}", nbctl(self.nb.spelled(), self.tls.as_ref()), self.spec.nbctl())
     }
 
     fn run(&self, t: &mut Target) -> Result<()> {
@@ -534,9 +534,10 @@ fn recorded_remote(ids: &BTreeMap<String, String>) -> (String, Option<TlsFiles>)
     (remote, tls)
 }
 
-/// `ovn-nbctl`'s -p/-c/-C, when there are files.
-fn nbctl_tls(tls: Option<&TlsFiles>) -> String {
-    tls.map(TlsFiles::nbctl_args).unwrap_or_default()
+/// `ovn-nbctl` as it would reach this database: `--db=` and, for `ssl:`,
+/// the files.
+fn nbctl(remote: &str, tls: Option<&TlsFiles>) -> String {
+    format!("ovn-nbctl --db={remote}{}", tls.map(TlsFiles::nbctl_args).unwrap_or_default())
 }
 
 /// A client of the Northbound database an attach recorded.
@@ -554,7 +555,7 @@ struct DelLogicalPort {
 
 impl Step for DelLogicalPort {
     fn command(&self, _: &GuestNames) -> String {
-        format!("ovn-nbctl --db={}{} --if-exists lsp-del {}", self.remote, nbctl_tls(self.tls.as_ref()), self.name)
+        format!("{} --if-exists lsp-del {}", nbctl(&self.remote, self.tls.as_ref()), self.name)
     }
 
     fn run(&self, _: &mut Target) -> Result<()> {
